@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything the platform and its tests need on a fresh Debian machine:
+# system packages, the Python virtualenv with the project, and the control-plane
+# binaries (built from source once, then cached). Safe to run again: each step
+# is skipped when already satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+START=$(date +%s)
+log() { printf '[bootstrap %4ss] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing Debian packages: ${missing[*]} (run as root or install them yourself)"; exit 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# postgresql: real server binaries; util-linux: runuser; chromium: dashboard browser tests.
+apt_install postgresql util-linux ca-certificates ${CRAFTPLANE_EXTRA_APT:-}
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating virtualenv .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.craftplane-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  log "installing Python packages into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -U pip
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  touch "$stamp"
+fi
+
+log "checking control-plane binaries"
+bash hack/build-control-plane.sh >/dev/null
+log "bootstrap complete"

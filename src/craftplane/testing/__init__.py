@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites and benchmarks: waiting on conditions, kubectl, names."""
