@@ -19,9 +19,11 @@ die() { log "ERROR: $*"; exit 1; }
 command -v go >/dev/null || die "go is not installed; install Go >= 1.24 first"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
+STAGE_DIR="$(dirname "$BIN_DIR")/stages"
 want=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl)
 missing=()
 for b in "${want[@]}"; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$b"); done
+[[ -f "$STAGE_DIR/.complete" ]] || missing+=(stages)
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "$BIN_DIR"
   exit 0
@@ -110,7 +112,23 @@ build_kwok() {
   log "built kwok and kwokctl in $(( $(date +%s) - t0 ))s"
 }
 
+copy_stages() {
+  # kwok ships its node, pod and volume Stage definitions in its module; keep the
+  # ones the sandbox uses beside the binaries so starting a cluster needs no network.
+  local src
+  src="$(GOFLAGS= go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+  if [[ ! -d "$src" ]]; then
+    (cd "$WORK" && GOFLAGS= go mod download "sigs.k8s.io/kwok@$KWOK_VERSION") || die "could not download kwok $KWOK_VERSION stages"
+  fi
+  rm -rf "$STAGE_DIR"; mkdir -p "$STAGE_DIR"
+  cp -r "$src/node" "$src/pod" "$src/volume" "$src/fast" "$STAGE_DIR/"
+  chmod -R u+w "$STAGE_DIR"
+  touch "$STAGE_DIR/.complete"
+  log "copied kwok stages to $STAGE_DIR"
+}
+
 if need kwok || need kwokctl; then build_kwok; fi
+if need stages; then copy_stages; fi
 if need etcd; then build_etcd; fi
 if need kube-apiserver || need kube-controller-manager || need kube-scheduler || need kubectl; then build_k8s; fi
 

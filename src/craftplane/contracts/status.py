@@ -1,0 +1,164 @@
+"""The MinecraftServer status written by the operator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Final, Self
+
+from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, model_validator
+
+from craftplane.contracts.base import ApiModel
+
+MAX_PLAYER_SAMPLE: Final = 50
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# Kubernetes writes times as RFC 3339 in UTC with whole seconds (metav1.Time);
+# writing the same form keeps status comparisons stable across round trips.
+K8sTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(
+        lambda t: t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        return_type=str,
+        when_used="json",
+    ),
+]
+
+
+class Phase(StrEnum):
+    """Lifecycle phase of a server, derived by the operator from what it observes."""
+
+    STARTING = "Starting"
+    RUNNING = "Running"
+    STOPPED = "Stopped"
+    ERROR = "Error"
+    TERMINATING = "Terminating"
+
+
+class ConditionType(StrEnum):
+    """Kinds of condition the operator reports."""
+
+    READY = "Ready"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+
+
+class ConditionStatus(StrEnum):
+    """Status of a condition, as strings like every Kubernetes condition."""
+
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(ApiModel):
+    """One aspect of the server's state, in the standard Kubernetes condition shape."""
+
+    type: ConditionType = Field(description="Ready, Progressing or Degraded.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        default="",
+        max_length=1024,
+        pattern=r"^([A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?)?$",
+        description="Machine-readable CamelCase reason for the last transition, e.g. CrashLoop.",
+    )
+    message: str = Field(
+        default="",
+        max_length=32768,
+        description="Human-readable detail of the last transition.",
+    )
+    last_transition_time: K8sTime = Field(
+        description="When the status of this condition last changed."
+    )
+    observed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="metadata.generation of the spec this condition was computed from.",
+    )
+
+
+class Address(ApiModel):
+    """Where players connect."""
+
+    host: str = Field(max_length=253, description="Host name or IP address players connect to.")
+    port: int = Field(ge=1, le=65535, description="Port players connect to.")
+    display: str = Field(
+        default="",
+        description="host:port for `kubectl get`; derived from host and port, not settable.",
+    )
+
+    @model_validator(mode="after")
+    def _derive_display(self) -> Self:
+        # Derived on every validation so it can never disagree with host/port.
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.display = f"{host}:{self.port}"
+        return self
+
+
+class Players(ApiModel):
+    """Players online, from the last Server List Ping."""
+
+    online: int = Field(ge=0, description="Players online.")
+    max: int = Field(ge=0, description="Most players the server accepts.")
+    sample: list[str] = Field(
+        default=[],
+        max_length=MAX_PLAYER_SAMPLE,
+        description=(
+            f"Names of some online players, when the server reports them (at most "
+            f"{MAX_PLAYER_SAMPLE})."
+        ),
+    )
+    summary: str = Field(
+        default="",
+        description="online/max for `kubectl get`; derived from online and max, not settable.",
+    )
+
+    @model_validator(mode="after")
+    def _derive_summary(self) -> Self:
+        self.summary = f"{self.online}/{self.max}"
+        return self
+
+
+class ServerStatus(ApiModel):
+    """Observed state of a Minecraft server, written by the operator."""
+
+    phase: Phase | None = Field(
+        default=None,
+        description=(
+            "Starting (pod not ready yet), Running (accepting players), Stopped (intentionally, "
+            "world kept), Error (see message and the Degraded condition), Terminating."
+        ),
+    )
+    conditions: list[Condition] = Field(
+        default=[],
+        description="Ready, Progressing and Degraded conditions, one of each at most.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    observed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="metadata.generation of the last spec the operator acted on.",
+    )
+    address: Address | None = Field(
+        default=None,
+        description=(
+            "Where players connect: the load-balancer IP, a node address and node port, or "
+            "the cluster-internal Service address."
+        ),
+    )
+    players: Players | None = Field(
+        default=None, description="Players online; only while Running and reachable."
+    )
+    message: str | None = Field(
+        default=None,
+        max_length=32768,
+        description="Human-readable explanation of the phase, e.g. why the server is in Error.",
+    )

@@ -1,0 +1,59 @@
+"""Bring the whole local platform up or down, report on it, and describe it to a shell."""
+
+from __future__ import annotations
+
+from craftplane.sandbox import apps, cluster, nats_server, postgres
+from craftplane.sandbox.config import SandboxConfig
+from craftplane.sandbox.progress import say, step
+
+
+def up(cfg: SandboxConfig, *, only: str | None = None) -> None:
+    """Idempotent: start whatever is missing, leave what runs alone."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    with step("control-plane binaries"):
+        cluster.ensure_binaries(cfg)
+    with step("control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"):
+        if not cluster.start(cfg):
+            say("control plane already running")
+    with step("NATS JetStream"):
+        if not nats_server.start(cfg):
+            say("NATS already running")
+    with step("PostgreSQL"):
+        if not postgres.start(cfg):
+            say("PostgreSQL already running")
+    if only != "services":
+        apps.up(cfg)
+    say("sandbox is up; load it into a shell with: eval \"$(craftplane sandbox env)\"")
+
+
+def down(cfg: SandboxConfig) -> None:
+    apps.down(cfg)
+    with step("stopping NATS"):
+        nats_server.stop(cfg)
+    with step("stopping PostgreSQL"):
+        postgres.stop(cfg)
+    with step("stopping the control plane"):
+        cluster.stop(cfg)
+
+
+def status(cfg: SandboxConfig) -> dict[str, str]:
+    report = {
+        "control-plane": (
+            f"running (https://127.0.0.1:{cfg.apiserver_port})" if cluster.healthy(cfg) else "stopped"
+        ),
+        "nats": f"running ({cfg.nats_url})" if nats_server.running(cfg) else "stopped",
+        "postgres": f"running ({cfg.database_url})" if postgres.running(cfg) else "stopped",
+    }
+    report.update(apps.status(cfg))
+    return report
+
+
+def env(cfg: SandboxConfig) -> dict[str, str]:
+    values = {
+        "KUBECONFIG": str(cfg.kubeconfig),
+        "NATS_URL": cfg.nats_url,
+        "DATABASE_URL": cfg.database_url,
+        "PATH": f"{cfg.bin_dir}:$PATH",
+    }
+    values.update(apps.env(cfg))
+    return values

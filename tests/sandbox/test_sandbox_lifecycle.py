@@ -1,0 +1,105 @@
+"""`craftplane sandbox up|down|status|env` on a sandbox of its own (own ports and state)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from craftplane.sandbox import procs
+
+pytestmark = pytest.mark.cluster
+
+CLI = [sys.executable, "-m", "craftplane.cli", "sandbox"]
+
+
+@pytest.fixture
+def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    state = Path("/var/lib/craftplane") if os.geteuid() == 0 else tmp_path_factory.mktemp("sbx")
+    state = state / f"lifecycle-{os.getpid()}"
+    env = {
+        **os.environ,
+        "CRAFTPLANE_STATE_DIR": str(state),
+        "CRAFTPLANE_CLUSTER_NAME": "lifecycle",
+        "CRAFTPLANE_APISERVER_PORT": "26443",
+        "CRAFTPLANE_NATS_PORT": "24222",
+        "CRAFTPLANE_NATS_MONITOR_PORT": "28222",
+        "CRAFTPLANE_POSTGRES_PORT": "25432",
+        "CRAFTPLANE_NODES": "1",
+    }
+    yield env
+    subprocess.run([*CLI, "down"], env=env, capture_output=True, check=False)
+    subprocess.run(["rm", "-rf", str(state)], check=False)
+
+
+def _cli(env: dict[str, str], action: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, action, "--only", "services"] if action == "up" else [*CLI, action],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def _processes_under(state: str) -> list[str]:
+    """Live (non-zombie) processes whose command line points into the sandbox's state dir."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if state in cmdline and procs.pid_alive(int(entry.name)):
+            found.append(f"{entry.name}: {cmdline[:120]}")
+    return found
+
+
+def test_up_is_idempotent_and_down_leaves_nothing(isolated_env: dict[str, str]) -> None:
+    state = isolated_env["CRAFTPLANE_STATE_DIR"]
+    first = _cli(isolated_env, "up")
+    assert first.returncode == 0, first.stderr
+    status = _cli(isolated_env, "status")
+    assert status.returncode == 0, status.stdout
+    assert "running" in status.stdout
+
+    second = _cli(isolated_env, "up")
+    assert second.returncode == 0, second.stderr
+    # A second `up` starts nothing: every component reports it was already running.
+    assert "control plane already running" in second.stderr
+    assert "NATS already running" in second.stderr
+    assert "PostgreSQL already running" in second.stderr
+
+    env_out = _cli(isolated_env, "env").stdout
+    assert f"export KUBECONFIG={state}/kubeconfig" in env_out
+    assert "export NATS_URL=nats://127.0.0.1:24222" in env_out
+    assert "export DATABASE_URL=postgresql://" in env_out
+
+    down = _cli(isolated_env, "down")
+    assert down.returncode == 0, down.stderr
+    assert _processes_under(state) == []
+    assert _cli(isolated_env, "status").returncode != 0
+
+    again = _cli(isolated_env, "up")
+    assert again.returncode == 0, again.stderr
+    assert "already running" not in again.stderr
+    assert _cli(isolated_env, "status").returncode == 0
+    assert _cli(isolated_env, "down").returncode == 0
+    assert _processes_under(state) == []
+
+
+def test_up_reports_a_taken_port(isolated_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**isolated_env, "CRAFTPLANE_NATS_PORT": str(port)}
+        result = _cli(env, "up")
+        assert result.returncode == 2
+        assert f"port {port} for NATS is already taken" in result.stderr
+    _cli(env, "down")

@@ -1,0 +1,472 @@
+from __future__ import annotations
+
+import base64
+import json
+import string
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from craftplane.contracts import names
+from craftplane_operator.builders import (
+    IncompleteBody,
+    ServerContext,
+    build_children,
+    build_configmap,
+    build_secret,
+    build_service,
+    build_statefulset,
+    config_hash,
+    existing_password,
+    generate_password,
+)
+from craftplane_operator.builders.naming import CONFIG_HASH_ANNOTATION, pvc_name
+from tests.unit.operator.factories import NAME, NAMESPACE, UID, cr_body, server
+
+pytestmark = pytest.mark.unit
+
+PASSWORD = "s3cret-password-that-is-32-chars"
+
+Builder = Callable[[ServerContext], dict[str, Any]]
+BUILDERS: dict[str, Builder] = {
+    "Secret": lambda s: build_secret(s, PASSWORD),
+    "ConfigMap": build_configmap,
+    "Service": build_service,
+    "StatefulSet": lambda s: build_statefulset(s, "0123456789abcdef"),
+}
+
+
+def pod_spec(sts: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = sts["spec"]["template"]["spec"]
+    return spec
+
+
+def container(sts: dict[str, Any]) -> dict[str, Any]:
+    (only,) = pod_spec(sts)["containers"]
+    result: dict[str, Any] = only
+    return result
+
+
+def env_of(spec: dict[str, Any] | None = None) -> dict[str, str]:
+    data: dict[str, str] = build_configmap(server(spec))["data"]
+    return data
+
+
+# --- context ---------------------------------------------------------------
+
+
+def test_context_from_body() -> None:
+    body = cr_body({"properties": {"motd": "hi"}}, annotations={"a": "b"})
+    ctx = ServerContext.from_body(body)
+    assert (ctx.name, ctx.namespace, ctx.uid, ctx.generation) == (NAME, NAMESPACE, UID, 3)
+    assert ctx.spec.properties.motd == "hi"
+    assert ctx.annotations == {"a": "b"}
+
+
+def test_context_refuses_invalid_spec_located_under_spec() -> None:
+    with pytest.raises(ValidationError) as exc:
+        ServerContext.from_body(cr_body({"resources": {"memory": "12"}}))
+    assert exc.value.errors()[0]["loc"][:3] == ("spec", "resources", "memory")
+
+
+def test_context_ignores_status_written_by_others() -> None:
+    body = {**cr_body(), "status": {"kopf": {"progress": {}}, "phase": "Running"}}
+    assert ServerContext.from_body(body).name == NAME
+
+
+def test_context_needs_identity() -> None:
+    body = cr_body()
+    del body["metadata"]["uid"]
+    with pytest.raises(IncompleteBody, match=r"metadata\.uid"):
+        ServerContext.from_body(body)
+
+
+# --- every child -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_child_is_owned_by_the_server(kind: str) -> None:
+    child = BUILDERS[kind](server())
+    assert child["kind"] == kind
+    assert child["metadata"]["namespace"] == NAMESPACE
+    assert child["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "craftplane.io/v1alpha1",
+            "kind": "MinecraftServer",
+            "name": NAME,
+            "uid": UID,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_child_has_standard_labels(kind: str) -> None:
+    child = BUILDERS[kind](server())
+    assert child["metadata"]["labels"] == names.standard_labels(NAME)
+
+
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_child_is_deterministic(kind: str) -> None:
+    spec = {
+        "allowlist": ["Alex", "Steve"],
+        "env": [{"name": "TZ", "value": "UTC"}],
+        "properties": {"serverProperties": {"spawn-protection": "0", "allow-flight": "true"}},
+        "scheduling": {"tolerations": [{"key": "game", "operator": "Exists"}]},
+    }
+    first, second = BUILDERS[kind](server(spec)), BUILDERS[kind](server(spec))
+    assert first == second
+    assert json.dumps(first) == json.dumps(second)  # same key order too
+
+
+def test_children_in_apply_order() -> None:
+    children = build_children(server(), PASSWORD)
+    assert [c["kind"] for c in children] == ["Secret", "ConfigMap", "Service", "StatefulSet"]
+    configmap, sts = children[1], children[3]
+    annotations = sts["spec"]["template"]["metadata"]["annotations"]
+    assert annotations[CONFIG_HASH_ANNOTATION] == config_hash(configmap)
+
+
+def test_output_does_not_alias_the_spec() -> None:
+    ctx = server({"scheduling": {"affinity": {"nodeAffinity": {"x": 1}}}})
+    pod_spec(build_statefulset(ctx, "h"))["affinity"]["nodeAffinity"]["x"] = 2
+    assert ctx.spec.scheduling.affinity == {"nodeAffinity": {"x": 1}}
+
+
+# --- ConfigMap -------------------------------------------------------------
+
+
+def test_configmap_defaults() -> None:
+    cm = build_configmap(server())
+    assert cm["metadata"]["name"] == f"{NAME}-config"
+    assert cm["data"] == {
+        "EULA": "TRUE",
+        "TYPE": "VANILLA",
+        "VERSION": "LATEST",
+        "MEMORY": "1536M",  # 75 % of the default 2Gi
+        "MOTD": "A Craftplane server",
+        "MAX_PLAYERS": "20",
+        "DIFFICULTY": "easy",
+        "MODE": "survival",
+        "ONLINE_MODE": "TRUE",
+        "PVP": "TRUE",
+        "VIEW_DISTANCE": "10",
+        "ENABLE_RCON": "TRUE",
+        "RCON_PORT": "25575",
+        "SERVER_PORT": "25565",
+        "ENABLE_WHITELIST": "FALSE",
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"type": "PAPER", "version": "1.21.4"}, {"TYPE": "PAPER", "VERSION": "1.21.4"}),
+        ({"resources": {"memory": "1Gi"}}, {"MEMORY": "768M"}),
+        ({"resources": {"memory": "512Mi"}}, {"MEMORY": "256M"}),
+        ({"properties": {"levelSeed": "-42"}}, {"SEED": "-42"}),
+        (
+            {"properties": {"difficulty": "hard", "gameMode": "creative", "pvp": False}},
+            {"DIFFICULTY": "hard", "MODE": "creative", "PVP": "FALSE"},
+        ),
+        (
+            {"properties": {"onlineMode": False, "maxPlayers": 5, "viewDistance": 12}},
+            {"ONLINE_MODE": "FALSE", "MAX_PLAYERS": "5", "VIEW_DISTANCE": "12"},
+        ),
+        (
+            {"allowlist": ["Alex", "Steve"]},
+            {
+                "WHITELIST": "Alex,Steve",
+                "ENABLE_WHITELIST": "TRUE",
+                "EXISTING_WHITELIST_FILE": "SYNCHRONIZE",
+            },
+        ),
+        ({"ops": ["Alex", "Notch"]}, {"OPS": "Alex,Notch", "EXISTING_OPS_FILE": "SYNCHRONIZE"}),
+        ({"rcon": {"enabled": False}}, {"ENABLE_RCON": "FALSE"}),
+        ({"env": [{"name": "TZ", "value": "Europe/Paris"}]}, {"TZ": "Europe/Paris"}),
+        (
+            {"env": [{"name": "EXISTING_OPS_FILE", "value": "MERGE"}], "ops": ["Alex"]},
+            {"EXISTING_OPS_FILE": "MERGE"},
+        ),
+        (
+            {
+                "properties": {
+                    "serverProperties": {
+                        "spawn-protection": "0",
+                        "motd": "ignored",
+                        "allow-flight": "true",
+                        "rcon.password": "ignored",
+                    }
+                }
+            },
+            {"CUSTOM_SERVER_PROPERTIES": "allow-flight=true\nspawn-protection=0"},
+        ),
+    ],
+)
+def test_configmap_settings(spec: dict[str, Any], expected: dict[str, str]) -> None:
+    env = env_of(spec)
+    assert {key: env.get(key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("key", ["SEED", "WHITELIST", "OPS", "CUSTOM_SERVER_PROPERTIES"])
+def test_optional_settings_absent_by_default(key: str) -> None:
+    assert key not in env_of()
+
+
+def test_only_typed_server_properties_give_no_custom_entry() -> None:
+    assert "CUSTOM_SERVER_PROPERTIES" not in env_of(
+        {"properties": {"serverProperties": {"max-players": "99"}}}
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "rolls"),
+    [
+        ({"properties": {"motd": "Another day"}}, True),
+        ({"properties": {"maxPlayers": 50}}, True),
+        ({"env": [{"name": "TZ", "value": "UTC"}]}, True),
+        ({"image": "itzg/minecraft-server:java21"}, False),  # rolls through the template itself
+        ({"stopped": True}, False),
+        ({"service": {"type": "NodePort"}}, False),
+        ({"storage": {"retainOnDelete": False}}, False),
+        ({"scheduling": {"nodeSelector": {"disk": "ssd"}}}, False),
+    ],
+)
+def test_config_hash_changes_only_with_settings(change: dict[str, Any], rolls: bool) -> None:
+    before = config_hash(build_configmap(server()))
+    after = config_hash(build_configmap(server(change)))
+    assert (before != after) is rolls
+
+
+def test_config_hash_is_short_hex_and_ignores_key_order() -> None:
+    digest = config_hash({"data": {"A": "1", "B": "2"}})
+    assert len(digest) == 16
+    assert set(digest) <= set(string.hexdigits.lower())
+    assert digest == config_hash({"data": {"B": "2", "A": "1"}})
+    assert digest != config_hash({"data": {"A": "1", "B": "3"}})
+
+
+# --- Secret ----------------------------------------------------------------
+
+
+def test_secret_holds_the_password_as_data() -> None:
+    secret = build_secret(server(), PASSWORD)
+    assert secret["metadata"]["name"] == f"{NAME}-rcon"
+    assert secret["type"] == "Opaque"
+    assert "stringData" not in secret
+    assert base64.b64decode(secret["data"]["rcon-password"]).decode() == PASSWORD
+
+
+def test_password_is_reused_from_the_existing_secret() -> None:
+    existing = build_secret(server(), PASSWORD)
+    reused = existing_password(existing)
+    assert reused == PASSWORD
+    assert build_secret(server(), reused) == existing
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        None,
+        {},
+        {"data": {}},
+        {"data": {"rcon-password": ""}},
+        {"data": {"rcon-password": "not base64!"}},
+        {"data": {"rcon-password": base64.b64encode(b"\xff\xfe").decode()}},
+    ],
+)
+def test_no_password_to_reuse(secret: dict[str, Any] | None) -> None:
+    assert existing_password(secret) is None
+
+
+def test_generated_passwords() -> None:
+    passwords = {generate_password() for _ in range(50)}
+    assert len(passwords) == 50
+    alphabet = set(string.ascii_letters + string.digits + "-_")
+    for password in passwords:
+        assert len(password) == 32
+        assert set(password) <= alphabet
+
+
+# --- Service ---------------------------------------------------------------
+
+
+def test_service_exposes_only_the_game_port() -> None:
+    svc = build_service(server())
+    assert svc["metadata"]["name"] == NAME
+    assert "annotations" not in svc["metadata"]
+    assert svc["spec"] == {
+        "type": "ClusterIP",
+        "selector": names.selector_labels(NAME),
+        "ports": [
+            {"name": "minecraft", "port": 25565, "targetPort": "minecraft", "protocol": "TCP"}
+        ],
+        "publishNotReadyAddresses": False,
+    }
+
+
+def test_rcon_is_never_on_the_service() -> None:
+    svc = build_service(server({"rcon": {"enabled": True}, "service": {"type": "LoadBalancer"}}))
+    assert [p["port"] for p in svc["spec"]["ports"]] == [25565]
+
+
+@pytest.mark.parametrize(
+    ("service", "type_", "node_port"),
+    [
+        ({"type": "NodePort"}, "NodePort", None),
+        ({"type": "NodePort", "nodePort": 30565}, "NodePort", 30565),
+        ({"type": "LoadBalancer"}, "LoadBalancer", None),
+    ],
+)
+def test_service_type_and_node_port(
+    service: dict[str, Any], type_: str, node_port: int | None
+) -> None:
+    svc = build_service(server({"service": service}))
+    assert svc["spec"]["type"] == type_
+    assert svc["spec"]["ports"][0].get("nodePort") == node_port
+
+
+def test_service_annotations_from_spec() -> None:
+    annotations = {"external-dns.alpha.kubernetes.io/hostname": "mc.example.com"}
+    svc = build_service(server({"service": {"annotations": annotations}}))
+    assert svc["metadata"]["annotations"] == annotations
+
+
+# --- StatefulSet -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stopped", "replicas"), [(False, 1), (True, 0)])
+def test_replicas(stopped: bool, replicas: int) -> None:
+    assert build_statefulset(server({"stopped": stopped}), "h")["spec"]["replicas"] == replicas
+
+
+@pytest.mark.parametrize(("retain", "when_deleted"), [(True, "Retain"), (False, "Delete")])
+def test_pvc_retention_policy(retain: bool, when_deleted: str) -> None:
+    sts = build_statefulset(server({"storage": {"retainOnDelete": retain}}), "h")
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": when_deleted,
+        "whenScaled": "Retain",
+    }
+
+
+def test_statefulset_shape() -> None:
+    sts = build_statefulset(server(), "abc")
+    spec = sts["spec"]
+    assert sts["metadata"]["name"] == NAME
+    assert spec["serviceName"] == NAME
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    assert spec["selector"] == {"matchLabels": names.selector_labels(NAME)}
+    template = spec["template"]
+    assert template["metadata"]["labels"] == names.standard_labels(NAME)
+    assert template["metadata"]["annotations"] == {CONFIG_HASH_ANNOTATION: "abc"}
+    pod = template["spec"]
+    assert pod["enableServiceLinks"] is False
+    assert pod["terminationGracePeriodSeconds"] == 60
+    assert "nodeSelector" not in pod
+    assert "tolerations" not in pod
+    assert "affinity" not in pod
+
+
+def test_container() -> None:
+    c = container(build_statefulset(server({"resources": {"cpu": "2", "memory": "4Gi"}}), "h"))
+    assert c["name"] == "minecraft"
+    assert c["image"] == server().spec.image
+    assert c["envFrom"] == [{"configMapRef": {"name": f"{NAME}-config"}}]
+    assert c["env"] == [
+        {
+            "name": "RCON_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": f"{NAME}-rcon", "key": "rcon-password"}},
+        }
+    ]
+    assert c["ports"] == [
+        {"name": "minecraft", "containerPort": 25565, "protocol": "TCP"},
+        {"name": "rcon", "containerPort": 25575, "protocol": "TCP"},
+    ]
+    assert c["resources"] == {
+        "requests": {"cpu": "2", "memory": "4Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
+    assert c["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert c["lifecycle"] == {"preStop": {"exec": {"command": ["rcon-cli", "stop"]}}}
+
+
+def test_without_rcon_no_rcon_port_nor_rcon_pre_stop() -> None:
+    c = container(build_statefulset(server({"rcon": {"enabled": False}}), "h"))
+    assert [p["containerPort"] for p in c["ports"]] == [25565]
+    assert "lifecycle" not in c
+
+
+@pytest.mark.parametrize(
+    ("probe", "period", "failures"),
+    [("startupProbe", 10, 60), ("readinessProbe", 10, 3), ("livenessProbe", 20, 6)],
+)
+def test_probes(probe: str, period: int, failures: int) -> None:
+    spec = container(build_statefulset(server(), "h"))[probe]
+    assert spec["exec"] == {"command": ["mc-health"]}
+    assert (spec["periodSeconds"], spec["failureThreshold"]) == (period, failures)
+
+
+def test_security_context_passes_restricted() -> None:
+    sts = build_statefulset(server(), "h")
+    pod = pod_spec(sts)["securityContext"]
+    assert pod == {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "runAsGroup": 1000,
+        "fsGroup": 1000,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    ctr = container(sts)["securityContext"]
+    assert ctr == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": False,
+    }
+    # Nothing "restricted" forbids, anywhere in the pod.
+    text = json.dumps(pod_spec(sts))
+    for forbidden in ("hostNetwork", "hostPID", "hostIPC", "hostPath", "privileged", "hostPort"):
+        assert forbidden not in text
+
+
+def test_scheduling_from_spec() -> None:
+    scheduling = {
+        "nodeSelector": {"disk": "ssd"},
+        "tolerations": [{"key": "game", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
+    }
+    pod = pod_spec(build_statefulset(server({"scheduling": scheduling}), "h"))
+    assert pod["nodeSelector"] == scheduling["nodeSelector"]
+    assert pod["tolerations"] == scheduling["tolerations"]
+    assert pod["affinity"] == scheduling["affinity"]
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected_spec"),
+    [
+        (
+            {},
+            {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
+        ),
+        (
+            {"size": "50Gi", "storageClassName": "fast"},
+            {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "50Gi"}},
+                "storageClassName": "fast",
+            },
+        ),
+    ],
+)
+def test_volume_claim_template(storage: dict[str, Any], expected_spec: dict[str, Any]) -> None:
+    sts = build_statefulset(server({"storage": storage}), "h")
+    (template,) = sts["spec"]["volumeClaimTemplates"]
+    assert template == {
+        "metadata": {"name": "data", "labels": names.standard_labels(NAME)},
+        "spec": expected_spec,
+    }
+    assert pvc_name(NAME) == f"data-{NAME}-0"
