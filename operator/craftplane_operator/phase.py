@@ -37,6 +37,7 @@ class Reason(StrEnum):
     """Why a server is in its phase; the reason of its conditions."""
 
     DELETING = "Deleting"
+    INVALID_SPEC = "InvalidSpec"
     STOPPED = "Stopped"
     STOPPING = "Stopping"
     RUNNING = "Running"

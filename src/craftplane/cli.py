@@ -9,7 +9,7 @@ from craftplane.sandbox.errors import SandboxError
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from craftplane.sandbox import stack
+    import craftplane.sandbox.stack as stack
     from craftplane.sandbox.config import SandboxConfig
 
     cfg = SandboxConfig()

@@ -104,19 +104,26 @@ def test_custom_resource_with_status_subresource_round_trips(
 ) -> None:
     kubectl.apply(CRD)
     wait_for(
-        lambda: "Established"
-        in kubectl.run(
-            "get", "crd", "gadgets.sandbox-test.craftplane.io",
-            "-o", "jsonpath={.status.conditions[?(@.status=='True')].type}",
-        ).stdout,
+        lambda: (
+            "Established"
+            in kubectl.run(
+                "get",
+                "crd",
+                "gadgets.sandbox-test.craftplane.io",
+                "-o",
+                "jsonpath={.status.conditions[?(@.status=='True')].type}",
+            ).stdout
+        ),
         timeout=30,
         what="CRD established",
     )
     manifest = "apiVersion: sandbox-test.craftplane.io/v1\nkind: Gadget\nmetadata: {name: g1}\n"
     manifest += "spec: {size: 3}\nstatus: {state: ignored}\n"
     wait_for(
-        lambda: kubectl.run("apply", "-n", namespace, "-f", "-", stdin=manifest, check=False)
-        .returncode == 0,
+        lambda: (
+            kubectl.run("apply", "-n", namespace, "-f", "-", stdin=manifest, check=False).returncode
+            == 0
+        ),
         timeout=30,
         what="Gadget accepted",
     )
@@ -125,8 +132,15 @@ def test_custom_resource_with_status_subresource_round_trips(
     # The status subresource means the main endpoint ignores status.
     assert "status" not in created or "state" not in created["status"]
     kubectl.run(
-        "patch", "gadget", "g1", "-n", namespace, "--subresource=status", "--type=merge",
-        "-p", '{"status": {"state": "ready"}}',
+        "patch",
+        "gadget",
+        "g1",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"state": "ready"}}',
     )
     after = kubectl.get("gadget", "g1", namespace)
     assert after is not None
@@ -151,9 +165,7 @@ spec:
 
 
 def test_restricted_namespace_rejects_privileged_pod(kubectl: Kubectl, namespace: str) -> None:
-    kubectl.run(
-        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
-    )
+    kubectl.run("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
     result = kubectl.run("apply", "-n", namespace, "-f", "-", stdin=PRIVILEGED_POD, check=False)
     assert result.returncode != 0
     assert "violates PodSecurity" in result.stderr

@@ -39,7 +39,11 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 def _cli(env: dict[str, str], action: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, action, "--only", "services"] if action == "up" else [*CLI, action],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 

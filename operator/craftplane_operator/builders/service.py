@@ -33,8 +33,9 @@ def build_service(server: ServerContext) -> dict[str, Any]:
         "spec": {
             "type": spec.type.value,
             "selector": names.selector_labels(server.name),
+            # publishNotReadyAddresses stays at its default (false): players must not be routed
+            # to a server still generating its world. Setting it explicitly would be dropped by
+            # the API server and look like drift on every reconcile.
             "ports": [port],
-            # Players must not be routed to a server still generating its world.
-            "publishNotReadyAddresses": False,
         },
     }

@@ -72,10 +72,8 @@ def root_schema() -> Schema:
                 "description": "Kind of this object; MinecraftServer.",
                 "type": "string",
             },
-            "metadata": {
-                "description": "Standard object metadata; name and namespace identify the server.",
-                "type": "object",
-            },
+            # The API server allows nothing on metadata but its type (not even a description).
+            "metadata": {"type": "object"},
             "spec": spec_schema(),
             "status": status_schema(),
         },

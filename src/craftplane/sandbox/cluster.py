@@ -43,7 +43,7 @@ def ensure_binaries(cfg: SandboxConfig) -> Path:
         "CRAFTPLANE_KWOK_VERSION": cfg.kwok_version,
     }
     # The build script prints its own progress on stderr; let it through.
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         ["bash", str(build_script())], env=env, stdout=subprocess.PIPE, text=True, check=False
     )
     if result.returncode != 0:
@@ -60,8 +60,10 @@ def tool_env(cfg: SandboxConfig) -> dict[str, str]:
     }
 
 
-def _kwokctl(cfg: SandboxConfig, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+def _kwokctl(
+    cfg: SandboxConfig, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [str(cfg.bin_dir / "kwokctl"), *args],
         env=tool_env(cfg),
         capture_output=True,
@@ -71,9 +73,10 @@ def _kwokctl(cfg: SandboxConfig, *args: str, timeout: float = 300) -> subprocess
     )
 
 
-def kubectl(cfg: SandboxConfig, *args: str, stdin: str | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+def kubectl(
+    cfg: SandboxConfig, *args: str, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [str(cfg.bin_dir / "kubectl"), "--kubeconfig", str(cfg.kubeconfig), *args],
         input=stdin,
         env=tool_env(cfg),
@@ -143,8 +146,16 @@ def start(cfg: SandboxConfig) -> bool:
         procs.wait_until(lambda: healthy(cfg), timeout=120, what="kube-apiserver")
         # The restarted scheduler and controller-manager would wait for their predecessors'
         # leader leases to expire before doing anything; the predecessors are gone, so free them.
-        kubectl(cfg, "delete", "lease", "-n", "kube-system", "kube-scheduler",
-                "kube-controller-manager", "--ignore-not-found")
+        kubectl(
+            cfg,
+            "delete",
+            "lease",
+            "-n",
+            "kube-system",
+            "kube-scheduler",
+            "kube-controller-manager",
+            "--ignore-not-found",
+        )
     else:
         procs.ensure_port_free(cfg.apiserver_port, "kube-apiserver")
         config_file = cfg.state_dir / "kwokctl.yaml"
@@ -156,8 +167,19 @@ def start(cfg: SandboxConfig) -> bool:
         for stage in ("node/fast", "node/heartbeat-with-lease", "pod/fast", "volume/fast"):
             stage_args += ["-c", str(stages / stage)]
         result = _kwokctl(
-            cfg, "create", "cluster", "--name", cfg.cluster_name, "-c", str(config_file),
-            *stage_args, "--kubeconfig", "", "--wait", "120s", timeout=400,
+            cfg,
+            "create",
+            "cluster",
+            "--name",
+            cfg.cluster_name,
+            "-c",
+            str(config_file),
+            *stage_args,
+            "--kubeconfig",
+            "",
+            "--wait",
+            "120s",
+            timeout=400,
         )
         if result.returncode != 0:
             raise SandboxError(f"kwokctl create cluster failed: {result.stderr.strip()[-2000:]}")
@@ -174,15 +196,17 @@ def _ensure_basics(cfg: SandboxConfig) -> None:
     nodes = kubectl(cfg, "get", "nodes", "-o", "name")
     count = len([line for line in nodes.stdout.splitlines() if line.strip()])
     if count < cfg.nodes:
-        result = _kwokctl(cfg, "scale", "node", "--name", cfg.cluster_name,
-                          "--replicas", str(cfg.nodes))
+        result = _kwokctl(
+            cfg, "scale", "node", "--name", cfg.cluster_name, "--replicas", str(cfg.nodes)
+        )
         if result.returncode != 0:
             raise SandboxError(f"kwokctl scale node failed: {result.stderr.strip()}")
 
 
 def scale_nodes(cfg: SandboxConfig, replicas: int) -> None:
-    result = _kwokctl(cfg, "scale", "node", "--name", cfg.cluster_name, "--replicas", str(replicas),
-                      timeout=600)
+    result = _kwokctl(
+        cfg, "scale", "node", "--name", cfg.cluster_name, "--replicas", str(replicas), timeout=600
+    )
     if result.returncode != 0:
         raise SandboxError(f"kwokctl scale node failed: {result.stderr.strip()}")
 

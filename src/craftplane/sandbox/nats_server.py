@@ -47,11 +47,16 @@ def start(cfg: SandboxConfig) -> bool:
     argv = [
         binary(),
         "--jetstream",
-        "--store_dir", str(store),
-        "--addr", "127.0.0.1",
-        "--port", str(cfg.nats_port),
-        "--http_port", str(cfg.nats_monitor_port),
-        "--server_name", "craftplane-sandbox",
+        "--store_dir",
+        str(store),
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        str(cfg.nats_port),
+        "--http_port",
+        str(cfg.nats_monitor_port),
+        "--server_name",
+        "craftplane-sandbox",
     ]
     procs.spawn(argv, pidfile=pidfile(cfg), logfile=logfile(cfg))
     procs.wait_until(

@@ -41,7 +41,9 @@ def _as_server_user(argv: list[str]) -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError as exc:
-        raise SandboxError("running as root needs the 'postgres' user (apt-get install postgresql)") from exc
+        raise SandboxError(
+            "running as root needs the 'postgres' user (apt-get install postgresql)"
+        ) from exc
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
@@ -70,10 +72,19 @@ def _initdb(cfg: SandboxConfig) -> None:
     _chown_to_server_user(data)
     data.chmod(0o700)
     cmd = _as_server_user(
-        [str(bin_dir() / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-         "--no-instructions"]
+        [
+            str(bin_dir() / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ]
     )
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SandboxError(f"initdb failed: {result.stderr.strip()}")
 
@@ -96,14 +107,26 @@ def start(cfg: SandboxConfig) -> bool:
         " -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
     cmd = _as_server_user(
-        [str(bin_dir() / "pg_ctl"), "-D", str(data_dir(cfg)), "-l", str(log), "-o", options,
-         "-w", "-t", "60", "start"]
+        [
+            str(bin_dir() / "pg_ctl"),
+            "-D",
+            str(data_dir(cfg)),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
     )
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SandboxError(f"PostgreSQL did not start: {result.stderr.strip()}; see {log}")
-    procs.wait_until(lambda: procs.port_open(cfg.postgres_port), timeout=30, what="PostgreSQL",
-                     logfile=log)
+    procs.wait_until(
+        lambda: procs.port_open(cfg.postgres_port), timeout=30, what="PostgreSQL", logfile=log
+    )
     _ensure_database(cfg, "craftplane")
     return True
 
@@ -111,22 +134,34 @@ def start(cfg: SandboxConfig) -> bool:
 def _ensure_database(cfg: SandboxConfig, name: str) -> None:
     psql = bin_dir() / "psql"
     base = [str(psql), "-h", "127.0.0.1", "-p", str(cfg.postgres_port), "-U", "postgres", "-tA"]
-    exists = subprocess.run(  # noqa: S603
+    exists = subprocess.run(
         [*base, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if exists.stdout.strip() != "1":
-        subprocess.run([*base, "-c", f'CREATE DATABASE "{name}"'], capture_output=True,  # noqa: S603
-                       check=True)
+        subprocess.run([*base, "-c", f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
 
 
 def stop(cfg: SandboxConfig) -> bool:
     pid = _pid(cfg)
     if pid is None:
         return False
-    cmd = _as_server_user([str(bin_dir() / "pg_ctl"), "-D", str(data_dir(cfg)), "-m", "fast",
-                           "-w", "-t", "30", "stop"])
-    subprocess.run(cmd, capture_output=True, check=False)  # noqa: S603
+    cmd = _as_server_user(
+        [
+            str(bin_dir() / "pg_ctl"),
+            "-D",
+            str(data_dir(cfg)),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "30",
+            "stop",
+        ]
+    )
+    subprocess.run(cmd, capture_output=True, check=False)
     if procs.pid_alive(pid):
         procs.stop_pid(pid)
     return True

@@ -63,7 +63,7 @@ def spawn(
     logfile.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     with open(logfile, "ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - argv is built by the sandbox, not user input
+        proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=log,

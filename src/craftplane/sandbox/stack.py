@@ -23,7 +23,7 @@ def up(cfg: SandboxConfig, *, only: str | None = None) -> None:
             say("PostgreSQL already running")
     if only != "services":
         apps.up(cfg)
-    say("sandbox is up; load it into a shell with: eval \"$(craftplane sandbox env)\"")
+    say('sandbox is up; load it into a shell with: eval "$(craftplane sandbox env)"')
 
 
 def down(cfg: SandboxConfig) -> None:
@@ -39,7 +39,9 @@ def down(cfg: SandboxConfig) -> None:
 def status(cfg: SandboxConfig) -> dict[str, str]:
     report = {
         "control-plane": (
-            f"running (https://127.0.0.1:{cfg.apiserver_port})" if cluster.healthy(cfg) else "stopped"
+            f"running (https://127.0.0.1:{cfg.apiserver_port})"
+            if cluster.healthy(cfg)
+            else "stopped"
         ),
         "nats": f"running ({cfg.nats_url})" if nats_server.running(cfg) else "stopped",
         "postgres": f"running ({cfg.database_url})" if postgres.running(cfg) else "stopped",

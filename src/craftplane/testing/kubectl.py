@@ -19,7 +19,7 @@ class Kubectl:
         self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        result = subprocess.run(  # noqa: S603 - test helper, argv from the test
+        result = subprocess.run(
             [self.binary, *args],
             input=stdin,
             capture_output=True,

@@ -15,7 +15,11 @@ class ConditionTimeout(AssertionError):
 
 
 def wait_for(
-    probe: Callable[[], T | None], *, timeout: float, interval: float = 0.25, what: str = "condition"
+    probe: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 0.25,
+    what: str = "condition",
 ) -> T:
     """Call probe until it returns something truthy; return it, or fail with the last value seen."""
     deadline = time.monotonic() + timeout

@@ -304,7 +304,6 @@ def test_service_exposes_only_the_game_port() -> None:
         "ports": [
             {"name": "minecraft", "port": 25565, "targetPort": "minecraft", "protocol": "TCP"}
         ],
-        "publishNotReadyAddresses": False,
     }
 
 

@@ -1,0 +1,54 @@
+"""kopf wiring: every watch event names a server to reconcile; nothing else happens here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from craftplane.contracts.names import (
+    GROUP,
+    LABEL_MANAGED_BY,
+    LABEL_SERVER,
+    MANAGER_NAME,
+    PLURAL,
+    VERSION,
+)
+from craftplane_operator.workqueue import WorkQueue
+
+OWNED = {LABEL_MANAGED_BY: MANAGER_NAME}
+# kopf's resource spec: (group, version, plural) for grouped APIs, (version, plural) for core.
+CHILD_RESOURCES: tuple[tuple[str, ...], ...] = (
+    ("apps", "v1", "statefulsets"),
+    ("v1", "pods"),
+    ("v1", "services"),
+    ("v1", "configmaps"),
+    ("v1", "secrets"),
+    ("v1", "persistentvolumeclaims"),
+)
+
+
+def build_registry(queue: WorkQueue) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs)
+        return info or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    def server_changed(namespace: str | None, name: str, **_: Any) -> None:
+        queue.add(f"{namespace}/{name}")
+
+    def child_changed(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+        server = labels.get(LABEL_SERVER)
+        if server:
+            queue.add(f"{namespace}/{server}")
+
+    for resource in CHILD_RESOURCES:
+        kopf.on.event(*resource, labels=OWNED, registry=registry, id=f"child-{resource[-1]}")(
+            child_changed
+        )
+
+    return registry

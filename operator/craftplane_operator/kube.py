@@ -1,0 +1,188 @@
+"""A small JSON client for the Kubernetes API: plain dicts in and out, server-side apply.
+
+Generated model classes are skipped on purpose: the builders speak JSON already, and
+deserialising every watch and list into models costs more CPU than the reconcile itself.
+Client errors are converted here, at one boundary, into KubeError with the HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client, config
+
+Obj = dict[str, Any]
+
+APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+_CORE = {
+    "Secret": "secrets",
+    "ConfigMap": "configmaps",
+    "Service": "services",
+    "Pod": "pods",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "Event": "events",
+    "Namespace": "namespaces",
+}
+_GROUPED = {
+    "StatefulSet": ("apps/v1", "statefulsets"),
+    "Lease": ("coordination.k8s.io/v1", "leases"),
+    "MinecraftServer": ("craftplane.io/v1alpha1", "minecraftservers"),
+}
+
+
+class KubeError(RuntimeError):
+    def __init__(self, status: int, message: str, body: Obj | None = None) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.body = body or {}
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+
+def path_for(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    if kind in _CORE:
+        base, plural = "/api/v1", _CORE[kind]
+    else:
+        group_version, plural = _GROUPED[kind]
+        base = f"/apis/{group_version}"
+    path = base
+    if namespace is not None and kind != "Namespace":
+        path += f"/namespaces/{namespace}"
+    path += f"/{plural}"
+    if name is not None:
+        path += f"/{name}"
+    return path
+
+
+class KubeClient:
+    """One aiohttp session to the API server, authenticated as kubeconfig or in-cluster says."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
+        self._host = str(api.configuration.host).rstrip("/")
+        self.requests = 0
+
+    @classmethod
+    async def connect(cls, pool_size: int = 32) -> KubeClient:
+        cfg = client.Configuration()
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            await config.load_kube_config(client_configuration=cfg)
+        cfg.connection_pool_maxsize = pool_size
+        return cls(client.ApiClient(configuration=cfg))
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        # Async because an in-cluster token is re-read from disk when it rotates.
+        settings: dict[str, dict[str, Any]] = await self._api.configuration.auth_settings()
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        timeout: float = 30,
+    ) -> Obj:
+        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        self.requests += 1
+        try:
+            async with session.request(
+                method,
+                self._host + path,
+                params=dict(params or {}),
+                data=data,
+                headers=await self._headers(content_type or ("application/json" if data else None)),
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                text = await resp.text()
+                payload: Obj = json.loads(text) if text else {}
+                if resp.status >= 400:
+                    raise KubeError(resp.status, str(payload.get("message") or text[:300]), payload)
+                return payload
+        except aiohttp.ClientError as exc:
+            raise KubeError(0, f"API server unreachable: {exc}") from exc
+        except TimeoutError as exc:
+            raise KubeError(0, f"API server timed out on {method} {path}") from exc
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        try:
+            return await self.request("GET", path_for(kind, namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    async def list_objects(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Obj]:
+        params = {"labelSelector": label_selector} if label_selector else {}
+        result = await self.request("GET", path_for(kind, namespace), params=params)
+        items: list[Obj] = result.get("items", [])
+        return items
+
+    async def apply(self, obj: Obj, *, field_manager: str, force: bool = True) -> Obj:
+        meta = obj["metadata"]
+        return await self.request(
+            "PATCH",
+            path_for(obj["kind"], meta.get("namespace"), meta["name"]),
+            body=obj,
+            params={"fieldManager": field_manager, "force": "true" if force else "false"},
+            content_type=APPLY,
+        )
+
+    async def merge_patch(
+        self, kind: str, namespace: str | None, name: str, patch: Obj, *, subresource: str = ""
+    ) -> Obj:
+        path = path_for(kind, namespace, name) + (f"/{subresource}" if subresource else "")
+        return await self.request("PATCH", path, body=patch, content_type=MERGE)
+
+    async def json_patch(self, kind: str, namespace: str | None, name: str, ops: list[Obj]) -> Obj:
+        return await self.request(
+            "PATCH", path_for(kind, namespace, name), body=ops, content_type=JSON_PATCH
+        )
+
+    async def create(self, obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        return await self.request("POST", path_for(obj["kind"], meta.get("namespace")), body=obj)
+
+    async def replace(self, obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        return await self.request(
+            "PUT", path_for(obj["kind"], meta.get("namespace"), meta["name"]), body=obj
+        )
+
+    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+        try:
+            await self.request("DELETE", path_for(kind, namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True

@@ -1,0 +1,59 @@
+"""Prometheus metrics of the operator, in one registry served on /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+RECONCILE_SECONDS = Histogram(
+    "craftplane_operator_reconcile_seconds",
+    "Time to reconcile one MinecraftServer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+RECONCILE_ERRORS = Counter(
+    "craftplane_operator_reconcile_errors_total",
+    "Reconciles that failed and were retried",
+    registry=REGISTRY,
+)
+SERVERS_BY_PHASE = Gauge(
+    "craftplane_operator_servers", "MinecraftServers by phase", ["phase"], registry=REGISTRY
+)
+EVENTS_PUBLISHED = Counter(
+    "craftplane_operator_events_published_total",
+    "Events acknowledged by JetStream",
+    ["type"],
+    registry=REGISTRY,
+)
+EVENTS_DUPLICATE = Counter(
+    "craftplane_operator_events_duplicate_total",
+    "Events JetStream dropped as duplicates (same state re-published)",
+    registry=REGISTRY,
+)
+EVENTS_FAILED = Counter(
+    "craftplane_operator_events_failed_total",
+    "Publish attempts that failed (will retry)",
+    registry=REGISTRY,
+)
+EVENTS_DROPPED = Counter(
+    "craftplane_operator_events_dropped_total",
+    "Superseded events dropped from a full per-server outbox",
+    registry=REGISTRY,
+)
+OUTBOX_SIZE = Gauge(
+    "craftplane_operator_outbox_events", "Events waiting to be published", registry=REGISTRY
+)
+NATS_CONNECTED = Gauge(
+    "craftplane_operator_nats_connected", "1 when connected to NATS", registry=REGISTRY
+)
+IS_LEADER = Gauge("craftplane_operator_leader", "1 on the active replica", registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "craftplane_operator_queue_depth", "Servers waiting to be reconciled", registry=REGISTRY
+)
+PLAYER_PINGS = Counter(
+    "craftplane_operator_player_pings_total",
+    "Server List Pings by outcome",
+    ["outcome"],
+    registry=REGISTRY,
+)

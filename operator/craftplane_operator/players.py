@@ -1,0 +1,83 @@
+"""Player counts by Server List Ping for Running servers.
+
+A ping failure keeps the last known count (a slow or busy server must not make its
+status flap); only a changed count asks for a reconcile, which writes status and
+publishes. Outside the cluster (the sandbox), cluster addresses are unreachable, so only
+servers with a ping-target annotation are pinged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mcstatus import JavaServer
+
+from craftplane.contracts.status import Players
+from craftplane_operator import metrics
+
+log = logging.getLogger("craftplane.players")
+
+MAX_SAMPLE = 50
+
+
+@dataclass(frozen=True)
+class Target:
+    address: str
+    max_players: int
+
+
+class PlayerTracker:
+    def __init__(
+        self, on_change: Callable[[str], None], *, interval: float, concurrency: int = 32
+    ) -> None:
+        self._on_change = on_change
+        self._interval = interval
+        self._targets: dict[str, Target] = {}
+        self._counts: dict[str, Players] = {}
+        self._limit = asyncio.Semaphore(concurrency)
+        self._task: asyncio.Task[None] | None = None
+
+    def track(self, key: str, target: Target | None) -> None:
+        """Ping key at target from now on; None stops pinging and forgets its count."""
+        if target is None:
+            self._targets.pop(key, None)
+            self._counts.pop(key, None)
+        else:
+            self._targets[key] = target
+
+    def players(self, key: str) -> Players | None:
+        return self._counts.get(key)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="player-pings")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.gather(*(self.ping(key) for key in list(self._targets)))
+            await asyncio.sleep(self._interval)
+
+    async def ping(self, key: str) -> None:
+        target = self._targets.get(key)
+        if target is None:
+            return
+        async with self._limit:
+            try:
+                server = await JavaServer.async_lookup(target.address, timeout=2)
+                status = await server.async_status()
+            except Exception as exc:
+                metrics.PLAYER_PINGS.labels(outcome="failed").inc()
+                log.debug("ping of %s at %s failed: %s", key, target.address, exc)
+                return
+        metrics.PLAYER_PINGS.labels(outcome="ok").inc()
+        sample = [p.name for p in (status.players.sample or [])][:MAX_SAMPLE]
+        players = Players(online=status.players.online, max=status.players.max, sample=sample)
+        if self._counts.get(key) != players and key in self._targets:
+            self._counts[key] = players
+            self._on_change(key)

@@ -1,0 +1,161 @@
+"""Publishing to NATS JetStream with a deterministic Nats-Msg-Id, surviving NATS outages.
+
+Connection and publication run in the background: the reconciler only puts events in the
+outbox and never waits for NATS. A publication counts once JetStream acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from craftplane.contracts import events as contract
+from craftplane.contracts.events import Event
+from craftplane_operator import metrics
+from craftplane_operator.outbox import Outbox
+
+log = logging.getLogger("craftplane.publisher")
+
+SyncHandler = Callable[[Event], Awaitable[None]]
+
+
+def stream_config(name: str = contract.STREAM_NAME) -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=list(contract.STREAM_SUBJECTS),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=contract.STREAM_MAX_AGE_SECONDS,
+        duplicate_window=contract.DUPLICATE_WINDOW_SECONDS,
+        discard=DiscardPolicy.OLD,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, name: str = contract.STREAM_NAME) -> None:
+    config = stream_config(name)
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
+
+
+class Publisher:
+    def __init__(self, url: str, *, on_sync: SyncHandler | None = None) -> None:
+        self._url = url
+        self._on_sync = on_sync
+        self.outbox = Outbox()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._connected = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.published = 0
+
+    def submit(self, event: Event) -> None:
+        self.outbox.put(event)
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._connect_loop(), name="nats-connect"),
+            asyncio.create_task(self._publish_loop(), name="nats-publish"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._nc is not None and self._nc.is_connected:
+            with contextlib.suppress(TimeoutError, nats.errors.Error):
+                await asyncio.wait_for(self._nc.drain(), timeout=5)
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def _connect_loop(self) -> None:
+        delay = 0.5
+        while self._nc is None:
+            try:
+                nc = await nats.connect(
+                    self._url,
+                    name="craftplane-operator",
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    connect_timeout=3,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                )
+                js = nc.jetstream(timeout=5)
+                await ensure_stream(js)
+                if self._on_sync is not None:
+                    subject = f"{contract.SUBJECT_PREFIX}.{contract.EventType.SYNC_REQUIRED}.>"
+                    await nc.subscribe(subject, cb=self._sync_message)
+                self._nc, self._js = nc, js
+                self._connected.set()
+                metrics.NATS_CONNECTED.set(1)
+                log.info("connected to NATS", extra={"url": self._url})
+            except Exception as exc:
+                metrics.NATS_CONNECTED.set(0)
+                log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def _disconnected(self) -> None:
+        metrics.NATS_CONNECTED.set(0)
+        self._connected.clear()
+        log.warning("disconnected from NATS; events wait in the outbox")
+
+    async def _reconnected(self) -> None:
+        metrics.NATS_CONNECTED.set(1)
+        if self._js is not None:
+            try:
+                await ensure_stream(self._js)
+            except Exception as exc:
+                log.warning("could not re-check the stream after reconnecting: %s", exc)
+        self._connected.set()
+        log.info("reconnected to NATS; publishing %d waiting events", len(self.outbox))
+
+    async def _sync_message(self, msg: Msg) -> None:
+        try:
+            event = contract.decode(msg.data)
+        except contract.InvalidEvent as exc:
+            log.warning("ignoring an invalid sync request: %s", exc)
+            return
+        if self._on_sync is not None:
+            await self._on_sync(event)
+
+    async def _publish_loop(self) -> None:
+        delay = 0.2
+        while True:
+            event = await self.outbox.next()
+            await self._connected.wait()
+            assert self._js is not None
+            try:
+                ack = await self._js.publish(
+                    contract.subject_for(event),
+                    contract.encode(event),
+                    headers={"Nats-Msg-Id": event.id},
+                    timeout=5,
+                )
+            except Exception as exc:
+                metrics.EVENTS_FAILED.inc()
+                log.warning("publish of %s failed (%s); retrying in %.1fs", event.type, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+                continue
+            delay = 0.2
+            self.outbox.done(event)
+            self.published += 1
+            if ack.duplicate:
+                metrics.EVENTS_DUPLICATE.inc()
+            else:
+                metrics.EVENTS_PUBLISHED.labels(type=event.type.value).inc()
+            log.debug("published %s for %s seq=%s", event.type, event.server, ack.seq)

@@ -1,0 +1,41 @@
+"""Operator settings from the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _identity() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRAFTPLANE_OPERATOR_", extra="ignore")
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL", "nats_url")
+    )
+    lease_namespace: str = Field(
+        default="craftplane-system",
+        validation_alias=AliasChoices("CRAFTPLANE_OPERATOR_LEASE_NAMESPACE", "POD_NAMESPACE"),
+    )
+    lease_name: str = "craftplane-operator"
+    lease_seconds: int = 15
+    identity: str = Field(default_factory=_identity)
+    namespaces: list[str] = Field(
+        default_factory=list, description="namespaces to watch; empty means the whole cluster"
+    )
+    workers: int = 16
+    resync_seconds: float = 60.0
+    ping_interval: float = 10.0
+    ping_in_cluster: bool = Field(
+        default_factory=lambda: bool(os.environ.get("KUBERNETES_SERVICE_HOST")),
+        description="ping servers at their cluster address (only reachable from inside)",
+    )
+    http_port: int = 8090
+    http_host: str = "0.0.0.0"
+    log_level: str = "INFO"

@@ -1,0 +1,102 @@
+"""A de-duplicating work queue of servers to reconcile.
+
+Many watch events for one server (its CR, StatefulSet, pod ...) collapse into one pending
+reconcile; a server is never reconciled by two workers at once; a failed reconcile is retried
+with exponential backoff. This is what makes the reconciler level-based: it is told *which*
+server to look at, never *what* changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from craftplane_operator import metrics
+
+log = logging.getLogger("craftplane.queue")
+
+Handler = Callable[[str], Awaitable[None]]
+
+
+class WorkQueue:
+    def __init__(self, handler: Handler, *, workers: int = 8, max_backoff: float = 60.0) -> None:
+        self._handler = handler
+        self._workers = workers
+        self._max_backoff = max_backoff
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._pending: set[str] = set()
+        self._active: set[str] = set()
+        self._dirty: set[str] = set()
+        self._failures: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    def add(self, key: str) -> None:
+        if key in self._active:
+            self._dirty.add(key)
+            return
+        if key in self._pending:
+            return
+        self._pending.add(key)
+        self._queue.put_nowait(key)
+        metrics.QUEUE_DEPTH.set(len(self._pending))
+
+    def add_after(self, key: str, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self.add(key)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"reconcile-worker-{i}")
+            for i in range(self._workers)
+        ]
+
+    async def stop(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    async def _work(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._pending.discard(key)
+            self._active.add(key)
+            metrics.QUEUE_DEPTH.set(len(self._pending))
+            try:
+                await self._handler(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures = self._failures.get(key, 0) + 1
+                self._failures[key] = failures
+                delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)
+                metrics.RECONCILE_ERRORS.inc()
+                log.warning(
+                    "reconcile of %s failed (attempt %d): %s; retrying in %.1fs",
+                    key,
+                    failures,
+                    exc,
+                    delay,
+                    extra={"server": key},
+                )
+                self.add_after(key, delay)
+            else:
+                self._failures.pop(key, None)
+            finally:
+                self._active.discard(key)
+                if key in self._dirty:
+                    self._dirty.discard(key)
+                    self.add(key)
