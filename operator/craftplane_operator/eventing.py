@@ -36,6 +36,7 @@ def phase_event(body: Mapping[str, Any], tenant: str | None) -> Event | None:
         players_max=players.get("max"),
         reason=ready.get("reason"),
         message=status.get("message"),
+        revision=body["metadata"].get("resourceVersion"),
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from craftplane.contracts.events import Event, EventType
+from craftplane.contracts.events import Event, EventType, state_key
 from craftplane.contracts.names import FINALIZER, MANAGER_NAME, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase
 from craftplane_operator import metrics
@@ -203,11 +203,12 @@ class Reconciler:
     def _publish(self, event: Event | None, *, force: bool = False) -> None:
         if event is None:
             return
-        uid_key = f"{event.server.uid if event.server else ''}:{event.type.value.split('.')[0]}"
-        if not force and event.type.value.startswith(("k8s.", "server.status")):
-            if self._published.get(uid_key) == event.id:
+        if event.type.value.startswith(("k8s.", "server.status")):
+            uid = event.server.uid if event.server else ""
+            state = state_key(event)
+            if not force and self._published.get(uid) == state:
                 return
-            self._published[uid_key] = event.id
+            self._published[uid] = state
         self.publisher.submit(event)
 
     def _ping_target(self, body: Obj, derived: Derived) -> Target | None:

@@ -53,8 +53,9 @@ def crds_installed(platform: Platform, kubectl: Kubectl) -> None:
     else:
         kubectl.run("apply", "--server-side", "-f", str(ROOT / "crds"))
         kubectl.run("create", "namespace", apps.SYSTEM_NAMESPACE, check=False)
-    kubectl.run("wait", "--for=condition=Established", "--timeout=60s",
-                "crd/minecraftservers.craftplane.io")
+    kubectl.run(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/minecraftservers.craftplane.io"
+    )
 
 
 @pytest.fixture(scope="session")

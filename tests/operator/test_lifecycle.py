@@ -85,18 +85,37 @@ def test_stop_keeps_world_and_start_reuses_it(
     wait_phase(kubectl, namespace, "toggle", "Running")
     pvc_uid = kubectl.get("pvc", "data-toggle-0", namespace)["metadata"]["uid"]  # type: ignore[index]
 
-    kubectl.run("patch", "mcs", "-n", namespace, "toggle", "--type=merge", "-p",
-                '{"spec": {"stopped": true}}')
+    kubectl.run(
+        "patch",
+        "mcs",
+        "-n",
+        namespace,
+        "toggle",
+        "--type=merge",
+        "-p",
+        '{"spec": {"stopped": true}}',
+    )
     wait_phase(kubectl, namespace, "toggle", "Stopped")
     sts = kubectl.get("statefulset", "toggle", namespace)
     assert sts is not None and sts["spec"]["replicas"] == 0
-    wait_for(lambda: kubectl.get("pod", "toggle-0", namespace) is None, timeout=30,
-             what="pod gone while stopped")
+    wait_for(
+        lambda: kubectl.get("pod", "toggle-0", namespace) is None,
+        timeout=30,
+        what="pod gone while stopped",
+    )
     pvc = kubectl.get("pvc", "data-toggle-0", namespace)
     assert pvc is not None and pvc["metadata"]["uid"] == pvc_uid
 
-    kubectl.run("patch", "mcs", "-n", namespace, "toggle", "--type=merge", "-p",
-                '{"spec": {"stopped": false}}')
+    kubectl.run(
+        "patch",
+        "mcs",
+        "-n",
+        namespace,
+        "toggle",
+        "--type=merge",
+        "-p",
+        '{"spec": {"stopped": false}}',
+    )
     wait_phase(kubectl, namespace, "toggle", "Running")
     pod = kubectl.get("pod", "toggle-0", namespace)
     assert pod is not None
@@ -109,8 +128,9 @@ def test_stop_keeps_world_and_start_reuses_it(
 def test_delete_removes_children_and_honours_retention(
     kubectl: Kubectl, namespace: str, operator: ManagedProcess, retain: bool
 ) -> None:
-    kubectl.apply(server_manifest("gone", storage={"size": "1Gi", "retainOnDelete": retain}),
-                  namespace)
+    kubectl.apply(
+        server_manifest("gone", storage={"size": "1Gi", "retainOnDelete": retain}), namespace
+    )
     wait_phase(kubectl, namespace, "gone", "Running")
     kubectl.run("delete", "mcs", "-n", namespace, "gone", "--wait=true", timeout=60)
     assert phase_of(kubectl, namespace, "gone") is None
@@ -124,5 +144,8 @@ def test_delete_removes_children_and_honours_retention(
     if retain:
         assert kubectl.get("pvc", "data-gone-0", namespace) is not None
     else:
-        wait_for(lambda: kubectl.get("pvc", "data-gone-0", namespace) is None, timeout=60,
-                 what="world PVC deleted with the server")
+        wait_for(
+            lambda: kubectl.get("pvc", "data-gone-0", namespace) is None,
+            timeout=60,
+            what="world PVC deleted with the server",
+        )

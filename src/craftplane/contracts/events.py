@@ -121,6 +121,14 @@ class Event(BaseModel):
     players_max: int | None = Field(default=None, ge=0)
     reason: str | None = None
     message: str | None = None
+    revision: str | None = Field(
+        default=None,
+        description=(
+            "metadata.resourceVersion of the MinecraftServer when this state was recorded. Part "
+            "of the id, so a state that recurs later (players 0 -> 1 -> 0) is a new event while "
+            "re-publishing the same recorded state is still a duplicate."
+        ),
+    )
     correlation_id: str | None = Field(
         default=None, description="On sync.complete: the id of the sync.required it answers."
     )
@@ -149,6 +157,12 @@ def subject_for(event: Event) -> str:
     return f"{SUBJECT_PREFIX}.{event.type}.{_token(ref.namespace)}.{_token(ref.name)}"
 
 
+def state_key(event: Event) -> str:
+    """What the event says about the server, without when it was recorded: a producer compares
+    these to decide whether anything changed since its last publication."""
+    return msg_id(event.model_copy(update={"revision": None}))
+
+
 def msg_id(event: Event) -> str:
     """A deterministic Nats-Msg-Id: the same state gives the same id, so a
     re-publication inside the duplicate window is dropped by JetStream.
@@ -169,6 +183,8 @@ def msg_id(event: Event) -> str:
         event.players_max,
         event.reason,
     ]
+    if event.revision is not None:
+        parts.append(event.revision)
     if event.type.is_sync:
         parts += [ref.namespace, ref.name, event.correlation_id, event.time.isoformat()]
     digest = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode())

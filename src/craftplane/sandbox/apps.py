@@ -65,26 +65,33 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
 
 
 def install_crds(cfg: SandboxConfig) -> None:
-    result = cluster.kubectl(cfg, "apply", "--server-side", "--force-conflicts",
-                             "-f", str(repo_root() / "crds"))
+    result = cluster.kubectl(
+        cfg, "apply", "--server-side", "--force-conflicts", "-f", str(repo_root() / "crds")
+    )
     if result.returncode != 0:
         raise SandboxError(f"could not apply the CRDs: {result.stderr.strip()}")
-    cluster.kubectl(cfg, "wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/minecraftservers.craftplane.io")
+    cluster.kubectl(
+        cfg,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/minecraftservers.craftplane.io",
+    )
     ns = cluster.kubectl(cfg, "create", "namespace", SYSTEM_NAMESPACE)
     if ns.returncode != 0 and "AlreadyExists" not in ns.stderr:
         raise SandboxError(f"could not create namespace {SYSTEM_NAMESPACE}: {ns.stderr.strip()}")
 
 
-def _start(cfg: SandboxConfig, name: str, argv: list[str], env: dict[str, str],
-           port: int) -> bool:
+def _start(cfg: SandboxConfig, name: str, argv: list[str], env: dict[str, str], port: int) -> bool:
     if procs.read_pid(_pidfile(cfg, name)) is not None:
         return False
     procs.ensure_port_free(port, name)
-    procs.spawn(argv, pidfile=_pidfile(cfg, name), logfile=_logfile(cfg, name), env=env,
-                cwd=repo_root())
-    procs.wait_until(lambda: procs.port_open(port), timeout=60, what=name,
-                     logfile=_logfile(cfg, name))
+    procs.spawn(
+        argv, pidfile=_pidfile(cfg, name), logfile=_logfile(cfg, name), env=env, cwd=repo_root()
+    )
+    procs.wait_until(
+        lambda: procs.port_open(port), timeout=60, what=name, logfile=_logfile(cfg, name)
+    )
     return True
 
 
@@ -92,8 +99,13 @@ def up(cfg: SandboxConfig) -> None:
     with step("CRDs"):
         install_crds(cfg)
     with step("operator"):
-        started = _start(cfg, "operator", [_console_script("craftplane-operator")],
-                         operator_env(cfg), cfg.operator_metrics_port)
+        started = _start(
+            cfg,
+            "operator",
+            [_console_script("craftplane-operator")],
+            operator_env(cfg),
+            cfg.operator_metrics_port,
+        )
         if not started:
             say("operator already running")
 

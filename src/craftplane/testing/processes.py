@@ -47,9 +47,14 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+                raise AssertionError(
+                    f"{self.name} exited with {self.proc.returncode}; see {self.log_path}"
+                )
             try:
-                if httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1).status_code
+                    == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass

@@ -198,3 +198,15 @@ def test_times_are_normalised_to_utc() -> None:
 def test_decode_refuses_garbage(data: bytes) -> None:
     with pytest.raises(InvalidEvent):
         decode(data)
+
+
+def test_a_recurring_state_is_a_new_event_but_its_state_key_is_the_same() -> None:
+    from craftplane.contracts.events import Event, EventType, ServerRef, msg_id, state_key
+
+    ref = ServerRef(uid="u-1", namespace="ns", name="lobby")
+    first = Event(type=EventType.K8S_RUNNING, server=ref, players_online=0, revision="10")
+    again = Event(type=EventType.K8S_RUNNING, server=ref, players_online=0, revision="12")
+    republished = Event(type=EventType.K8S_RUNNING, server=ref, players_online=0, revision="10")
+    assert msg_id(first) != msg_id(again)
+    assert msg_id(first) == msg_id(republished)
+    assert state_key(first) == state_key(again)
