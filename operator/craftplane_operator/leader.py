@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from craftplane_operator.kube import KubeClient, KubeError
+from craftplane.kube import KubeClient, KubeError
 
 log = logging.getLogger("craftplane.leader")
 

@@ -12,10 +12,10 @@ import kopf
 
 from craftplane import logs
 from craftplane.contracts.events import ALL_TOKEN, Event, EventType, ServerRef
+from craftplane.kube import KubeClient
 from craftplane_operator import metrics
 from craftplane_operator.handlers import build_registry
 from craftplane_operator.http import serve
-from craftplane_operator.kube import KubeClient
 from craftplane_operator.leader import LeaderElector
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.publisher import Publisher

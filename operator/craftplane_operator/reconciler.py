@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from craftplane.contracts.events import Event, EventType, state_key
 from craftplane.contracts.names import FINALIZER, MANAGER_NAME, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase
+from craftplane.kube import KubeClient, KubeError, Obj
 from craftplane_operator import metrics
 from craftplane_operator.builders import build_children
 from craftplane_operator.builders.context import ServerContext
@@ -33,7 +34,6 @@ from craftplane_operator.builders.naming import (
 from craftplane_operator.builders.secret import existing_password, generate_password
 from craftplane_operator.conditions import desired_status, status_patch
 from craftplane_operator.eventing import phase_event, spec_event
-from craftplane_operator.kube import KubeClient, KubeError, Obj
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.phase import Derived, Observed, Reason, derive
 from craftplane_operator.players import PlayerTracker, Target

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from craftplane_operator.kube import KubeClient, KubeError
+from craftplane.kube import KubeClient, KubeError
 
 log = logging.getLogger("craftplane.recorder")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from craftplane.contracts.names import TENANT_LABEL
-from craftplane_operator.kube import KubeClient
+from craftplane.kube import KubeClient
 
 
 class TenantDirectory:

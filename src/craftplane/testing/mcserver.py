@@ -149,7 +149,7 @@ class FakeMinecraftServer:
 async def joined(address: str, player: str) -> AsyncIterator[None]:
     """Be online as `player` for the duration of the block."""
     host, port = address.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
+    _reader, writer = await asyncio.open_connection(host, int(port))
     handshake = varint(PROTOCOL_VERSION) + string(host) + struct.pack(">H", int(port)) + varint(2)
     writer.write(packet(0, handshake))
     writer.write(packet(0, string(player) + uuid.uuid3(uuid.NAMESPACE_OID, player).bytes))
