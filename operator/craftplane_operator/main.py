@@ -46,6 +46,7 @@ class Operator:
             ping_in_cluster=settings.ping_in_cluster,
         )
         self._resync_task: asyncio.Task[None] | None = None
+        metrics.API_REQUESTS.set_function(lambda: float(kube.requests))
 
     async def _reconcile(self, key: str) -> None:
         await self.reconciler.reconcile(key)

@@ -57,3 +57,8 @@ PLAYER_PINGS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+API_REQUESTS = Gauge(
+    "craftplane_operator_api_requests",
+    "Requests made to the Kubernetes API by the reconciler",
+    registry=REGISTRY,
+)

@@ -81,7 +81,10 @@ class KubeClient:
         if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
             config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
         else:
-            await config.load_kube_config(client_configuration=cfg)
+            # KUBECONFIG is read now, not when kubernetes_asyncio was imported.
+            await config.load_kube_config(
+                config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg
+            )
         cfg.connection_pool_maxsize = pool_size
         return cls(client.ApiClient(configuration=cfg))
 

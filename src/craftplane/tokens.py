@@ -1,0 +1,223 @@
+"""Signed bearer tokens carrying a tenant, shared by the gateway and the CLI.
+
+A token is an HS256 JWT. Verification never trusts the token's header: the
+only accepted algorithm is HS256, so ``alg: none`` and algorithm-confusion
+tokens (RS256 signed with the HMAC key as a "public key") are refused before
+any signature check.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import jwt
+from jwt.exceptions import InvalidSubjectError
+
+from craftplane.contracts.names import TENANT_LABEL
+
+__all__ = [
+    "ALGORITHM",
+    "AUDIENCE",
+    "DEFAULT_TTL",
+    "ISSUER",
+    "LEEWAY",
+    "MIN_KEY_BYTES",
+    "TENANT_LABEL",
+    "TENANT_PATTERN",
+    "Claims",
+    "InvalidToken",
+    "check_key",
+    "generate_key",
+    "is_valid_tenant",
+    "mint",
+    "namespace_for",
+    "tenant_for_namespace",
+    "verify",
+]
+
+ALGORITHM: Final = "HS256"
+ISSUER: Final = "craftplane"
+AUDIENCE: Final = "craftplane-gateway"
+DEFAULT_TTL: Final = timedelta(hours=12)
+# Clock skew tolerated between the minting host and the gateway.
+LEEWAY: Final = timedelta(seconds=30)
+# RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+MIN_KEY_BYTES: Final = 32
+# A real token is a few hundred bytes; anything much longer is not worth parsing.
+MAX_TOKEN_LENGTH: Final = 4096
+
+TENANT_PATTERN: Final = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+NAMESPACE_PREFIX: Final = "tenant-"
+_TENANT_RE: Final = re.compile(TENANT_PATTERN)
+_REQUIRED_CLAIMS: Final = ["sub", "tenant", "iat", "nbf", "exp", "iss", "aud", "jti"]
+
+
+class InvalidToken(Exception):
+    """A token that must not authenticate anybody; ``reason`` is safe to show to the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verified token says."""
+
+    tenant: str
+    expires_at: datetime
+    issued_at: datetime
+    token_id: str
+
+
+def is_valid_tenant(tenant: object) -> bool:
+    """Whether ``tenant`` is a tenant name (a DNS label of at most 32 characters)."""
+    return isinstance(tenant, str) and _TENANT_RE.fullmatch(tenant) is not None
+
+
+def namespace_for(tenant: str) -> str:
+    """The namespace holding a tenant's servers."""
+    if not is_valid_tenant(tenant):
+        raise ValueError(f"not a tenant name: {tenant!r} (expected {TENANT_PATTERN})")
+    return f"{NAMESPACE_PREFIX}{tenant}"
+
+
+def tenant_for_namespace(namespace: str) -> str | None:
+    """The tenant owning ``namespace`` by the naming convention, or None."""
+    if not namespace.startswith(NAMESPACE_PREFIX):
+        return None
+    tenant = namespace.removeprefix(NAMESPACE_PREFIX)
+    return tenant if is_valid_tenant(tenant) else None
+
+
+def check_key(key: str) -> None:
+    """Refuse a signing key too short for HS256; call it when loading settings."""
+    if len(key.encode()) < MIN_KEY_BYTES:
+        raise ValueError(f"the token signing key must be at least {MIN_KEY_BYTES} bytes")
+
+
+def generate_key() -> str:
+    """A fresh random signing key."""
+    return secrets.token_urlsafe(48)
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def mint(
+    tenant: str,
+    key: str,
+    *,
+    ttl: timedelta = DEFAULT_TTL,
+    now: datetime | None = None,
+) -> str:
+    """A token for ``tenant``, valid from ``now`` for ``ttl``."""
+    check_key(key)
+    if not is_valid_tenant(tenant):
+        raise ValueError(f"not a tenant name: {tenant!r} (expected {TENANT_PATTERN})")
+    if ttl <= timedelta(0):
+        raise ValueError("ttl must be positive")
+    issued = int(_now(now).timestamp())
+    claims: dict[str, Any] = {
+        "sub": tenant,
+        "tenant": tenant,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + int(ttl.total_seconds()),
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "jti": secrets.token_urlsafe(16),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"typ": "JWT"})
+
+
+def _int_claim(payload: dict[str, Any], name: str) -> int:
+    value = payload.get(name)
+    # bool is an int in Python, never a NumericDate.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidToken(f"claim {name} is not a number")
+    return int(value)
+
+
+def verify(
+    token: str,
+    key: str,
+    *,
+    now: datetime | None = None,
+    leeway: timedelta = LEEWAY,
+) -> Claims:
+    """The claims of a valid token; InvalidToken otherwise.
+
+    ValueError (not InvalidToken) when ``key`` itself is unusable: that is the
+    server's misconfiguration, not the caller's fault.
+    """
+    check_key(key)
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken("malformed token") from exc
+    alg = header.get("alg")
+    if alg != ALGORITHM:
+        raise InvalidToken(f"algorithm {alg!r} is not accepted; tokens are {ALGORITHM}")
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            # Times are checked below against ``now``, which PyJWT cannot take.
+            options={
+                "require": _REQUIRED_CLAIMS,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.InvalidSignatureError as exc:
+        raise InvalidToken("bad signature") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken(f"missing claim {exc.claim}") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise InvalidToken("wrong audience") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise InvalidToken("wrong issuer") from exc
+    except InvalidSubjectError as exc:
+        raise InvalidToken("missing or invalid tenant") from exc
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken("malformed token") from exc
+
+    instant = _now(now).timestamp()
+    slack = leeway.total_seconds()
+    expires = _int_claim(payload, "exp")
+    not_before = _int_claim(payload, "nbf")
+    issued = _int_claim(payload, "iat")
+    if expires <= instant - slack:
+        raise InvalidToken("token expired")
+    if not_before > instant + slack or issued > instant + slack:
+        raise InvalidToken("token not yet valid")
+
+    tenant = payload.get("tenant")
+    if not is_valid_tenant(tenant) or payload.get("sub") != tenant:
+        raise InvalidToken("missing or invalid tenant")
+    assert isinstance(tenant, str)
+    jti = payload.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise InvalidToken("claim jti is not a string")
+    return Claims(
+        tenant=tenant,
+        expires_at=datetime.fromtimestamp(expires, UTC),
+        issued_at=datetime.fromtimestamp(issued, UTC),
+        token_id=jti,
+    )
