@@ -29,6 +29,25 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    import os
+    from datetime import timedelta
+
+    from craftplane import tokens
+
+    key = os.environ.get("CRAFTPLANE_TOKEN_KEY")
+    if not key:
+        from craftplane.sandbox import apps
+        from craftplane.sandbox.config import SandboxConfig
+
+        key = apps.token_key(SandboxConfig())
+    if not tokens.is_valid_tenant(args.tenant):
+        print(f"craftplane: error: {args.tenant!r} is not a valid tenant name", file=sys.stderr)
+        return 2
+    print(tokens.mint(args.tenant, key, ttl=timedelta(hours=args.hours)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="craftplane", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -41,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="services: only the control plane, NATS and PostgreSQL (no operator or gateway)",
     )
     sandbox.set_defaults(func=_sandbox)
+    token = sub.add_parser(
+        "token", help="mint a tenant token (key from CRAFTPLANE_TOKEN_KEY, else the sandbox's)"
+    )
+    token.add_argument("action", choices=["mint"])
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--hours", type=float, default=12)
+    token.set_defaults(func=_token)
     return parser
 
 

@@ -125,7 +125,10 @@ class KubeClient:
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 text = await resp.text()
-                payload: Obj = json.loads(text) if text else {}
+                try:
+                    payload: Obj = json.loads(text) if text else {}
+                except ValueError:
+                    payload = {"text": text}  # e.g. /readyz answers plain "ok"
                 if resp.status >= 400:
                     raise KubeError(resp.status, str(payload.get("message") or text[:300]), payload)
                 return payload

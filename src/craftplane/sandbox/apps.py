@@ -6,8 +6,10 @@ and PostgreSQL, exactly as they would run in pods against in-cluster addresses.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from craftplane.sandbox import cluster, procs
@@ -64,6 +66,51 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
     return env
 
 
+DEMO_TENANT = "demo"
+
+
+def token_key(cfg: SandboxConfig) -> str:
+    """The sandbox's token signing key, generated once and kept in the state directory."""
+    from craftplane import tokens
+
+    path = cfg.state_dir / "token-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tokens.generate_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def gateway_env(cfg: SandboxConfig) -> dict[str, str]:
+    env = _base_env(cfg)
+    origins = [f"http://127.0.0.1:{cfg.gateway_port}", f"http://localhost:{cfg.gateway_port}"]
+    env.update(
+        {
+            "CRAFTPLANE_TOKEN_KEY": token_key(cfg),
+            "CRAFTPLANE_ALLOWED_ORIGINS": json.dumps(origins),
+            "CRAFTPLANE_GATEWAY_PORT": str(cfg.gateway_port),
+            "CRAFTPLANE_GATEWAY_HOST": "127.0.0.1",
+        }
+    )
+    return env
+
+
+def ensure_tenant(cfg: SandboxConfig, tenant: str) -> str:
+    """A tenant's namespace as the tenant template makes it (label, Pod Security)."""
+    from craftplane import tokens
+
+    namespace = tokens.namespace_for(tenant)
+    manifest = (
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n"
+        f"  name: {namespace}\n  labels:\n    craftplane.io/tenant: {tenant}\n"
+        "    pod-security.kubernetes.io/enforce: restricted\n"
+    )
+    result = cluster.kubectl(cfg, "apply", "-f", "-", stdin=manifest)
+    if result.returncode != 0:
+        raise SandboxError(f"could not create tenant namespace {namespace}: {result.stderr}")
+    return namespace
+
+
 def install_crds(cfg: SandboxConfig) -> None:
     result = cluster.kubectl(
         cfg, "apply", "--server-side", "--force-conflicts", "-f", str(repo_root() / "crds")
@@ -108,6 +155,24 @@ def up(cfg: SandboxConfig) -> None:
         )
         if not started:
             say("operator already running")
+    with step("gateway"):
+        ensure_tenant(cfg, DEMO_TENANT)
+        started = _start(
+            cfg,
+            "gateway",
+            [_console_script("craftplane-gateway")],
+            gateway_env(cfg),
+            cfg.gateway_port,
+        )
+        if not started:
+            say("gateway already running")
+    say(f"dashboard: {cfg.gateway_url}/#token={demo_token(cfg)}")
+
+
+def demo_token(cfg: SandboxConfig) -> str:
+    from craftplane import tokens
+
+    return tokens.mint(DEMO_TENANT, token_key(cfg), ttl=timedelta(days=7))
 
 
 def down(cfg: SandboxConfig) -> None:
@@ -118,14 +183,20 @@ def down(cfg: SandboxConfig) -> None:
 
 def status(cfg: SandboxConfig) -> dict[str, str]:
     report = {}
-    for name, port in (("operator", cfg.operator_metrics_port),):
+    for name, port in (("operator", cfg.operator_metrics_port), ("gateway", cfg.gateway_port)):
         pid = procs.read_pid(_pidfile(cfg, name))
         report[name] = f"running (pid {pid}, http://127.0.0.1:{port})" if pid else "stopped"
     return report
 
 
 def env(cfg: SandboxConfig) -> dict[str, str]:
-    return {"CRAFTPLANE_OPERATOR_METRICS": f"http://127.0.0.1:{cfg.operator_metrics_port}/metrics"}
+    values = {
+        "CRAFTPLANE_OPERATOR_METRICS": f"http://127.0.0.1:{cfg.operator_metrics_port}/metrics",
+        "CRAFTPLANE_GATEWAY_URL": cfg.gateway_url,
+    }
+    if cfg.state_dir.exists():
+        values["CRAFTPLANE_TOKEN"] = demo_token(cfg)
+    return values
 
 
-__all__ = ["SYSTEM_NAMESPACE", "down", "env", "install_crds", "status", "up"]
+__all__ = ["SYSTEM_NAMESPACE", "down", "ensure_tenant", "env", "install_crds", "status", "up"]

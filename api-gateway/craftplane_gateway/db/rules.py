@@ -1,0 +1,257 @@
+"""The projection rule, pure: whether an event wins over a row, and the row it leaves.
+
+Events are of four kinds:
+
+- **state** (``k8s.*``, ``server.status.changed``): the phase the operator derived and what
+  goes with it (address, players, reason). Ordered by the CR ``resourceVersion`` they were
+  recorded at (``revision``), then by event time; when either side has no numeric revision,
+  by time alone.
+- **spec** (``server.created``, ``server.updated``): the generation and what the spec says
+  (type, version). Ordered by generation; they never touch the phase state.
+- **delete** (``server.deleted``): the CR is gone. Terminal: a uid is never reused, so
+  nothing that arrives later for the same uid brings the row back.
+- **sync** (``sync.*``): requests between gateway and operator; not server state.
+
+A duplicate (same event id) is caught before this rule by the timeline's unique event id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from craftplane.contracts.events import Event, EventType
+from craftplane.contracts.phases import projected_status
+from craftplane.contracts.status import Phase
+from craftplane_gateway.db.models import ServerRow, ServerStatus
+
+MAX_BIGINT: Final = 2**63 - 1
+
+
+class Kind(StrEnum):
+    STATE = "state"
+    SPEC = "spec"
+    DELETE = "delete"
+    SYNC = "sync"
+
+
+_KINDS: Final = {
+    EventType.SERVER_CREATED: Kind.SPEC,
+    EventType.SERVER_UPDATED: Kind.SPEC,
+    EventType.SERVER_DELETED: Kind.DELETE,
+    EventType.SERVER_STATUS_CHANGED: Kind.STATE,
+    EventType.K8S_STARTING: Kind.STATE,
+    EventType.K8S_RUNNING: Kind.STATE,
+    EventType.K8S_STOPPED: Kind.STATE,
+    EventType.K8S_ERROR: Kind.STATE,
+    EventType.SYNC_REQUIRED: Kind.SYNC,
+    EventType.SYNC_COMPLETE: Kind.SYNC,
+}
+
+# The phase a k8s.* event stands for when it does not carry one.
+_TYPE_PHASES: Final = {
+    EventType.K8S_STARTING: Phase.STARTING,
+    EventType.K8S_RUNNING: Phase.RUNNING,
+    EventType.K8S_STOPPED: Phase.STOPPED,
+    EventType.K8S_ERROR: Phase.ERROR,
+}
+
+
+def kind_of(event_type: EventType) -> Kind:
+    return _KINDS[event_type]
+
+
+class Verdict(StrEnum):
+    APPLY = "apply"
+    """The event is newer than the row (or there is no row): apply it."""
+    STALE = "stale"
+    """The row already shows newer state: timeline only."""
+    DELETED = "deleted"
+    """The row is deleted, which is final: timeline only."""
+    NOT_STATE = "not_state"
+    """Not about a server's state (sync.*): no row, no timeline."""
+
+
+@dataclass(frozen=True)
+class RowVersion:
+    """What of a row the rule compares an event with."""
+
+    deleted: bool = False
+    revision: int | None = None
+    event_time: datetime | None = None
+    spec_generation: int | None = None
+
+    @classmethod
+    def of(cls, row: ServerRow) -> RowVersion:
+        return cls(
+            deleted=row.deleted,
+            revision=row.last_revision,
+            event_time=row.last_event_time,
+            spec_generation=row.spec_generation,
+        )
+
+
+def parse_revision(value: str | None) -> int | None:
+    """A resourceVersion as a number, when it is one (etcd's are; the API does not promise it)."""
+    if value is None or not value.isascii() or not value.isdecimal():
+        return None
+    number = int(value)
+    return number if number <= MAX_BIGINT else None
+
+
+def decide(row: RowVersion | None, event: Event) -> Verdict:
+    """Whether ``event`` wins over a row at version ``row`` (None: there is no row yet)."""
+    kind = kind_of(event.type)
+    if kind is Kind.SYNC:
+        return Verdict.NOT_STATE
+    if row is None:
+        return Verdict.APPLY
+    if row.deleted:
+        return Verdict.DELETED
+    if kind is Kind.DELETE:
+        return Verdict.APPLY
+    if kind is Kind.SPEC:
+        if event.generation is None:
+            return Verdict.APPLY if row.spec_generation is None else Verdict.STALE
+        if row.spec_generation is None or event.generation >= row.spec_generation:
+            return Verdict.APPLY
+        return Verdict.STALE
+    revision = parse_revision(event.revision)
+    if revision is not None and row.revision is not None and revision != row.revision:
+        return Verdict.APPLY if revision > row.revision else Verdict.STALE
+    if row.event_time is None or event.time > row.event_time:
+        return Verdict.APPLY
+    return Verdict.STALE
+
+
+def event_phase(event: Event) -> Phase | None:
+    return event.phase or _TYPE_PHASES.get(event.type)
+
+
+def event_status(event: Event) -> str | None:
+    """The status an event announces, as recorded in the timeline (None for spec events)."""
+    kind = kind_of(event.type)
+    if kind is Kind.DELETE:
+        return ServerStatus.DELETED.value
+    phase = event_phase(event)
+    if kind is Kind.STATE and phase is not None:
+        return projected_status(phase).value
+    return None
+
+
+def parse_type_version(message: str | None) -> tuple[str, str] | None:
+    """``"PAPER 1.21.1"`` (the message of the operator's spec events) as (type, version)."""
+    parts = (message or "").split()
+    return (parts[0], parts[1]) if len(parts) == 2 else None
+
+
+def unprojectable(event: Event) -> str | None:
+    """Why a (valid) event cannot be stored, or None. Such events are dead-lettered."""
+    if kind_of(event.type) is Kind.SYNC:
+        return None
+    ref = event.server
+    if ref is None or not ref.uid:
+        return "the event names no server uid"
+    for number in (event.generation, event.players_online, event.players_max):
+        if number is not None and number > MAX_BIGINT:
+            return f"a number is out of range: {number}"
+    texts = (
+        event.id, ref.uid, ref.tenant, ref.namespace, ref.name, event.address,
+        event.reason, event.message, event.revision,
+    )  # fmt: skip
+    if any(text is not None and "\x00" in text for text in texts):
+        return "a text field contains a NUL character"
+    return None
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _earlier(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b < a else a
+
+
+def _highest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
+
+
+def new_row(event: Event) -> ServerRow:
+    """The row of a server seen for the first time, before ``event`` is folded in."""
+    ref = event.server
+    assert ref is not None and ref.namespace and ref.name
+    return ServerRow(
+        uid=ref.uid, tenant=ref.tenant, namespace=ref.namespace, name=ref.name,
+        status=ServerStatus.DEPLOYING.value, phase=None, generation=None, spec_generation=None,
+        address=None, port=None, players_online=None, players_max=None, reason=None,
+        message=None, server_type=None, version=None, created_at=event.time,
+        updated_at=event.time, deleted_at=None, last_event_id=None, last_event_time=None,
+        last_revision=None, last_stream_seq=None,
+    )  # fmt: skip
+
+
+def fold(row: ServerRow | None, event: Event, stream_seq: int | None) -> ServerRow:
+    """The row after applying ``event`` (which decide() said should be applied)."""
+    kind = kind_of(event.type)
+    if kind is Kind.SYNC:
+        raise ValueError("sync events are not folded into rows")
+    base = row if row is not None else new_row(event)
+    ref = event.server
+    assert ref is not None
+    common = replace(
+        base,
+        tenant=ref.tenant or base.tenant,
+        generation=_highest(base.generation, event.generation),
+        created_at=_earlier(base.created_at, event.time),
+        updated_at=_later(base.updated_at, event.time),
+        last_event_id=event.id,
+        last_stream_seq=stream_seq if stream_seq is not None else base.last_stream_seq,
+    )
+    if kind is Kind.DELETE:
+        return replace(
+            common,
+            status=ServerStatus.DELETED.value,
+            phase=event.phase.value if event.phase else base.phase,
+            players_online=None,
+            deleted_at=event.time,
+            last_event_time=_later(base.last_event_time, event.time),
+        )
+    if kind is Kind.SPEC:
+        type_version = parse_type_version(event.message)
+        return replace(
+            common,
+            spec_generation=(
+                event.generation if event.generation is not None else base.spec_generation
+            ),
+            server_type=type_version[0] if type_version else base.server_type,
+            version=type_version[1] if type_version else base.version,
+            players_max=base.players_max if base.players_max is not None else event.players_max,
+        )
+    phase = event_phase(event)
+    return replace(
+        common,
+        status=projected_status(phase).value if phase else base.status,
+        phase=phase.value if phase else base.phase,
+        address=event.address,
+        port=event.port,
+        players_online=event.players_online,
+        players_max=event.players_max if event.players_max is not None else base.players_max,
+        reason=event.reason,
+        message=event.message,
+        last_event_time=event.time,
+        last_revision=parse_revision(event.revision),
+    )
+
+
+def project(
+    row: ServerRow | None, event: Event, stream_seq: int | None
+) -> tuple[Verdict, ServerRow | None]:
+    """decide() then fold(): the verdict and the row afterwards (unchanged unless APPLY)."""
+    verdict = decide(RowVersion.of(row) if row is not None else None, event)
+    if verdict is Verdict.APPLY:
+        return verdict, fold(row, event, stream_seq)
+    return verdict, row

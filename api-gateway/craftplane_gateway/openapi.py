@@ -1,0 +1,377 @@
+"""The OpenAPI 3.1 document served at ``/openapi.json``, built from the wire models.
+
+Every schema comes from a pydantic model in :mod:`craftplane_gateway.schemas`
+(the spec from the same model as the CRD), hoisted into
+``components/schemas`` so every ``$ref`` resolves inside the document.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Final
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
+from craftplane_gateway import auth, schemas
+from craftplane_gateway.problems import PROBLEM_MEDIA_TYPE
+
+OPENAPI_VERSION: Final = "3.1.0"
+JSON: Final = "application/json"
+MERGE_PATCH: Final = "application/merge-patch+json"
+METRICS_MEDIA_TYPE: Final = "text/plain; version=0.0.4"
+REF_TEMPLATE: Final = "#/components/schemas/{model}"
+
+_MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
+    (schemas.ServerCreate, "validation"),
+    (schemas.ServerPatch, "validation"),
+    (schemas.ServerOut, "serialization"),
+    (schemas.ServerPage, "serialization"),
+    (schemas.TimelineEntry, "serialization"),
+    (schemas.TimelinePage, "serialization"),
+    (schemas.Accepted, "serialization"),
+    (schemas.Health, "serialization"),
+    (schemas.Readiness, "serialization"),
+    (schemas.ProblemDetails, "serialization"),
+]
+
+# The problem responses, by status: (component name, description).
+_PROBLEMS: Final = {
+    400: (
+        "BadRequest",
+        "Malformed request: invalid JSON, bad query parameter, or a token in the URL.",
+    ),
+    401: ("Unauthorized", "Missing, expired, unsigned or wrongly signed token."),
+    403: ("Forbidden", "Cross-origin state change authenticated by cookie only."),
+    404: ("NotFound", "No such server for this tenant (another tenant's server looks the same)."),
+    409: ("Conflict", "The name is taken, or the server's state does not allow this now."),
+    415: ("UnsupportedMediaType", "The body is not JSON."),
+    422: ("Unprocessable", "The body is invalid; `errors` names each field."),
+    503: ("Unavailable", "The database or the cluster cannot be reached; retry later."),
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF_TEMPLATE.format(model=name)}
+
+
+def _strip_extensions(node: Any) -> Any:
+    """Drop the CRD-only ``x-kubernetes-*`` keywords (CEL rules and list types)."""
+    if isinstance(node, dict):
+        return {
+            k: _strip_extensions(v)
+            for k, v in node.items()
+            if not (isinstance(k, str) and k.startswith("x-kubernetes-"))
+        }
+    if isinstance(node, list):
+        return [_strip_extensions(v) for v in node]
+    return node
+
+
+def _component_schemas() -> tuple[dict[str, str], dict[str, Any]]:
+    """(model name -> component name, components/schemas)."""
+    refs, top = models_json_schema(_MODELS, ref_template=REF_TEMPLATE)
+    names: dict[str, str] = {}
+    for (model, _mode), ref in refs.items():
+        names[model.__name__] = ref["$ref"].rsplit("/", 1)[-1]
+    defs = _strip_extensions(top.get("$defs", {}))
+    assert isinstance(defs, dict)
+    return names, defs
+
+
+def _problem_response(description: str, status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": _ref("ProblemDetails")}},
+    }
+    if status == 401:
+        response["headers"] = {"WWW-Authenticate": {"$ref": "#/components/headers/WWWAuthenticate"}}
+    if status == 503:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {"$ref": f"#/components/responses/{_PROBLEMS[status][0]}"}
+        for status in statuses
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _accepted(names: dict[str, str], description: str) -> dict[str, Any]:
+    response = _json(_ref(names["Accepted"]), description)
+    response["headers"] = {"Location": {"$ref": "#/components/headers/Location"}}
+    return response
+
+
+def _parameters() -> dict[str, Any]:
+    return {
+        "ServerName": {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "description": "Name of the server.",
+            "schema": {
+                "type": "string",
+                "pattern": NAME_PATTERN,
+                "minLength": 1,
+                "maxLength": MAX_NAME_LENGTH,
+            },
+        },
+        "StatusFilter": {
+            "name": "status",
+            "in": "query",
+            "required": False,
+            "description": "Only servers in this projected status.",
+            "schema": {"type": "string", "enum": [s.value for s in schemas.ServerState]},
+        },
+        "Limit": {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "Page size.",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": schemas.MAX_PAGE_SIZE,
+                "default": schemas.DEFAULT_PAGE_SIZE,
+            },
+        },
+        "Cursor": {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "nextCursor of the previous page (opaque).",
+            "schema": {"type": "string", "maxLength": 512},
+        },
+        "Before": {
+            "name": "before",
+            "in": "query",
+            "required": False,
+            "description": "nextCursor of the previous timeline page (opaque): older events.",
+            "schema": {"type": "string", "maxLength": 512},
+        },
+    }
+
+
+def _param(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _paths(names: dict[str, str], prefix: str) -> dict[str, Any]:
+    server = f"{prefix}/servers/{{name}}"
+    name_param = [_param("ServerName")]
+
+    def action(verb: str, effect: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "operationId": f"{verb}Server",
+                "summary": f"{verb.capitalize()} a server",
+                "description": effect,
+                "tags": ["servers"],
+                "responses": {
+                    "202": _accepted(names, "The CR was patched."),
+                    **_problems(400, 401, 403, 404, 409, 503),
+                },
+            },
+            "parameters": name_param,
+        }
+
+    open_security: list[dict[str, list[str]]] = []
+    return {
+        f"{prefix}/servers": {
+            "get": {
+                "operationId": "listServers",
+                "summary": "List the tenant's servers",
+                "description": "From the projection, ordered by name.",
+                "tags": ["servers"],
+                "parameters": [_param("StatusFilter"), _param("Limit"), _param("Cursor")],
+                "responses": {
+                    "200": _json(_ref(names["ServerPage"]), "One page of servers."),
+                    **_problems(400, 401, 503),
+                },
+            },
+            "post": {
+                "operationId": "createServer",
+                "summary": "Create a server",
+                "description": (
+                    "Validates the spec with the CRD's model and writes the MinecraftServer "
+                    "in the tenant's namespace; the server then converges (watch the "
+                    "WebSocket or GET it)."
+                ),
+                "tags": ["servers"],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _ref(names["ServerCreate"])}},
+                },
+                "responses": {
+                    "202": _accepted(names, "The CR was written."),
+                    **_problems(400, 401, 403, 409, 415, 422, 503),
+                },
+            },
+        },
+        server: {
+            "parameters": name_param,
+            "get": {
+                "operationId": "getServer",
+                "summary": "Get a server",
+                "tags": ["servers"],
+                "responses": {
+                    "200": _json(_ref(names["ServerOut"]), "The server."),
+                    **_problems(400, 401, 404, 503),
+                },
+            },
+            "patch": {
+                "operationId": "patchServer",
+                "summary": "Change a server's spec",
+                "description": (
+                    "A JSON merge patch (RFC 7386) of the spec; the merged spec is validated "
+                    "like a new one."
+                ),
+                "tags": ["servers"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        MERGE_PATCH: {"schema": _ref(names["ServerPatch"])},
+                        JSON: {"schema": _ref(names["ServerPatch"])},
+                    },
+                },
+                "responses": {
+                    "202": _accepted(names, "The CR was patched."),
+                    **_problems(400, 401, 403, 404, 409, 415, 422, 503),
+                },
+            },
+            "delete": {
+                "operationId": "deleteServer",
+                "summary": "Delete a server",
+                "description": "The world volume is kept unless spec.storage.retainOnDelete is false.",
+                "tags": ["servers"],
+                "responses": {
+                    "202": _accepted(names, "Deletion started."),
+                    **_problems(400, 401, 403, 404, 503),
+                },
+            },
+        },
+        f"{server}/start": action("start", "Sets spec.stopped to false."),
+        f"{server}/stop": action("stop", "Sets spec.stopped to true; the world is kept."),
+        f"{server}/events": {
+            "parameters": name_param,
+            "get": {
+                "operationId": "listServerEvents",
+                "summary": "A server's event timeline, newest first",
+                "tags": ["servers"],
+                "parameters": [_param("Limit"), _param("Before")],
+                "responses": {
+                    "200": _json(_ref(names["TimelinePage"]), "One page of events."),
+                    **_problems(400, 401, 404, 503),
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness",
+                "tags": ["operations"],
+                "security": open_security,
+                "responses": {"200": _json(_ref(names["Health"]), "Alive.")},
+            },
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness: NATS, the database and Kubernetes answer",
+                "tags": ["operations"],
+                "security": open_security,
+                "responses": {
+                    "200": _json(_ref(names["Readiness"]), "Ready."),
+                    "503": _json(_ref(names["Readiness"]), "A dependency does not answer."),
+                },
+            },
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "tags": ["operations"],
+                "security": open_security,
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {METRICS_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                    },
+                },
+            },
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["operations"],
+                "security": open_security,
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
+            },
+        },
+    }
+
+
+def build_openapi(version: str, *, prefix: str = schemas.API_PREFIX) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the gateway's HTTP API (the WebSocket is described in
+    the ``/api/v1/ws`` frame models, which OpenAPI cannot express)."""
+    names, component_schemas = _component_schemas()
+    document: dict[str, Any] = {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Craftplane gateway",
+            "version": version,
+            "description": (
+                "Minecraft servers as MinecraftServer resources, per tenant. Writes go to "
+                "Kubernetes and answer 202; reads come from the event projection. Errors are "
+                "RFC 9457 problem details. Tokens go in the Authorization header (or the "
+                f"{auth.COOKIE_NAME} cookie), never in the URL."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "servers", "description": "The tenant's Minecraft servers."},
+            {"name": "operations", "description": "Health, readiness, metrics."},
+        ],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        "paths": _paths(names, prefix),
+        "components": {
+            "schemas": component_schemas,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A token from `craftplane token mint <tenant>`.",
+                },
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": auth.COOKIE_NAME},
+            },
+            "parameters": _parameters(),
+            "headers": {
+                "Location": {
+                    "description": "URL of the server.",
+                    "schema": {"type": "string"},
+                },
+                "RetryAfter": {
+                    "description": "Seconds to wait before retrying.",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+                "WWWAuthenticate": {
+                    "description": "Bearer challenge (RFC 6750).",
+                    "schema": {"type": "string"},
+                },
+            },
+            "responses": {
+                name: _problem_response(description, status)
+                for status, (name, description) in _PROBLEMS.items()
+            },
+        },
+    }
+    return copy.deepcopy(document)

@@ -1,0 +1,271 @@
+"""REST over MinecraftServers: reads from the projection, writes only the CR (then 202)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from craftplane.contracts.crd import NAME_PATTERN
+from craftplane.contracts.names import KIND
+from craftplane.kube import KubeError
+from craftplane_gateway import auth, problems, schemas
+from craftplane_gateway.cluster import FIELD_MANAGER, cr_body
+from craftplane_gateway.db import queries
+from craftplane_gateway.db.models import ServerRow
+from craftplane_gateway.frames import public_server
+from craftplane_gateway.routes.common import database, principal, state_of
+
+PREFIX = schemas.API_PREFIX
+STATUSES = {"deploying", "running", "stopped", "failed", "terminating", "deleted"}
+_NAME = re.compile(NAME_PATTERN)
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+def server_json(row: ServerRow, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    view = public_server(row.to_json())
+    view.pop("generation", None)
+    view["links"] = schemas.ServerLinks.for_server(row.name).model_dump(by_alias=True)
+    if spec is not None:
+        view["spec"] = spec
+    out = schemas.ServerOut.model_validate(view)
+    return out.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _name(request: Request) -> str:
+    name: str = request.path_params["name"]
+    if not _NAME.fullmatch(name) or len(name) > 52:
+        raise problems.not_found(name)
+    return name
+
+
+async def _body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in JSON_TYPES:
+        raise problems.unsupported_media_type(JSON_TYPES)
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise problems.bad_request(f"the body is not valid JSON: {exc}") from exc
+
+
+def _int_param(request: Request, key: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise problems.bad_request(f"{key} must be an integer") from exc
+    if not low <= value <= high:
+        raise problems.bad_request(f"{key} must be between {low} and {high}")
+    return value
+
+
+def _kube_problem(exc: KubeError, name: str) -> problems.Problem:
+    if exc.status == 0 or exc.status >= 500:
+        return problems.service_unavailable("the Kubernetes API is unreachable; retry shortly")
+    if exc.status == 404:
+        return problems.not_found(name)
+    if exc.status == 409:
+        return problems.name_taken(name)
+    if exc.status == 422:
+        return problems.from_kube_admission(exc.body or str(exc))
+    if exc.status == 403:
+        return problems.forbidden("the gateway may not manage servers in this tenant's namespace")
+    return problems.bad_request(str(exc))
+
+
+def _accepted(name: str) -> JSONResponse:
+    location = f"{PREFIX}/servers/{name}"
+    body = schemas.Accepted(name=name, location=location).model_dump(by_alias=True)
+    return JSONResponse(body, status_code=202, headers={"Location": location})
+
+
+async def list_servers(request: Request) -> Response:
+    who = principal(request)
+    status = request.query_params.get("status")
+    if status is not None and status not in STATUSES:
+        raise problems.bad_request(f"status must be one of {', '.join(sorted(STATUSES))}")
+    limit = _int_param(request, "limit", 50, 1, 200)
+    async with database(request) as conn:
+        try:
+            rows, cursor = await queries.list_servers(
+                conn,
+                who.tenant,
+                status=status,
+                limit=limit,
+                cursor=request.query_params.get("cursor"),
+            )
+        except queries.InvalidCursor as exc:
+            raise problems.bad_request("cursor is not one this API issued") from exc
+    page: dict[str, Any] = {"items": [server_json(row) for row in rows]}
+    if cursor:
+        page["nextCursor"] = cursor
+    return JSONResponse(page)
+
+
+async def create_server(request: Request) -> Response:
+    who = principal(request)
+    body = await _body(request)
+    try:
+        create = schemas.validate_create(body)
+    except ValidationError as exc:
+        raise problems.from_validation_error(exc) from exc
+    gw = state_of(request)
+    manifest = cr_body(create.name, who.namespace, schemas.spec_document(create.spec), who.tenant)
+    try:
+        await gw.kube.create(manifest)
+    except KubeError as exc:
+        raise _kube_problem(exc, create.name) from exc
+    return _accepted(create.name)
+
+
+async def _own_cr(request: Request, who: auth.Principal, name: str) -> dict[str, Any]:
+    gw = state_of(request)
+    try:
+        body = await gw.kube.get(KIND, who.namespace, name)
+    except KubeError as exc:
+        raise _kube_problem(exc, name) from exc
+    if body is None:
+        raise problems.not_found(name)
+    return body
+
+
+async def get_server(request: Request) -> Response:
+    who = principal(request)
+    name = _name(request)
+    async with database(request) as conn:
+        row = await queries.get_server(conn, who.tenant, name, namespace=who.namespace)
+    if row is None:
+        raise problems.not_found(name)
+    spec = None
+    try:
+        body = await state_of(request).kube.get(KIND, who.namespace, name)
+        spec = (body or {}).get("spec")
+    except KubeError:
+        pass  # the projection answers even while the cluster does not
+    return JSONResponse(server_json(row, spec))
+
+
+async def patch_server(request: Request) -> Response:
+    who = principal(request)
+    name = _name(request)
+    raw = await _body(request)
+    try:
+        patch = schemas.validate_patch(raw)
+    except ValidationError as exc:
+        raise problems.from_validation_error(exc) from exc
+    current = await _own_cr(request, who, name)
+    try:
+        schemas.merge_spec(current.get("spec") or {}, patch.spec)
+    except ValidationError as exc:
+        raise problems.from_validation_error(exc, prefix="spec") from exc
+    await _merge(request, who, name, {"spec": patch.spec})
+    return _accepted(name)
+
+
+async def _merge(request: Request, who: auth.Principal, name: str, patch: dict[str, Any]) -> None:
+    try:
+        await state_of(request).kube.merge_patch(KIND, who.namespace, name, patch)
+    except KubeError as exc:
+        raise _kube_problem(exc, name) from exc
+
+
+async def delete_server(request: Request) -> Response:
+    who = principal(request)
+    name = _name(request)
+    try:
+        found = await state_of(request).kube.delete(KIND, who.namespace, name)
+    except KubeError as exc:
+        raise _kube_problem(exc, name) from exc
+    if not found:
+        raise problems.not_found(name)
+    return _accepted(name)
+
+
+async def start_server(request: Request) -> Response:
+    who = principal(request)
+    name = _name(request)
+    await _own_cr(request, who, name)
+    await _merge(request, who, name, {"spec": {"stopped": False}})
+    return _accepted(name)
+
+
+async def stop_server(request: Request) -> Response:
+    who = principal(request)
+    name = _name(request)
+    await _own_cr(request, who, name)
+    await _merge(request, who, name, {"spec": {"stopped": True}})
+    return _accepted(name)
+
+
+async def server_events(request: Request) -> Response:
+    who = principal(request)
+    name = _name(request)
+    limit = _int_param(request, "limit", 50, 1, 200)
+    before_raw = request.query_params.get("before")
+    before: int | None = None
+    if before_raw is not None:
+        try:
+            before = int(before_raw)
+        except ValueError as exc:
+            raise problems.bad_request("before must be a cursor this API issued") from exc
+    async with database(request) as conn:
+        row = await queries.get_server(
+            conn, who.tenant, name, namespace=who.namespace, include_deleted=True
+        )
+        if row is None:
+            raise problems.not_found(name)
+        entries, next_before = await queries.timeline(
+            conn, who.tenant, name, limit, before, namespace=who.namespace
+        )
+    items = []
+    for entry in entries:
+        data = entry.to_json()
+        online = data.get("players_online")
+        item = {
+            "id": data["event_id"],
+            "type": data["type"],
+            "time": data["event_time"],
+            "status": data.get("status"),
+            "phase": data.get("phase"),
+            "generation": data.get("generation"),
+            "address": data.get("address"),
+            "port": data.get("port"),
+            "players": None
+            if online is None
+            else {"online": online, "max": data.get("players_max")},
+            "reason": data.get("reason"),
+            "message": data.get("message"),
+        }
+        items.append(
+            schemas.TimelineEntry.model_validate(item).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            )
+        )
+    page: dict[str, Any] = {"items": items}
+    if next_before is not None:
+        page["nextCursor"] = str(next_before)
+    return JSONResponse(page)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(f"{PREFIX}/servers", list_servers, methods=["GET"]),
+        Route(f"{PREFIX}/servers", create_server, methods=["POST"]),
+        Route(f"{PREFIX}/servers/{{name}}", get_server, methods=["GET"]),
+        Route(f"{PREFIX}/servers/{{name}}", patch_server, methods=["PATCH"]),
+        Route(f"{PREFIX}/servers/{{name}}", delete_server, methods=["DELETE"]),
+        Route(f"{PREFIX}/servers/{{name}}/start", start_server, methods=["POST"]),
+        Route(f"{PREFIX}/servers/{{name}}/stop", stop_server, methods=["POST"]),
+        Route(f"{PREFIX}/servers/{{name}}/events", server_events, methods=["GET"]),
+    ]
+
+
+__all__ = ["FIELD_MANAGER", "routes", "server_json"]

@@ -1,0 +1,216 @@
+"""/api/v1/ws: a tenant's servers, live.
+
+Protocol (JSON text frames):
+  client -> {"type": "auth", "token": "..."}          unless a header or cookie carried it
+  client -> {"type": "subscribe", "servers": "all" | ["name", ...]}
+  server -> {"type": "snapshot", "servers": [...]}     the projection, then deltas with no gap
+  server -> {"type": "event", "event": {...}, "server": {...}}   changed fields of one server
+  server -> {"type": "metrics", "playersByServer": {...}, "serversByStatus": {...}} every 30 s
+  client -> {"type": "ping"}  server -> {"type": "pong"}
+Close codes: 1008 origin or token refused, 4001 not authenticated in time, 4008 too slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from craftplane_gateway import auth, metrics, problems
+from craftplane_gateway.db import queries
+from craftplane_gateway.frames import order_of
+from craftplane_gateway.hub import SLOW_CLIENT_CLOSE, Client
+from craftplane_gateway.routes.servers import server_json
+from craftplane_gateway.state import GatewayState
+
+log = logging.getLogger("craftplane.gateway.ws")
+
+AUTH_TIMEOUT = 5.0
+POLICY_VIOLATION = 1008
+AUTH_MISSING = 4001
+
+
+def _origin_allowed(ws: WebSocket, gw: GatewayState) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: nothing to protect against
+    own = f"{'https' if ws.url.scheme == 'wss' else 'http'}://{ws.url.netloc}"
+    return origin == own or origin in gw.settings.allowed_origins
+
+
+class Session:
+    def __init__(self, ws: WebSocket, gw: GatewayState, client: Client) -> None:
+        self.ws = ws
+        self.gw = gw
+        self.client = client
+        self.lock = asyncio.Lock()
+        self.subscribed = asyncio.Event()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.ws.send_text(json.dumps(frame, separators=(",", ":"), default=str))
+        metrics.WS_SENT.inc()
+
+    async def subscribe(self, servers: Any) -> None:
+        names: frozenset[str] | None
+        if servers == "all" or servers is None:
+            names = None
+        elif isinstance(servers, list) and all(isinstance(n, str) for n in servers):
+            names = frozenset(servers)
+        else:
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "bad_request",
+                    "message": 'servers must be "all" or a list of names',
+                }
+            )
+            return
+        pool = self.gw.db.get()
+        if pool is None:
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "unavailable",
+                    "message": "the database is unreachable; retry shortly",
+                }
+            )
+            return
+        self.subscribed.clear()
+        self.client.servers = names
+        async with pool.acquire() as conn:
+            rows = await queries.projection_snapshot(
+                conn, self.client.tenant, names=sorted(names) if names else None
+            )
+        if names is not None:
+            missing = names - {row.name for row in rows}
+            if missing:
+                # Another tenant's server looks exactly like one that does not exist.
+                self.client.servers = frozenset()
+                await self.send(
+                    {
+                        "type": "error",
+                        "code": "not_found",
+                        "message": f"no such servers: {', '.join(sorted(missing))}",
+                    }
+                )
+                return
+        self.client.view = {
+            row.uid: order_of(row.last_revision, row.last_event_time) for row in rows
+        }
+        await self.send({"type": "snapshot", "servers": [server_json(row) for row in rows]})
+        self.subscribed.set()
+
+    async def sender(self) -> None:
+        while True:
+            item = await self.client.queue.get()
+            await self.subscribed.wait()
+            if self.client.remember(item["uid"], item["order"]):
+                await self.send(item["frame"])
+
+    async def metrics_frames(self) -> None:
+        while True:
+            await asyncio.sleep(self.gw.settings.metrics_frame_seconds)
+            pool = self.gw.db.get()
+            if pool is None or not self.subscribed.is_set():
+                continue
+            async with pool.acquire() as conn:
+                counts = await queries.status_counts(conn, self.client.tenant)
+                players = await queries.players_by_server(conn, self.client.tenant)
+            await self.send(
+                {
+                    "type": "metrics",
+                    "playersByServer": {p.name: p.online for p in players},
+                    "serversByStatus": counts,
+                }
+            )
+
+    async def receiver(self) -> None:
+        while True:
+            text = await self.ws.receive_text()
+            try:
+                frame = json.loads(text)
+                kind = frame.get("type")
+            except (ValueError, AttributeError):
+                await self.send({"type": "error", "code": "bad_frame", "message": "not JSON"})
+                continue
+            if kind == "subscribe":
+                await self.subscribe(frame.get("servers", "all"))
+            elif kind == "ping":
+                await self.send({"type": "pong"})
+            else:
+                await self.send(
+                    {
+                        "type": "error",
+                        "code": "bad_frame",
+                        "message": f"unknown frame type {kind!r}",
+                    }
+                )
+
+
+async def _authenticate(ws: WebSocket, gw: GatewayState) -> auth.Principal | None:
+    try:
+        token = auth.token_from_websocket(ws)
+    except problems.Problem:
+        await ws.close(code=POLICY_VIOLATION)
+        return None
+    await ws.accept()
+    if token is None:
+        try:
+            async with asyncio.timeout(AUTH_TIMEOUT):
+                first = json.loads(await ws.receive_text())
+            token = first.get("token") if first.get("type") == "auth" else None
+        except (TimeoutError, ValueError, AttributeError):
+            token = None
+        if not token:
+            await ws.close(code=AUTH_MISSING, reason="authenticate first")
+            return None
+    try:
+        return auth.principal_from_token(str(token), gw.settings.token_key)
+    except problems.Problem as exc:
+        await ws.send_text(
+            json.dumps(
+                {"type": "error", "code": "unauthorized", "message": exc.detail or exc.title}
+            )
+        )
+        await ws.close(code=POLICY_VIOLATION, reason="invalid token")
+        return None
+
+
+async def endpoint(ws: WebSocket) -> None:
+    gw: GatewayState = ws.state.gw
+    if not _origin_allowed(ws, gw):
+        await ws.close(code=POLICY_VIOLATION)
+        return
+    who = await _authenticate(ws, gw)
+    if who is None:
+        return
+    client = gw.hub.register(who.tenant)
+    session = Session(ws, gw, client)
+    tasks = [
+        asyncio.create_task(session.receiver()),
+        asyncio.create_task(session.sender()),
+        asyncio.create_task(session.metrics_frames()),
+        asyncio.create_task(client.slow.wait()),
+    ]
+    try:
+        await session.send({"type": "ready", "tenant": who.tenant})
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if tasks[3] in done and ws.application_state == WebSocketState.CONNECTED:
+            await ws.close(code=SLOW_CLIENT_CLOSE, reason="too slow: reconnect for a snapshot")
+        for task in done:
+            if task is not tasks[3] and not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                if not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                    log.warning("WebSocket session ended: %r", exc)
+    finally:
+        for task in tasks:
+            task.cancel()
+        gw.hub.unregister(client)
+        with contextlib.suppress(RuntimeError):
+            if ws.application_state == WebSocketState.CONNECTED:
+                await ws.close()

@@ -1,0 +1,369 @@
+"""The gateway's wire models: REST bodies, responses and WebSocket frames.
+
+JSON is camelCase throughout. Input models refuse unknown keys, and are
+validated with :func:`validate_create` / :func:`validate_patch`, which accept
+only the camelCase names (``by_name=False``), so ``max_players`` is an unknown
+field exactly as it is for ``kubectl apply``. Output models serialize with
+their aliases by default (``model_dump(mode="json")`` is the wire form).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
+from pydantic.alias_generators import to_camel
+
+from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
+from craftplane.contracts.events import EventType
+from craftplane.contracts.phases import ProjectedStatus
+from craftplane.contracts.spec import MinecraftServerSpec, ServerType
+from craftplane.contracts.status import Phase
+
+API_PREFIX: Final = "/api/v1"
+MAX_PAGE_SIZE: Final = 200
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_SUBSCRIBED_SERVERS: Final = 1000
+
+ServerName = Annotated[
+    str,
+    StringConstraints(pattern=NAME_PATTERN, min_length=1, max_length=MAX_NAME_LENGTH),
+    Field(
+        description=(
+            f"Name of the server: a DNS label of at most {MAX_NAME_LENGTH} lowercase letters, "
+            "digits and '-', starting with a letter."
+        ),
+        examples=["survival"],
+    ),
+]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class ServerState(StrEnum):
+    """Projected status of a server: the CR phase as shown outside the cluster, plus
+    ``deleted`` for a server whose CR is gone (kept in the timeline)."""
+
+    DEPLOYING = ProjectedStatus.DEPLOYING.value
+    RUNNING = ProjectedStatus.RUNNING.value
+    STOPPED = ProjectedStatus.STOPPED.value
+    FAILED = ProjectedStatus.FAILED.value
+    TERMINATING = ProjectedStatus.TERMINATING.value
+    DELETED = "deleted"
+
+
+class WireModel(BaseModel):
+    """camelCase JSON, unknown keys refused, aliases used when serializing."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        extra="forbid",
+    )
+
+
+# --- REST input -----------------------------------------------------------------------
+
+
+class ServerCreate(WireModel):
+    """Body of ``POST /api/v1/servers``: a name and the same spec as the CR's."""
+
+    name: ServerName
+    spec: MinecraftServerSpec = Field(description="The MinecraftServer spec, as in the CR.")
+
+
+class ServerPatch(WireModel):
+    """Body of ``PATCH /api/v1/servers/{name}``: a JSON merge patch (RFC 7386) of the spec.
+
+    Keys present replace the current values, nested objects merge, ``null``
+    removes a key (restoring its default). Lists are replaced whole.
+    """
+
+    spec: dict[str, Any] = Field(
+        description=(
+            'JSON merge patch of the spec, e.g. {"properties": {"maxPlayers": 40}}; the '
+            "merged spec is validated like a new one."
+        ),
+        examples=[{"properties": {"maxPlayers": 40}}],
+    )
+
+
+def validate_create(body: object) -> ServerCreate:
+    """A create body, camelCase keys only; ValidationError with paths like ``spec.eula``."""
+    return ServerCreate.model_validate(body, by_alias=True, by_name=False)
+
+
+def validate_patch(body: object) -> ServerPatch:
+    """A patch body (its spec is checked by :func:`merge_spec`)."""
+    return ServerPatch.model_validate(body, by_alias=True, by_name=False)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch; returns a new value, leaving both arguments untouched."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result: dict[str, Any] = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def merge_spec(current: dict[str, Any], patch: dict[str, Any]) -> MinecraftServerSpec:
+    """The spec after applying ``patch`` to ``current`` (both camelCase JSON objects).
+
+    Raises pydantic's ValidationError with paths relative to the spec
+    (``resources.memory``); report it with
+    ``problems.from_validation_error(exc, prefix="spec")``.
+    """
+    merged = merge_patch(current, patch)
+    return MinecraftServerSpec.model_validate(merged, by_alias=True, by_name=False)
+
+
+def spec_document(spec: MinecraftServerSpec) -> dict[str, Any]:
+    """A validated spec as the camelCase JSON object to write into the CR.
+
+    Only what the client set is written; the CRD's defaults fill the rest,
+    so the CR stays as short as what the user asked for.
+    """
+    return spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+# --- REST output ----------------------------------------------------------------------
+
+
+class PlayerCount(WireModel):
+    """Players online, from the last Server List Ping."""
+
+    online: int = Field(ge=0)
+    max: int = Field(ge=0)
+
+
+class ServerLinks(WireModel):
+    """Where to go from a server."""
+
+    self_: str = Field(alias="self", description="This server.")
+    events: str = Field(description="The server's event timeline.")
+    start: str = Field(description="POST here to start the server.")
+    stop: str = Field(description="POST here to stop the server.")
+
+    @classmethod
+    def for_server(cls, name: str, prefix: str = API_PREFIX) -> ServerLinks:
+        base = f"{prefix}/servers/{name}"
+        return cls(self_=base, events=f"{base}/events", start=f"{base}/start", stop=f"{base}/stop")
+
+
+class ServerOut(WireModel):
+    """A server as the REST API and the WebSocket show it: its projected state."""
+
+    name: str = Field(max_length=253)
+    namespace: str = Field(max_length=63)
+    tenant: str
+    uid: str = Field(default="", description="metadata.uid of the MinecraftServer.")
+    status: ServerState
+    phase: Phase | None = Field(default=None, description="The CR's status.phase.")
+    address: str | None = Field(default=None, description="Host players connect to.")
+    port: int | None = Field(default=None, ge=1, le=65535)
+    players: PlayerCount | None = None
+    type: ServerType | None = None
+    version: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    created_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
+    spec: dict[str, Any] | None = Field(
+        default=None,
+        description="The CR's spec (camelCase, as in the cluster), on GET of one server only.",
+    )
+    links: ServerLinks
+
+
+class ServerPage(WireModel):
+    """One page of servers; pass ``nextCursor`` as ``cursor`` for the next one."""
+
+    items: list[ServerOut]
+    next_cursor: str | None = Field(default=None, description="Absent on the last page.")
+
+
+class TimelineEntry(WireModel):
+    """One event in a server's history."""
+
+    id: str = Field(description="Event id (its Nats-Msg-Id).")
+    type: EventType
+    time: Timestamp
+    status: ServerState | None = None
+    phase: Phase | None = None
+    generation: int | None = Field(default=None, ge=0)
+    address: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    players: PlayerCount | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class TimelinePage(WireModel):
+    """Events newest first; pass ``nextCursor`` as ``before`` for older ones."""
+
+    items: list[TimelineEntry]
+    next_cursor: str | None = Field(default=None, description="Absent on the last page.")
+
+
+class Accepted(WireModel):
+    """202: the CR was written; watch the server (WebSocket or GET) to see it converge."""
+
+    name: str
+    status: Literal["accepted"] = "accepted"
+    location: str = Field(description="URL of the server.")
+
+
+class Health(WireModel):
+    """``/healthz``: the process is alive."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(WireModel):
+    """``/readyz``: 200 when every dependency answers, 503 (same body) otherwise."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(
+        description="Each dependency (nats, database, kubernetes) and whether it answered."
+    )
+
+
+class FieldErrorOut(WireModel):
+    """One invalid field."""
+
+    field: str = Field(description="Dotted camelCase path, e.g. spec.resources.memory.")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details (application/problem+json)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI identifying the kind of problem.")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="The invalid fields (422, some 400)."
+    )
+
+
+# --- WebSocket frames -----------------------------------------------------------------
+
+
+class AuthFrame(WireModel):
+    """client -> server, first message when no header/cookie token was sent."""
+
+    type: Literal["auth"] = "auth"
+    token: str = Field(max_length=4096)
+
+
+class SubscribeFrame(WireModel):
+    """client -> server: the servers to follow, replacing any earlier subscription."""
+
+    type: Literal["subscribe"] = "subscribe"
+    servers: (
+        Annotated[list[ServerName], Field(max_length=MAX_SUBSCRIBED_SERVERS)] | Literal["all"]
+    ) = "all"
+
+
+class PingFrame(WireModel):
+    """client -> server keep-alive; answered with a pong echoing ``id``."""
+
+    type: Literal["ping"] = "ping"
+    id: str | None = Field(default=None, max_length=64)
+
+
+ClientFrame = Annotated[AuthFrame | SubscribeFrame | PingFrame, Field(discriminator="type")]
+CLIENT_FRAME: Final[TypeAdapter[AuthFrame | SubscribeFrame | PingFrame]] = TypeAdapter(ClientFrame)
+
+
+def parse_client_frame(data: str | bytes) -> AuthFrame | SubscribeFrame | PingFrame:
+    """A client frame from JSON text; ValidationError if it is none."""
+    return CLIENT_FRAME.validate_json(data, by_alias=True, by_name=False)
+
+
+class SnapshotFrame(WireModel):
+    """server -> client after (re)subscribing: the subscribed servers as they are now."""
+
+    type: Literal["snapshot"] = "snapshot"
+    servers: list[ServerOut]
+
+
+class EventInfo(WireModel):
+    """What happened, in an event frame."""
+
+    id: str
+    type: EventType
+    time: Timestamp
+    reason: str | None = None
+    message: str | None = None
+
+
+class EventFrame(WireModel):
+    """server -> client: a server changed; ``server`` is its state after the event."""
+
+    type: Literal["event"] = "event"
+    server: ServerOut
+    event: EventInfo
+
+
+class MetricsFrame(WireModel):
+    """server -> client every 30 s, over the subscribed servers."""
+
+    type: Literal["metrics"] = "metrics"
+    players_by_server: dict[str, int]
+    servers_by_status: dict[ServerState, int]
+
+
+class ErrorFrame(WireModel):
+    """server -> client: something the client sent was refused (the socket may stay open)."""
+
+    type: Literal["error"] = "error"
+    code: str = Field(description="Machine-readable, e.g. unauthorized, not_found, bad_frame.")
+    message: str
+
+
+class PongFrame(WireModel):
+    """server -> client: answer to a ping."""
+
+    type: Literal["pong"] = "pong"
+    id: str | None = None
+
+
+ServerFrame = Annotated[
+    SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame,
+    Field(discriminator="type"),
+]
+SERVER_FRAME: Final[
+    TypeAdapter[SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame]
+] = TypeAdapter(ServerFrame)
+
+
+def frame_json(frame: BaseModel) -> str:
+    """A frame as the JSON text to send."""
+    return frame.model_dump_json(by_alias=True)

@@ -1,0 +1,37 @@
+"""Gateway settings from the environment."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRAFTPLANE_GATEWAY_", extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/craftplane",
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+    )
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL", "nats_url")
+    )
+    token_key: str = Field(
+        default="", validation_alias=AliasChoices("CRAFTPLANE_TOKEN_KEY", "token_key")
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:18080", "http://localhost:18080"],
+        validation_alias=AliasChoices("CRAFTPLANE_ALLOWED_ORIGINS", "allowed_origins"),
+    )
+    host: str = "0.0.0.0"
+    port: int = 8080
+    consumer_name: str = "craftplane-projection"
+    batch_size: int = 200
+    pool_min: int = 1
+    pool_max: int = 10
+    drift_seconds: float = 30.0
+    poll_seconds: float = 5.0
+    metrics_frame_seconds: float = 30.0
+    client_queue: int = 256
+    dashboard_dir: str | None = None
+    log_level: str = "INFO"

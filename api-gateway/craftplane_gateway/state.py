@@ -1,0 +1,74 @@
+"""What the gateway's lifespan owns and hands to every request: no module-level globals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from craftplane.kube import KubeClient
+from craftplane_gateway.db.migrate import migrate
+from craftplane_gateway.hub import Hub
+from craftplane_gateway.natsconn import NatsLink
+from craftplane_gateway.settings import GatewaySettings
+
+log = logging.getLogger("craftplane.gateway.db")
+
+
+@dataclass
+class Database:
+    """A pool created (and the schema migrated) in the background, retried until it works, so
+    the gateway starts and answers 503 while PostgreSQL is away instead of crashing."""
+
+    dsn: str
+    min_size: int
+    max_size: int
+    pool: asyncpg.Pool | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect(), name="db-connect")
+
+    def get(self) -> asyncpg.Pool | None:
+        return self.pool
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while self.pool is None:
+            try:
+                pool = await asyncpg.create_pool(
+                    self.dsn,
+                    min_size=self.min_size,
+                    max_size=self.max_size,
+                    command_timeout=10,
+                    timeout=5,
+                )
+                assert pool is not None
+                async with pool.acquire() as conn:
+                    applied = await migrate(conn)
+                if applied:
+                    log.info("applied migrations %s", applied)
+                self.pool = pool
+                self.ready.set()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("database not reachable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    db: Database
+    nats: NatsLink
+    kube: KubeClient
+    hub: Hub
