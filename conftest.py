@@ -23,6 +23,8 @@ from craftplane.testing.wait import wait_for
 
 ROOT = Path(__file__).resolve().parent
 
+pytest_plugins = ["craftplane.testing.plugin"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="also run long benchmarks-like suites")

@@ -1,0 +1,118 @@
+"""Shared fixtures for every suite: an operator process of the session's own, NATS clients,
+stream reading and manifests. Registered by the root conftest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from craftplane.contracts import events as contract
+from craftplane.sandbox import apps
+from craftplane.testing.kubectl import Kubectl
+from craftplane.testing.platform import Platform
+from craftplane.testing.processes import ManagedProcess, console_script, free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def operator_process(platform: Platform, index: int, **overrides: str) -> ManagedProcess:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(platform.kubeconfig),
+        "NATS_URL": platform.nats_url,
+        "CRAFTPLANE_OPERATOR_LEASE_NAMESPACE": apps.SYSTEM_NAMESPACE,
+        "CRAFTPLANE_OPERATOR_HTTP_PORT": str(port),
+        "CRAFTPLANE_OPERATOR_HTTP_HOST": "127.0.0.1",
+        "CRAFTPLANE_OPERATOR_RESYNC_SECONDS": "10",
+        "CRAFTPLANE_OPERATOR_PING_INTERVAL": "1",
+        "CRAFTPLANE_OPERATOR_IDENTITY": f"test-operator-{index}-{port}",
+        **overrides,
+    }
+    return ManagedProcess(
+        name=f"operator-{index}",
+        argv=[console_script("craftplane-operator")],
+        env=env,
+        log_path=ARTIFACTS / f"operator-{index}.log",
+        http_port=port,
+    )
+
+
+@pytest.fixture(scope="session")
+def crds_installed(platform: Platform, kubectl: Kubectl) -> None:
+    if platform.sandbox is not None:
+        # The sandbox's own operator would compete with the one under test.
+        apps.down(platform.sandbox)
+        apps.install_crds(platform.sandbox)
+    else:
+        kubectl.run("apply", "--server-side", "-f", str(ROOT / "crds"))
+        kubectl.run("create", "namespace", apps.SYSTEM_NAMESPACE, check=False)
+    kubectl.run(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/minecraftservers.craftplane.io"
+    )
+
+
+@pytest.fixture(scope="session")
+def operator(platform: Platform, crds_installed: None) -> Iterator[ManagedProcess]:
+    proc = operator_process(platform, 0).start()
+    yield proc
+    proc.terminate()
+
+
+@pytest.fixture(autouse=True)
+def _operator_running(request: pytest.FixtureRequest) -> None:
+    """A test that killed the operator must not leave the next one without it."""
+    if "operator" in request.fixturenames:
+        proc: ManagedProcess = request.getfixturevalue("operator")
+        if not proc.alive:
+            proc.start()
+
+
+@pytest.fixture
+async def nc(platform: Platform) -> AsyncIterator[Client]:
+    client = await nats.connect(platform.nats_url)
+    yield client
+    await client.close()
+
+
+async def stream_events(nc: Client, namespace: str) -> list[contract.Event]:
+    """Every event in the stream about servers in `namespace`, in stream order."""
+    js = nc.jetstream()
+    info = await js.stream_info(contract.STREAM_NAME)
+    if info.state.messages == 0:
+        return []
+    sub = await js.subscribe(
+        f"{contract.SUBJECT_PREFIX}.>", stream=contract.STREAM_NAME, ordered_consumer=True
+    )
+    found: list[contract.Event] = []
+    try:
+        last = info.state.last_seq
+        while True:
+            msg = await sub.next_msg(timeout=5)
+            event = contract.decode(msg.data)
+            if event.server is not None and event.server.namespace == namespace:
+                found.append(event)
+            if msg.metadata.sequence.stream >= last:
+                break
+    finally:
+        await sub.unsubscribe()
+    return found
+
+
+def server_manifest(name: str, **spec: Any) -> str:
+    import yaml
+
+    body = {
+        "apiVersion": "craftplane.io/v1alpha1",
+        "kind": "MinecraftServer",
+        "metadata": {"name": name},
+        "spec": {"eula": True, "type": "PAPER", "version": "1.21.4", **spec},
+    }
+    return yaml.safe_dump(body)
