@@ -27,7 +27,8 @@ async def test_create_flows_to_websocket_and_rest(
         snapshot = await ws.next()
         assert snapshot["type"] == "snapshot" and snapshot["servers"] == []
         created = await http.post(
-            "/api/v1/servers", headers=tenant_a.headers,
+            "/api/v1/servers",
+            headers=tenant_a.headers,
             json={"name": "alpha", "spec": {"eula": True, "type": "PAPER", "version": "1.21.4"}},
         )
         assert created.status_code == 202, created.text
@@ -57,17 +58,24 @@ async def test_create_flows_to_websocket_and_rest(
     assert "k8s.running" in types and "server.created" in types
 
     # stop, start, delete: 202 and the projection follows
-    assert (await http.post("/api/v1/servers/alpha/stop", headers=tenant_a.headers)).status_code == 202
+    assert (
+        await http.post("/api/v1/servers/alpha/stop", headers=tenant_a.headers)
+    ).status_code == 202
 
     async def status_is(wanted: str) -> bool:
         resp = await http.get("/api/v1/servers/alpha", headers=tenant_a.headers)
         return resp.status_code == 200 and resp.json()["status"] == wanted
 
     await async_wait_for(lambda: status_is("stopped"), timeout=60, what="stopped")
-    assert (await http.post("/api/v1/servers/alpha/start", headers=tenant_a.headers)).status_code == 202
+    assert (
+        await http.post("/api/v1/servers/alpha/start", headers=tenant_a.headers)
+    ).status_code == 202
     await async_wait_for(lambda: status_is("running"), timeout=60, what="running again")
-    patched = await http.patch("/api/v1/servers/alpha", headers=tenant_a.headers,
-                               json={"spec": {"properties": {"maxPlayers": 40}}})
+    patched = await http.patch(
+        "/api/v1/servers/alpha",
+        headers=tenant_a.headers,
+        json={"spec": {"properties": {"maxPlayers": 40}}},
+    )
     assert patched.status_code == 202, patched.text
     cr = kubectl.get("minecraftserver", "alpha", tenant_a.namespace)
     assert cr is not None and cr["spec"]["properties"]["maxPlayers"] == 40
@@ -81,7 +89,10 @@ async def test_create_flows_to_websocket_and_rest(
 
 
 async def test_kubectl_created_server_is_listed_for_its_tenant_only(
-    http: httpx.AsyncClient, gateway: ManagedProcess, tenant_a: Tenant, tenant_b: Tenant,
+    http: httpx.AsyncClient,
+    gateway: ManagedProcess,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
     kubectl: Kubectl,
 ) -> None:
     kubectl.apply(server_manifest("gitops"), tenant_a.namespace)
@@ -96,8 +107,12 @@ async def test_kubectl_created_server_is_listed_for_its_tenant_only(
 
 
 async def test_other_tenant_sees_nothing_and_bad_tokens_are_refused(
-    http: httpx.AsyncClient, gateway: ManagedProcess, tenant_a: Tenant, tenant_b: Tenant,
-    kubectl: Kubectl, token_key: str,
+    http: httpx.AsyncClient,
+    gateway: ManagedProcess,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    kubectl: Kubectl,
+    token_key: str,
 ) -> None:
     kubectl.apply(server_manifest("private"), tenant_a.namespace)
 
@@ -107,7 +122,7 @@ async def test_other_tenant_sees_nothing_and_bad_tokens_are_refused(
 
     await async_wait_for(visible_to_a, timeout=60, what="server projected")
     b = tenant_b.headers
-    absent = (await http.get("/api/v1/servers/no-such-server", headers=b))
+    absent = await http.get("/api/v1/servers/no-such-server", headers=b)
     for method, path, body in [
         ("GET", "/api/v1/servers/private", None),
         ("PATCH", "/api/v1/servers/private", {"spec": {"stopped": True}}),
@@ -130,14 +145,27 @@ async def test_other_tenant_sees_nothing_and_bad_tokens_are_refused(
     finally:
         await ws.conn.close()
 
-    expired = tokens.mint(tenant_a.name, token_key, ttl=__import__("datetime").timedelta(seconds=1),
-                          now=__import__("datetime").datetime.now(__import__("datetime").UTC)
-                          - __import__("datetime").timedelta(hours=1))
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=")
-    claims = base64.urlsafe_b64encode(json.dumps({
-        "sub": tenant_a.name, "tenant": tenant_a.name, "iss": "craftplane",
-        "aud": "craftplane-gateway", "exp": int(time.time()) + 3600,
-    }).encode()).rstrip(b"=")
+    expired = tokens.mint(
+        tenant_a.name,
+        token_key,
+        ttl=__import__("datetime").timedelta(seconds=1),
+        now=__import__("datetime").datetime.now(__import__("datetime").UTC)
+        - __import__("datetime").timedelta(hours=1),
+    )
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(
+        b"="
+    )
+    claims = base64.urlsafe_b64encode(
+        json.dumps(
+            {
+                "sub": tenant_a.name,
+                "tenant": tenant_a.name,
+                "iss": "craftplane",
+                "aud": "craftplane-gateway",
+                "exp": int(time.time()) + 3600,
+            }
+        ).encode()
+    ).rstrip(b"=")
     unsigned = f"{header.decode()}.{claims.decode()}."
     wrong_key = tokens.mint(tenant_a.name, tokens.generate_key())
     for token in (expired, unsigned, wrong_key, "garbage"):
@@ -152,11 +180,15 @@ async def test_other_tenant_sees_nothing_and_bad_tokens_are_refused(
     [
         ({"name": "x1", "spec": {"eula": False}}, "spec.eula"),
         ({"name": "x2", "spec": {"eula": True, "type": "NOPE"}}, "spec.type"),
-        ({"name": "x3", "spec": {"eula": True, "resources": {"memory": "-1Gi"}}},
-         "spec.resources.memory"),
+        (
+            {"name": "x3", "spec": {"eula": True, "resources": {"memory": "-1Gi"}}},
+            "spec.resources.memory",
+        ),
         ({"name": "x4", "spec": {"eula": True, "storage": {"size": "big"}}}, "spec.storage.size"),
-        ({"name": "x5", "spec": {"eula": True, "env": [{"name": "EULA", "value": "no"}]}},
-         "spec.env"),
+        (
+            {"name": "x5", "spec": {"eula": True, "env": [{"name": "EULA", "value": "no"}]}},
+            "spec.env",
+        ),
         ({"name": "Not_A_Name", "spec": {"eula": True}}, "name"),
     ],
 )
@@ -172,6 +204,8 @@ async def test_invalid_bodies_answer_422_with_the_field(
 
 async def test_name_taken_is_409(http: httpx.AsyncClient, tenant_a: Tenant) -> None:
     body = {"name": "twice", "spec": {"eula": True}}
-    assert (await http.post("/api/v1/servers", headers=tenant_a.headers, json=body)).status_code == 202
+    assert (
+        await http.post("/api/v1/servers", headers=tenant_a.headers, json=body)
+    ).status_code == 202
     second = await http.post("/api/v1/servers", headers=tenant_a.headers, json=body)
     assert second.status_code == 409
