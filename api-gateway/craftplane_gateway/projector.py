@@ -63,7 +63,7 @@ class Projector:
                 await asyncio.sleep(1)
 
     async def _consume(self) -> None:
-        while self._pool() is None:
+        while self._pool() is None:  # noqa: ASYNC110 - the pool appears via a getter
             await asyncio.sleep(0.5)  # nothing can be projected before the database answers
         await self._link.connected.wait()
         js = self._link.js

@@ -122,7 +122,6 @@ class WsClient:
         return frame
 
     async def until(self, predicate: Any, timeout: float = 60) -> dict[str, Any]:
-        import asyncio
         import time
 
         deadline = time.monotonic() + timeout
