@@ -38,4 +38,9 @@ fi
 
 log "checking control-plane binaries"
 bash hack/build-control-plane.sh >/dev/null
+
+# Tilt, only to evaluate the Tiltfile in the tests (developers with Docker use a release).
+if ! bash hack/install-tilt.sh >/dev/null; then
+  log "WARNING: tilt could not be built; the Tiltfile test will be skipped"
+fi
 log "bootstrap complete"

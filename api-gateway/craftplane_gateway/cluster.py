@@ -36,10 +36,9 @@ async def cluster_servers(kube: KubeClient) -> tuple[list[ClusterServer], list[s
     """Every tenant's MinecraftServers as the projection should see them, and the namespaces
     that were listed (a row there whose CR is absent has been deleted)."""
     tenants = await tenant_namespaces(kube)
-    items = await kube.list_objects(KIND)
-    servers = [
-        ClusterServer.from_cr(body, tenants[body["metadata"]["namespace"]])
-        for body in items
-        if body["metadata"]["namespace"] in tenants
-    ]
+    servers: list[ClusterServer] = []
+    # One list per tenant namespace: the gateway's RBAC reaches MinecraftServers only there.
+    for namespace, tenant in tenants.items():
+        for body in await kube.list_objects(KIND, namespace):
+            servers.append(ClusterServer.from_cr(body, tenant))
     return servers, list(tenants)

@@ -10,6 +10,8 @@ from typing import Any
 from craftplane.contracts.events import Event, EventType
 from craftplane.contracts.phases import projected_status
 
+FINAL_REVISION = 2**62
+
 
 @dataclass(frozen=True)
 class Delta:
@@ -74,13 +76,12 @@ def delta_from_event(event: Event) -> Delta | None:
         },
         "server": server_view(event),
     }
-    return Delta(
-        tenant=ref.tenant,
-        name=ref.name,
-        uid=ref.uid,
-        order=order_of(event.revision, event.time),
-        frame=frame,
-    )
+    order = order_of(event.revision, event.time)
+    if event.type is EventType.SERVER_DELETED:
+        # Final for this uid (as in the projection): nothing may come after it, and it has no
+        # revision of its own to compare.
+        order = (FINAL_REVISION, order[1])
+    return Delta(tenant=ref.tenant, name=ref.name, uid=ref.uid, order=order, frame=frame)
 
 
 def delta_from_row(row: Mapping[str, Any], *, reason: str = "cluster") -> Delta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import logging
 import signal
 from typing import Any
@@ -83,13 +84,21 @@ class Operator:
         await self.queue.stop()
         await self.publisher.stop()
 
+    async def _namespaces(self) -> list[str | None]:
+        """None (the whole cluster) or the namespaces matching the watched patterns: with
+        patterns, the operator's RBAC reaches MinecraftServers only namespace by namespace."""
+        patterns = self.settings.namespaces
+        if not patterns:
+            return [None]
+        names = [ns["metadata"]["name"] for ns in await self.kube.list_objects("Namespace")]
+        return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
     async def _resync(self) -> None:
         # The safety net under the watches: every server is looked at again periodically.
         while True:
             await asyncio.sleep(self.settings.resync_seconds)
             try:
-                namespaces: list[str | None] = list(self.settings.namespaces) or [None]
-                for namespace in namespaces:
+                for namespace in await self._namespaces():
                     for body in await self.kube.list_objects(KIND, namespace):
                         meta = body["metadata"]
                         self.queue.add(f"{meta['namespace']}/{meta['name']}")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,11 +12,10 @@ from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.processes import ManagedProcess
 from craftplane.testing.servers import wait_phase
 from craftplane.testing.wait import wait_for
+from tests.deploy.conftest import tenant_kustomization
 from tests.operator.conftest import server_manifest
 
 pytestmark = pytest.mark.cluster
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def enforce_restricted(kubectl: Kubectl, namespace: str) -> None:
@@ -77,25 +73,7 @@ def test_server_pod_is_admitted_in_a_restricted_namespace(
 def tenant_namespace(kubectl: Kubectl) -> Iterator[str]:
     """A namespace made from the tenant template (manifests/tenant): quota, limits, policies."""
     tenant = f"pss{secrets.token_hex(3)}"
-    with tempfile.TemporaryDirectory(prefix="craftplane-tenant-") as scratch:
-        path = Path(scratch)
-        component = os.path.relpath(ROOT / "manifests" / "tenant", path)
-        (path / "kustomization.yaml").write_text(
-            yaml.safe_dump({"resources": ["tenant.yaml"], "components": [component]})
-        )
-        (path / "tenant.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {
-                        "name": "tenant",
-                        "annotations": {"config.kubernetes.io/local-config": "true"},
-                    },
-                    "data": {"tenant": tenant},
-                }
-            )
-        )
+    with tenant_kustomization(tenant) as path:
         kubectl.run("apply", "-k", str(path))
     name = f"tenant-{tenant}"
     wait_for(

@@ -184,8 +184,15 @@ def down(cfg: SandboxConfig) -> None:
 def status(cfg: SandboxConfig) -> dict[str, str]:
     report = {}
     for name, port in (("operator", cfg.operator_metrics_port), ("gateway", cfg.gateway_port)):
-        pid = procs.read_pid(_pidfile(cfg, name))
-        report[name] = f"running (pid {pid}, http://127.0.0.1:{port})" if pid else "stopped"
+        pidfile = _pidfile(cfg, name)
+        pid = procs.read_pid(pidfile)
+        if pid:
+            report[name] = f"running (pid {pid}, http://127.0.0.1:{port})"
+        elif pidfile.exists():
+            report[name] = f"stopped (exited; see {_logfile(cfg, name)})"
+        else:
+            report[name] = "not started"
+
     return report
 
 

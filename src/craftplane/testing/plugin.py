@@ -4,16 +4,21 @@ stream reading and manifests. Registered by the root conftest."""
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 import nats
 import pytest
 from nats.aio.client import Client
 
+from craftplane import tokens
 from craftplane.contracts import events as contract
 from craftplane.sandbox import apps
+from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
 from craftplane.testing.processes import ManagedProcess, console_script, free_port
@@ -119,3 +124,78 @@ def server_manifest(name: str, **spec: Any) -> str:
         "spec": {"eula": True, "type": "PAPER", "version": "1.21.4", **spec},
     }
     return yaml.safe_dump(body)
+
+
+# -- the gateway -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def token_key() -> str:
+    return tokens.generate_key()
+
+
+@pytest.fixture(scope="session")
+async def gateway_db(platform: Platform) -> AsyncIterator[str]:
+    name = f"gw_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(platform.admin_database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield platform.admin_database_url.rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(platform.admin_database_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+def consumer() -> str:
+    return unique_consumer()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    platform: Platform, operator: ManagedProcess, gateway_db: str, token_key: str, consumer: str
+) -> Iterator[ManagedProcess]:
+    proc = gateway_process(
+        platform, index=0, database_url=gateway_db, token_key=token_key, consumer=consumer
+    ).start()
+    yield proc
+    proc.terminate()
+
+
+@pytest.fixture(autouse=True)
+def _gateway_running(request: pytest.FixtureRequest) -> None:
+    if "gateway" in request.fixturenames:
+        proc: ManagedProcess = request.getfixturevalue("gateway")
+        if not proc.alive:
+            proc.start()
+
+
+def _tenant(kubectl: Kubectl, token_key: str, name: str) -> Tenant:
+    namespace = tokens.namespace_for(name)
+    kubectl.apply(
+        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n  labels:\n"
+        f"    craftplane.io/tenant: {name}\n    pod-security.kubernetes.io/enforce: restricted\n"
+    )
+    return Tenant(name, namespace, tokens.mint(name, token_key))
+
+
+@pytest.fixture
+def tenant_a(kubectl: Kubectl, token_key: str) -> Iterator[Tenant]:
+    tenant = _tenant(kubectl, token_key, f"a{secrets.token_hex(3)}")
+    yield tenant
+    kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
+
+
+@pytest.fixture
+def tenant_b(kubectl: Kubectl, token_key: str) -> Iterator[Tenant]:
+    tenant = _tenant(kubectl, token_key, f"b{secrets.token_hex(3)}")
+    yield tenant
+    kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
+
+
+@pytest.fixture
+async def http(gateway: ManagedProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{gateway.http_port}", timeout=15
+    ) as client:
+        yield client

@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1.7
+# The Craftplane API gateway image, with the dashboard built in.
+#   docker build -f docker/gateway.Dockerfile -t ghcr.io/craftplane/gateway:0.1.0 .
+# Build context: the repository root. Targets: `runtime` (default, last) and `dev` (Tilt: the
+# package directories belong to the runtime user so live update can sync Python files).
+
+# Pinned to an exact patch release of the Debian bookworm slim variant (pin by digest in CI by
+# appending @sha256:... once the registry is reachable from the build machine).
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# --- dashboard: the Vite app built to static files -----------------------------------------
+FROM ${NODE_IMAGE} AS dashboard
+WORKDIR /dashboard
+ENV CI=true NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+COPY dashboard/package.json dashboard/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci
+COPY dashboard/ ./
+RUN npm run build
+
+# --- build: a virtualenv with the dependencies, then the project itself ---------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first, in a layer that only changes with pyproject.toml: install the project
+# from empty package stubs, then remove it again, keeping its dependencies.
+COPY pyproject.toml README.md ./
+RUN --mount=type=cache,target=/root/.cache/pip \
+    mkdir -p src/craftplane operator/craftplane_operator api-gateway/craftplane_gateway \
+ && touch src/craftplane/__init__.py operator/craftplane_operator/__init__.py \
+          api-gateway/craftplane_gateway/__init__.py \
+ && pip install . \
+ && pip uninstall --yes craftplane \
+ && rm -rf src operator api-gateway
+COPY src/ src/
+COPY operator/ operator/
+COPY api-gateway/ api-gateway/
+# Not editable: the code lands in site-packages, compiled to bytecode at install time (the
+# runtime filesystem is read-only).
+RUN pip install --no-deps . \
+ && python -c "import craftplane_gateway"
+
+# --- base: the runtime without the build tools ---------------------------------------------
+FROM ${PYTHON_IMAGE} AS base
+LABEL org.opencontainers.image.title="craftplane-gateway" \
+      org.opencontainers.image.description="Craftplane: REST/WebSocket API gateway and dashboard" \
+      org.opencontainers.image.source="https://github.com/craftplane/craftplane" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN groupadd --system --gid 10001 craftplane \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin craftplane
+COPY --from=build /opt/venv /opt/venv
+# The gateway serves the dashboard from here (CRAFTPLANE_GATEWAY_DASHBOARD_DIR).
+COPY --from=dashboard /dashboard/dist /app/dashboard
+ENV CRAFTPLANE_GATEWAY_DASHBOARD_DIR=/app/dashboard
+WORKDIR /tmp
+EXPOSE 8080
+
+# --- dev: for Tilt's live update (tilt builds with target="dev") ---------------------------
+FROM base AS dev
+RUN cd /opt/venv/lib/python3.11/site-packages \
+ && chown -R 10001:10001 craftplane craftplane_operator craftplane_gateway
+USER 10001:10001
+ENTRYPOINT ["craftplane-gateway"]
+
+# --- runtime (default): code owned by root, read-only to the non-root user -----------------
+FROM base AS runtime
+USER 10001:10001
+ENTRYPOINT ["craftplane-gateway"]

@@ -1,0 +1,118 @@
+"""The operator does its whole job with nothing but its ServiceAccount's permissions.
+
+`test_rbac.py` shows the ServiceAccounts can do no more than intended; this shows the operator
+needs no more: a real operator process, authenticated with a token of the craftplane-operator
+ServiceAccount (the RBAC of manifests/base and the tenant template, applied for real), watching
+tenant namespaces the way the Deployment configures it, runs a server to Running and deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from craftplane.testing.kubectl import Kubectl
+from craftplane.testing.platform import Platform
+from craftplane.testing.servers import wait_phase
+from craftplane.testing.wait import wait_for
+from tests.deploy.conftest import MANIFESTS, SYSTEM, Installed, render
+from tests.operator.conftest import operator_process, server_manifest
+
+pytestmark = pytest.mark.cluster
+
+ACCOUNT = f"system:serviceaccount:{SYSTEM}:craftplane-operator"
+
+
+@pytest.fixture
+def lease_namespace(kubectl: Kubectl) -> Iterator[str]:
+    """The operator's leader-election Role and binding, unchanged but in a namespace of the test's
+    own: the shared cluster may run other operators competing for the Lease in craftplane-system.
+    """
+    name = f"t-lease-{secrets.token_hex(3)}"
+    kubectl.run("create", "namespace", name)
+    objects = [
+        o
+        for o in render(kubectl, MANIFESTS / "base")
+        if o["kind"] in ("Role", "RoleBinding")
+        and o["metadata"]["name"] == "craftplane-operator-leader-election"
+    ]
+    assert len(objects) == 2
+    for obj in objects:
+        obj["metadata"]["namespace"] = name
+    kubectl.apply(yaml.safe_dump_all(objects))
+    yield name
+    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def service_account_kubeconfig(kubectl: Kubectl, installed: Installed, tmp_path: Path) -> Path:
+    token = kubectl.run(
+        "create", "token", "craftplane-operator", "-n", SYSTEM, "--duration=1h"
+    ).stdout.strip()
+    path = tmp_path / "kubeconfig"
+    shutil.copy(kubectl.kubeconfig, path)
+    scoped = Kubectl(path, kubectl.binary)
+    scoped.run("config", "set-credentials", "craftplane-operator", f"--token={token}")
+    scoped.run("config", "set-context", "--current", "--user=craftplane-operator")
+    whoami = scoped.json("auth", "whoami")
+    assert whoami["status"]["userInfo"]["username"] == ACCOUNT
+    return path
+
+
+def test_operator_runs_a_server_on_its_service_account_alone(
+    kubectl: Kubectl,
+    platform: Platform,
+    installed: Installed,
+    crds_installed: None,  # stops the sandbox's own operator; the CRD is installed
+    lease_namespace: str,
+    service_account_kubeconfig: Path,
+) -> None:
+    tenant = installed.tenant_namespace
+    proc = operator_process(
+        platform,
+        70,
+        KUBECONFIG=str(service_account_kubeconfig),
+        # As the Deployment has it ('["tenant-*"]'), narrowed to this test's tenant so the
+        # process leaves alone the tenant namespaces of whoever else shares the cluster.
+        CRAFTPLANE_OPERATOR_NAMESPACES=json.dumps([f"{tenant}*"]),
+        CRAFTPLANE_OPERATOR_LEASE_NAMESPACE=lease_namespace,
+    )
+    offset = proc.log_path.stat().st_size if proc.log_path.exists() else 0
+    proc.start()
+    try:
+        wait_for(
+            lambda: proc.metric("craftplane_operator_leader") == 1,
+            timeout=60,
+            what="the operator to lead",
+        )
+        kubectl.apply(server_manifest("sa-only"), tenant)
+        body = wait_phase(kubectl, tenant, "sa-only", "Running", timeout=90)
+        assert body["status"]["address"]["port"] == 25565
+
+        # The transition events were written by this process (its identity), not another one.
+        def own_events() -> list[str]:
+            items = kubectl.json("get", "events", "-n", tenant)["items"]
+            return [
+                e["reason"]
+                for e in items
+                if e.get("reportingInstance", "").startswith("test-operator-70-")
+            ]
+
+        wait_for(own_events, timeout=30, what="events recorded by the ServiceAccount's operator")
+        secret = kubectl.json("get", "secrets", "-n", tenant, "-l", "craftplane.io/server=sa-only")[
+            "items"
+        ]
+        assert len(secret) == 1, "the RCON Secret was not created"
+
+        kubectl.run("delete", "mcs", "sa-only", "-n", tenant, "--wait=true", "--timeout=60s")
+    finally:
+        proc.terminate()
+    log = proc.log_path.read_bytes()[offset:].decode(errors="replace")
+    for refused in ("403", "Forbidden", "forbidden", "Not enough permissions"):
+        assert refused not in log, f"{refused!r} in {proc.log_path}"

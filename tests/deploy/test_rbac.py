@@ -1,0 +1,155 @@
+"""Least privilege, checked the way an auditor would: `kubectl auth can-i` as the ServiceAccounts.
+
+Only the RBAC objects of the base (ServiceAccounts, Roles, bindings) and one tenant namespace made
+from the template are applied for real; everything is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from craftplane.testing.kubectl import Kubectl
+from tests.deploy.conftest import SYSTEM, Installed
+
+pytestmark = pytest.mark.cluster
+
+OPERATOR = f"system:serviceaccount:{SYSTEM}:craftplane-operator"
+GATEWAY = f"system:serviceaccount:{SYSTEM}:craftplane-gateway"
+# A ServiceAccount with no bindings at all: what every authenticated user may do anyway.
+NOBODY = f"system:serviceaccount:{SYSTEM}:craftplane-rbac-test-nobody"
+
+
+def can_i(kubectl: Kubectl, who: str, *args: str) -> bool:
+    result = kubectl.run("auth", "can-i", *args, f"--as={who}", check=False)
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), (args, result.stdout, result.stderr)
+    return answer == "yes"
+
+
+def rules(kubectl: Kubectl, who: str, namespace: str) -> set[tuple[str, str, str, str]]:
+    """`kubectl auth can-i --list` as rows (resources, non-resource URLs, names, verbs)."""
+    out = kubectl.run("auth", "can-i", "--list", f"--as={who}", "-n", namespace).stdout
+    lines = out.splitlines()
+    header = lines[0]
+    starts = [header.index(title) for title in ("Non-Resource URLs", "Resource Names", "Verbs")]
+    rows = set()
+    for line in lines[1:]:
+        cells = (
+            line[: starts[0]],
+            line[starts[0] : starts[1]],
+            line[starts[1] : starts[2]],
+            line[starts[2] :],
+        )
+        rows.add(tuple(cell.strip() for cell in cells))
+    return rows  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("who", [OPERATOR, GATEWAY], ids=["operator", "gateway"])
+def test_no_wildcards(kubectl: Kubectl, installed: Installed, who: str) -> None:
+    for namespace in (SYSTEM, installed.tenant_namespace, installed.other_namespace):
+        granted = rules(kubectl, who, namespace)
+        everyone = rules(kubectl, NOBODY, namespace)
+        own = granted - everyone
+        assert own, f"{who} has no rules of its own in {namespace}"
+        for resources, _urls, _names, verbs in granted:
+            assert "*" not in resources, (namespace, resources, verbs)
+            assert "*" not in verbs, (namespace, resources, verbs)
+        # The discovery URLs (/api/*, ...) come from system:discovery, bound to every user.
+        for _, urls, _, _ in own:
+            assert "*" not in urls, (namespace, urls)
+
+
+def test_operator_reads_secrets_only_in_tenant_namespaces(
+    kubectl: Kubectl, installed: Installed
+) -> None:
+    tenant, other = installed.tenant_namespace, installed.other_namespace
+    for verb in ("get", "list", "watch", "create", "patch"):
+        assert can_i(kubectl, OPERATOR, verb, "secrets", "-n", tenant), verb
+    for namespace in (other, SYSTEM, "default", "kube-system"):
+        for verb in ("get", "list", "watch"):
+            assert not can_i(kubectl, OPERATOR, verb, "secrets", "-n", namespace), (
+                verb,
+                namespace,
+            )
+    assert not can_i(kubectl, OPERATOR, "list", "secrets", "--all-namespaces")
+    assert not can_i(kubectl, OPERATOR, "get", "secrets/rbac-probe", "-n", other)
+    assert not can_i(kubectl, OPERATOR, "delete", "secrets", "-n", tenant)
+
+
+def test_gateway_cannot_read_secrets_anywhere(kubectl: Kubectl, installed: Installed) -> None:
+    for namespace in (installed.tenant_namespace, installed.other_namespace, SYSTEM, "default"):
+        for verb in ("get", "list", "watch"):
+            assert not can_i(kubectl, GATEWAY, verb, "secrets", "-n", namespace), (verb, namespace)
+    assert not can_i(kubectl, GATEWAY, "list", "secrets", "--all-namespaces")
+
+
+def test_operator_can_do_its_work_and_no_more(kubectl: Kubectl, installed: Installed) -> None:
+    tenant, other = installed.tenant_namespace, installed.other_namespace
+    for args in (
+        ("list", "minecraftservers.craftplane.io", "--all-namespaces"),
+        ("patch", "minecraftservers.craftplane.io", "-n", tenant),
+        ("patch", "minecraftservers.craftplane.io", "--subresource=status", "-n", tenant),
+        ("update", "minecraftservers.craftplane.io", "--subresource=finalizers", "-n", tenant),
+        ("watch", "namespaces"),
+        ("patch", "statefulsets.apps", "-n", tenant),
+        ("create", "services", "-n", tenant),
+        ("patch", "configmaps", "-n", tenant),
+        ("watch", "pods", "-n", tenant),
+        ("watch", "persistentvolumeclaims", "-n", tenant),
+        ("create", "events", "-n", tenant),
+        ("create", "leases.coordination.k8s.io", "-n", SYSTEM),
+        ("update", "leases.coordination.k8s.io/craftplane-operator", "-n", SYSTEM),
+    ):
+        assert can_i(kubectl, OPERATOR, *args), args
+    for args in (
+        ("patch", "statefulsets.apps", "-n", other),
+        ("watch", "pods", "-n", other),
+        ("create", "configmaps", "-n", SYSTEM),
+        ("delete", "minecraftservers.craftplane.io", "-n", tenant),
+        ("delete", "statefulsets.apps", "-n", tenant),
+        ("update", "leases.coordination.k8s.io/someone-else", "-n", SYSTEM),
+        ("create", "leases.coordination.k8s.io", "-n", tenant),
+        ("create", "pods", "-n", tenant),
+        ("create", "rolebindings.rbac.authorization.k8s.io", "-n", tenant),
+        ("patch", "namespaces"),
+    ):
+        assert not can_i(kubectl, OPERATOR, *args), args
+
+
+def test_gateway_works_on_servers_in_tenant_namespaces_only(
+    kubectl: Kubectl, installed: Installed
+) -> None:
+    tenant, other = installed.tenant_namespace, installed.other_namespace
+    for verb in ("get", "list", "watch", "create", "patch", "delete"):
+        assert can_i(kubectl, GATEWAY, verb, "minecraftservers.craftplane.io", "-n", tenant)
+        assert not can_i(kubectl, GATEWAY, verb, "minecraftservers.craftplane.io", "-n", other)
+        assert not can_i(kubectl, GATEWAY, verb, "minecraftservers.craftplane.io", "-n", SYSTEM)
+    assert not can_i(kubectl, GATEWAY, "list", "minecraftservers.craftplane.io", "--all-namespaces")
+    assert can_i(kubectl, GATEWAY, "list", "namespaces")
+    assert can_i(kubectl, GATEWAY, "watch", "namespaces")
+    for args in (
+        ("patch", "minecraftservers.craftplane.io", "--subresource=status", "-n", tenant),
+        ("get", "pods", "-n", tenant),
+        ("create", "statefulsets.apps", "-n", tenant),
+        ("patch", "namespaces"),
+    ):
+        assert not can_i(kubectl, GATEWAY, *args), args
+
+
+def test_tenant_admin_manages_servers_but_not_secrets(
+    kubectl: Kubectl, installed: Installed
+) -> None:
+    tenant = installed.tenant_namespace
+    admin = ["--as=someone", f"--as-group=craftplane:tenant:{tenant.removeprefix('tenant-')}"]
+
+    def admin_can(*args: str) -> bool:
+        result = kubectl.run("auth", "can-i", *args, *admin, check=False)
+        return result.stdout.strip() == "yes"
+
+    assert admin_can("create", "minecraftservers.craftplane.io", "-n", tenant)
+    assert admin_can("get", "pods", "--subresource=log", "-n", tenant)
+    assert not admin_can("get", "secrets", "-n", tenant)
+    assert not admin_can(
+        "create", "minecraftservers.craftplane.io", "-n", installed.other_namespace
+    )
+    assert not admin_can("patch", "statefulsets.apps", "-n", tenant)
