@@ -15,6 +15,7 @@ from craftplane.contracts.names import (
     PLURAL,
     VERSION,
 )
+from craftplane_operator.store import ObjectStore
 from craftplane_operator.workqueue import WorkQueue
 
 OWNED = {LABEL_MANAGED_BY: MANAGER_NAME}
@@ -29,7 +30,7 @@ CHILD_RESOURCES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def build_registry(queue: WorkQueue) -> kopf.OperatorRegistry:
+def build_registry(queue: WorkQueue, store: ObjectStore) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -37,11 +38,25 @@ def build_registry(queue: WorkQueue) -> kopf.OperatorRegistry:
         info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs)
         return info or kopf.login_with_kubeconfig(**kwargs)
 
+    def remember(event: Mapping[str, Any]) -> None:
+        obj = event.get("object") or {}
+        meta = obj.get("metadata") or {}
+        if event.get("type") == "DELETED":
+            store.drop(obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
+        else:
+            store.put(obj)
+
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    def server_changed(namespace: str | None, name: str, **_: Any) -> None:
+    def server_changed(
+        namespace: str | None, name: str, event: Mapping[str, Any], **_: Any
+    ) -> None:
+        remember(event)
         queue.add(f"{namespace}/{name}")
 
-    def child_changed(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+    def child_changed(
+        namespace: str | None, labels: Mapping[str, str], event: Mapping[str, Any], **_: Any
+    ) -> None:
+        remember(event)
         server = labels.get(LABEL_SERVER)
         if server:
             queue.add(f"{namespace}/{server}")

@@ -23,6 +23,7 @@ from craftplane_operator.publisher import Publisher
 from craftplane_operator.reconciler import KIND, Reconciler
 from craftplane_operator.recorder import EventRecorder
 from craftplane_operator.settings import OperatorSettings
+from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
 from craftplane_operator.workqueue import WorkQueue
 
@@ -38,8 +39,10 @@ class Operator:
         self.queue = WorkQueue(self._reconcile, workers=settings.workers)
         self.players = PlayerTracker(self.queue.add, interval=settings.ping_interval)
         self.publisher = Publisher(settings.nats_url, on_sync=self._on_sync)
+        self.store = ObjectStore()
         self.reconciler = Reconciler(
             kube,
+            self.store,
             self.publisher,
             EventRecorder(kube, settings.identity),
             TenantDirectory(kube),
@@ -142,7 +145,7 @@ async def run(settings: OperatorSettings) -> None:
         metrics.IS_LEADER.set(1)
         operator = Operator(settings, kube)
         await operator.start()
-        registry = build_registry(operator.queue)
+        registry = build_registry(operator.queue, operator.store)
         kopf_settings = kopf.OperatorSettings()
         _kopf_settings(kopf_settings)
         quit_flag = asyncio.Event()

@@ -7,7 +7,6 @@ published only when the server's observable state (phase, address, players) chan
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ from craftplane_operator.phase import Derived, Observed, Reason, derive
 from craftplane_operator.players import PlayerTracker, Target
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
+from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
 
 log = logging.getLogger("craftplane.reconciler")
@@ -59,6 +59,7 @@ class Reconciler:
     def __init__(
         self,
         kube: KubeClient,
+        store: ObjectStore,
         publisher: Publisher,
         recorder: EventRecorder,
         tenants: TenantDirectory,
@@ -67,6 +68,7 @@ class Reconciler:
         ping_in_cluster: bool,
     ) -> None:
         self.kube = kube
+        self.store = store
         self.publisher = publisher
         self.recorder = recorder
         self.tenants = tenants
@@ -80,7 +82,7 @@ class Reconciler:
     async def reconcile(self, key: str) -> None:
         started = time.perf_counter()
         namespace, name = split_key(key)
-        body = await self.kube.get(KIND, namespace, name)
+        body = self.store.get(KIND, namespace, name) or await self._fetch(namespace, name)
         if body is None:
             self._forget(key)
             return
@@ -101,6 +103,12 @@ class Reconciler:
 
     # -- gather and apply -------------------------------------------------------------------
 
+    async def _fetch(self, namespace: str, name: str) -> Obj | None:
+        body = await self.kube.get(KIND, namespace, name)
+        if body is not None:
+            self.store.put(body)
+        return body
+
     async def _gather(self, namespace: str, name: str) -> dict[str, Obj | None]:
         kinds = {
             "Secret": secret_name(name),
@@ -110,10 +118,14 @@ class Reconciler:
             "Pod": pod_name(name),
             "PersistentVolumeClaim": pvc_name(name),
         }
-        found = await asyncio.gather(
-            *(self.kube.get(kind, namespace, child) for kind, child in kinds.items())
-        )
-        return dict(zip(kinds, found, strict=True))
+        found = {kind: self.store.get(kind, namespace, child) for kind, child in kinds.items()}
+        if found["Secret"] is None:
+            # The RCON password must never be regenerated over an existing one that the watch
+            # has not delivered yet (e.g. just after a restart): ask the API once.
+            found["Secret"] = await self.kube.get("Secret", namespace, kinds["Secret"])
+            if found["Secret"] is not None:
+                self.store.put(found["Secret"])
+        return found
 
     async def _apply_children(self, server: ServerContext) -> Observed:
         live = await self._gather(server.namespace, server.name)
@@ -129,7 +141,9 @@ class Reconciler:
             if up_to_date(current, desired):
                 continue
             action = "created" if current is None else "repaired"
-            live[kind] = await self.kube.apply(desired, field_manager=MANAGER_NAME)
+            applied = await self.kube.apply(desired, field_manager=MANAGER_NAME)
+            self.store.put(applied)
+            live[kind] = applied
             log.info(
                 "%s %s %s",
                 action,
@@ -156,7 +170,9 @@ class Reconciler:
                 "resourceVersion": meta["resourceVersion"],
             }
         }
-        return await self.kube.merge_patch(KIND, meta["namespace"], meta["name"], patch)
+        updated = await self.kube.merge_patch(KIND, meta["namespace"], meta["name"], patch)
+        self.store.put(updated)
+        return updated
 
     # -- status and events ------------------------------------------------------------------
 
@@ -172,6 +188,7 @@ class Reconciler:
             body = await self.kube.merge_patch(
                 KIND, meta["namespace"], meta["name"], {"status": patch}, subresource="status"
             )
+            self.store.put(body)
         self._spec_events(previous, body, tenant)
         old_phase = previous.get("phase")
         if old_phase != derived.phase.value:
@@ -284,6 +301,7 @@ class Reconciler:
             {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
         )
         log.info("finalized; children are garbage-collected", extra={"server": key})
+        self.store.drop(KIND, meta["namespace"], meta["name"])
         self._forget(key)
 
     async def republish(self, namespace: str | None, name: str | None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import copy
 import secrets
 from collections.abc import Iterator
@@ -328,6 +330,13 @@ def test_environment_parses_with_the_applications_settings(
     from craftplane_gateway.settings import GatewaySettings
     from craftplane_operator.settings import OperatorSettings
 
+    # Only what the manifests set may reach the settings, not this shell's CRAFTPLANE_* values.
+    for name in [
+        n
+        for n in os.environ
+        if n.startswith("CRAFTPLANE_") or n in ("NATS_URL", "DATABASE_URL", "POD_NAMESPACE")
+    ]:
+        monkeypatch.delenv(name)
     for overlay, objects in rendered.items():
         deployments = by_kind(objects, "Deployment")
         with monkeypatch.context() as patch:

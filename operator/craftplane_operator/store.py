@@ -1,0 +1,55 @@
+"""What the watches last said about each object: the reconciler reads here, not the API.
+
+Every watched object (MinecraftServers and their children) arrives through kopf's watch
+streams; keeping the latest body of each means a reconcile costs no GET at all, only the
+writes it decides on. Objects this process wrote are stored from the write's response, so a
+reconcile right after its own write sees it. The store can lag the cluster by a watch event;
+that is safe because every change produces a new event and a new reconcile (level-based).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+class ObjectStore:
+    def __init__(self) -> None:
+        self._objects: dict[tuple[str, str, str], Obj] = {}
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    @staticmethod
+    def _key(kind: str, namespace: str, name: str) -> tuple[str, str, str]:
+        return kind, namespace, name
+
+    def put(self, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        kind, name = body.get("kind"), meta.get("name")
+        if not kind or not name:
+            return
+        key = self._key(kind, meta.get("namespace", ""), name)
+        current = self._objects.get(key)
+        if current is not None and _older(body, current):
+            return  # a late watch event must not replace what a newer write returned
+        self._objects[key] = dict(body)
+
+    def drop(self, kind: str, namespace: str, name: str) -> None:
+        self._objects.pop(self._key(kind, namespace, name), None)
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return self._objects.get(self._key(kind, namespace, name))
+
+
+def _older(candidate: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """True when candidate is an older version of the same object (same uid)."""
+    a, b = candidate.get("metadata") or {}, current.get("metadata") or {}
+    if a.get("uid") != b.get("uid"):
+        return False
+    try:
+        return int(a.get("resourceVersion", 0)) < int(b.get("resourceVersion", 0))
+    except (TypeError, ValueError):
+        return False
