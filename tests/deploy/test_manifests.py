@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import copy
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
