@@ -58,6 +58,6 @@ class LiveFeed:
                     cb=self._on_message,
                 )
                 return
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the stream may not exist yet; retried
                 log.info("live feed not subscribed yet: %s", exc)
                 await asyncio.sleep(2)

@@ -34,7 +34,7 @@ class NatsLink:
         if self.nc is not None and not self.nc.is_closed:
             try:
                 await asyncio.wait_for(self.nc.drain(), timeout=5)
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing anyway
                 await self.nc.close()
 
     @property
@@ -58,7 +58,7 @@ class NatsLink:
                 self.js = self.nc.jetstream(timeout=5)
                 self._mark_up()
                 log.info("connected to NATS", extra={"url": self.url})
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - not connected yet; retried
                 log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)

@@ -58,7 +58,7 @@ class Projector:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - resubscribe after any stream failure
                 log.warning("projection consumer restarting after: %s", exc)
                 await asyncio.sleep(1)
 

@@ -103,6 +103,7 @@ class ClusterSync:
 
     async def _request_sync(self, rows: list[dict[str, Any]]) -> None:
         js = self._link.js
+        pool = self._pool()
         if js is None or not self._link.is_connected:
             return
         for row in rows:
@@ -117,9 +118,15 @@ class ClusterSync:
                     contract.encode(event),
                     headers={"Nats-Msg-Id": event.id},
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the next drift check asks again
                 log.warning("could not publish sync.required: %s", exc)
                 return
+            if pool is not None:
+                # sync.complete (answered by the operator) closes this entry via the projection.
+                async with pool.acquire() as conn:
+                    await projection.record_sync_requested(
+                        conn, event.id, f"{row['namespace']}/{row['name']}", 1
+                    )
 
     async def _fallback_loop(self) -> None:
         while True:

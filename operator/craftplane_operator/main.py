@@ -105,7 +105,7 @@ class Operator:
                     for body in await self.kube.list_objects(KIND, namespace):
                         meta = body["metadata"]
                         self.queue.add(f"{meta['namespace']}/{meta['name']}")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - retried at the next interval
                 log.warning("periodic resync failed: %s", exc)
 
 

@@ -71,7 +71,7 @@ class PlayerTracker:
             try:
                 server = await JavaServer.async_lookup(target.address, timeout=2)
                 status = await server.async_status()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any ping failure keeps the last count
                 metrics.PLAYER_PINGS.labels(outcome="failed").inc()
                 log.debug("ping of %s at %s failed: %s", key, target.address, exc)
                 return

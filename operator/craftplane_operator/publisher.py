@@ -102,7 +102,7 @@ class Publisher:
                 self._connected.set()
                 metrics.NATS_CONNECTED.set(1)
                 log.info("connected to NATS", extra={"url": self._url})
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - not connected yet; retried
                 metrics.NATS_CONNECTED.set(0)
                 log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -118,7 +118,7 @@ class Publisher:
         if self._js is not None:
             try:
                 await ensure_stream(self._js)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the next publish retries
                 log.warning("could not re-check the stream after reconnecting: %s", exc)
         self._connected.set()
         log.info("reconnected to NATS; publishing %d waiting events", len(self.outbox))
@@ -145,7 +145,7 @@ class Publisher:
                     headers={"Nats-Msg-Id": event.id},
                     timeout=5,
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - retried with backoff, never lost
                 metrics.EVENTS_FAILED.inc()
                 log.warning("publish of %s failed (%s); retrying in %.1fs", event.type, exc, delay)
                 await asyncio.sleep(delay)

@@ -79,7 +79,7 @@ class WorkQueue:
                 await self._handler(key)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one server's failure must not stop others
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
                 delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)

@@ -30,7 +30,7 @@ async def readyz(request: Request) -> Response:
             async with asyncio.timeout(2), pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
             checks["database"] = True
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure means not ready
             pass
     try:
         await gw.kube.request("GET", "/readyz", timeout=2)
