@@ -209,3 +209,23 @@ async def test_name_taken_is_409(http: httpx.AsyncClient, tenant_a: Tenant) -> N
     ).status_code == 202
     second = await http.post("/api/v1/servers", headers=tenant_a.headers, json=body)
     assert second.status_code == 409
+
+
+async def test_websocket_refuses_foreign_origin_and_bad_tokens(
+    gateway: ManagedProcess, tenant_a: Tenant
+) -> None:
+    import websockets
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    url = f"ws://127.0.0.1:{gateway.http_port}/api/v1/ws"
+    with pytest.raises(InvalidStatus):
+        await websockets.connect(url, origin="https://evil.example")  # type: ignore[arg-type]
+    conn = await websockets.connect(url)
+    await conn.send(json.dumps({"type": "auth", "token": "not-a-token"}))
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await conn.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    # A token in the query string is refused outright, so it never lands in a log line.
+    with pytest.raises(InvalidStatus):
+        await websockets.connect(f"{url}?token={tenant_a.token}")
