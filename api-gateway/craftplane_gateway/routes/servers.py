@@ -189,20 +189,20 @@ async def delete_server(request: Request) -> Response:
     return _accepted(name)
 
 
-async def start_server(request: Request) -> Response:
+async def _set_stopped(request: Request, stopped: bool) -> Response:
     who = principal(request)
     name = _name(request)
     await _own_cr(request, who, name)
-    await _merge(request, who, name, {"spec": {"stopped": False}})
+    await _merge(request, who, name, {"spec": {"stopped": stopped}})
     return _accepted(name)
+
+
+async def start_server(request: Request) -> Response:
+    return await _set_stopped(request, False)
 
 
 async def stop_server(request: Request) -> Response:
-    who = principal(request)
-    name = _name(request)
-    await _own_cr(request, who, name)
-    await _merge(request, who, name, {"spec": {"stopped": True}})
-    return _accepted(name)
+    return await _set_stopped(request, True)
 
 
 async def server_events(request: Request) -> Response:
