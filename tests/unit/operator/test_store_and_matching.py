@@ -1,0 +1,46 @@
+"""The watch store and the "is the live object already what we would apply" check."""
+
+from __future__ import annotations
+
+import pytest
+
+from craftplane_operator.matching import up_to_date
+from craftplane_operator.store import ObjectStore
+
+pytestmark = pytest.mark.unit
+
+
+def obj(rv: str, uid: str = "u1", **extra: object) -> dict[str, object]:
+    return {"kind": "Service", "metadata": {"name": "s", "namespace": "n", "uid": uid,
+                                            "resourceVersion": rv}, **extra}
+
+
+def test_a_late_watch_event_does_not_replace_a_newer_write() -> None:
+    store = ObjectStore()
+    store.put(obj("20", spec={"v": "new"}))
+    store.put(obj("10", spec={"v": "old"}))
+    assert store.get("Service", "n", "s")["spec"] == {"v": "new"}  # type: ignore[index]
+
+
+def test_a_recreated_object_replaces_the_old_one_whatever_its_version() -> None:
+    store = ObjectStore()
+    store.put(obj("20"))
+    store.put(obj("5", uid="u2"))
+    assert store.get("Service", "n", "s")["metadata"]["uid"] == "u2"  # type: ignore[index]
+    store.drop("Service", "n", "s")
+    assert store.get("Service", "n", "s") is None
+
+
+@pytest.mark.parametrize(
+    ("live", "desired", "expected"),
+    [
+        (None, {"spec": {"a": 1}}, False),
+        ({"spec": {"a": 1, "defaulted": True}}, {"spec": {"a": 1}}, True),
+        ({"spec": {"a": 2}}, {"spec": {"a": 1}}, False),
+        ({"spec": {"l": [{"x": 1, "y": 2}]}}, {"spec": {"l": [{"x": 1}]}}, True),
+        ({"spec": {"l": [{"x": 1}]}}, {"spec": {"l": [{"x": 1}, {"x": 2}]}}, False),
+        ({"kind": "Other", "spec": {}}, {"kind": "Service", "spec": {}}, True),
+    ],
+)
+def test_up_to_date(live: dict | None, desired: dict, expected: bool) -> None:
+    assert up_to_date(live, desired) is expected
