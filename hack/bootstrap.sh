@@ -20,8 +20,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# postgresql: real server binaries; util-linux: runuser; chromium: dashboard browser tests.
-apt_install postgresql util-linux ca-certificates ${CRAFTPLANE_EXTRA_APT:-}
+# postgresql: real server binaries; util-linux: runuser; chromium: the dashboard's browser tests.
+apt_install postgresql util-linux ca-certificates chromium fonts-dejavu-core ${CRAFTPLANE_EXTRA_APT:-}
 
 PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
@@ -34,6 +34,24 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   .venv/bin/pip install -q --disable-pip-version-check -U pip
   .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
   touch "$stamp"
+fi
+
+# The dashboard: built to dashboard/dist, which the gateway serves. Rebuilt when its sources change.
+if [[ -f dashboard/package.json ]]; then
+  command -v npm >/dev/null || { log "npm is required to build the dashboard"; exit 1; }
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+    || { log "Node.js >= 20.19 is required to build the dashboard (found $(node -v))"; exit 1; }
+  if [[ ! -d dashboard/node_modules || dashboard/package-lock.json -nt dashboard/node_modules ]]; then
+    log "installing dashboard packages (npm ci)"
+    (cd dashboard && npm ci --no-audit --no-fund --loglevel=error)
+    touch dashboard/node_modules
+  fi
+  if [[ ! -f dashboard/dist/index.html ]] || \
+     [[ -n "$(find dashboard/src dashboard/index.html dashboard/vite.config.js dashboard/package-lock.json \
+              -newer dashboard/dist/index.html 2>/dev/null | head -1)" ]]; then
+    log "building the dashboard (vite)"
+    (cd dashboard && npm run build --silent >/dev/null)
+  fi
 fi
 
 log "checking control-plane binaries"

@@ -8,6 +8,9 @@ mkdir -p test-artifacts
 
 echo "== ruff"; ruff check . || exit 1
 echo "== mypy"; mypy || exit 1
+if [[ -f dashboard/package.json ]]; then
+  echo "== dashboard unit tests"; (cd dashboard && npm test --silent) || exit 1
+fi
 echo "== pytest"
 pytest "$@"
 rc=$?

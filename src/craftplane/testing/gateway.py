@@ -16,7 +16,7 @@ import websockets
 from craftplane.testing.platform import Platform
 from craftplane.testing.processes import ManagedProcess, console_script, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def gateway_process(

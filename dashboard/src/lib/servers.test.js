@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  applyEvent,
+  applySnapshot,
+  backoffDelay,
+  createBody,
+  entryFromFrame,
+  fillServer,
+  formatAge,
+  mergeTimeline,
+  playerSeries,
+  readClaims,
+  visibleServers,
+} from './servers.js';
+
+test('snapshot replaces the servers but keeps a server created here moments ago', () => {
+  const now = 1_000_000;
+  const current = {
+    gone: { name: 'gone', status: 'running' },
+    fresh: { name: 'fresh', status: 'deploying', pending: true, pendingSince: now - 1000 },
+    stale: { name: 'stale', status: 'deploying', pending: true, pendingSince: now - 120_000 },
+  };
+  const next = applySnapshot(current, [{ name: 'a', status: 'running' }], now);
+  assert.deepEqual(Object.keys(next).sort(), ['a', 'fresh']);
+});
+
+test('event frames merge partial fields by name; null clears, absent keeps', () => {
+  const servers = { a: { name: 'a', uid: 'u1', status: 'running', address: '10.0.0.1', type: 'PAPER' } };
+  assert.equal(applyEvent(servers, { name: 'a', uid: 'u1', status: 'stopped', address: null }), 'updated');
+  assert.deepEqual(servers.a, { name: 'a', uid: 'u1', status: 'stopped', address: null, type: 'PAPER' });
+  assert.equal(applyEvent(servers, { name: 'b', status: 'deploying' }), 'added');
+  assert.equal(applyEvent(servers, { name: 'a', uid: 'u1', status: 'deleted' }), 'removed');
+  assert.equal(servers.a, undefined);
+});
+
+test('a deletion of an older incarnation does not remove the new server', () => {
+  const servers = { a: { name: 'a', uid: 'new', status: 'deploying' } };
+  assert.equal(applyEvent(servers, { name: 'a', uid: 'old', status: 'deleted' }), 'ignored');
+  assert.ok(servers.a);
+  applyEvent(servers, { name: 'a', uid: 'newer', status: 'running' });
+  assert.equal(servers.a.uid, 'newer');
+});
+
+test('confirmation from the gateway clears the pending mark', () => {
+  const servers = { a: { name: 'a', status: 'deploying', pending: true, pendingSince: 1 } };
+  applyEvent(servers, { name: 'a', uid: 'u', status: 'deploying' });
+  assert.equal(servers.a.pending, undefined);
+});
+
+test('fetched details fill only what live frames lack', () => {
+  const live = { name: 'a', uid: 'u', status: 'running', type: null };
+  const filled = fillServer(live, { name: 'a', uid: 'u', status: 'deploying', type: 'PAPER', version: 'LATEST' });
+  assert.equal(filled.status, 'running');
+  assert.equal(filled.type, 'PAPER');
+  assert.equal(fillServer(live, { name: 'a', uid: 'other', type: 'X' }).type, null);
+});
+
+test('timeline entries from frames, merged and ordered newest first', () => {
+  assert.equal(entryFromFrame({ event: { id: null, type: 'drift.observed', time: null }, server: {} }), null);
+  const entry = entryFromFrame({
+    event: { id: 'e2', type: 'k8s.running', time: '2026-01-01T00:00:02Z', reason: 'Running', message: null },
+    server: { name: 'a', status: 'running', players: { online: 1, max: 20 } },
+  });
+  assert.deepEqual(entry, {
+    id: 'e2', type: 'k8s.running', time: '2026-01-01T00:00:02Z', status: 'running',
+    players: { online: 1, max: 20 }, reason: 'Running',
+  });
+  const merged = mergeTimeline([{ id: 'e1', time: '2026-01-01T00:00:01Z' }], [entry, { id: 'e1', time: 'x' }]);
+  assert.deepEqual(merged.map((e) => e.id), ['e2', 'e1']);
+  const series = playerSeries(merged, [{ t: Date.parse('2026-01-01T00:00:03Z'), online: 2 }]);
+  assert.deepEqual(series.map((p) => p.online), [1, 2]);
+});
+
+test('backoff grows exponentially, is capped and jittered', () => {
+  const mid = { random: () => 0.5 };
+  assert.equal(backoffDelay(0, mid), 500);
+  assert.equal(backoffDelay(3, mid), 4000);
+  assert.equal(backoffDelay(30, mid), 15000);
+  assert.equal(backoffDelay(0, { random: () => 0 }), 400);
+});
+
+test('ages, claims, filters and the create body', () => {
+  const now = Date.parse('2026-01-02T00:00:00Z');
+  assert.equal(formatAge('2026-01-01T23:59:30Z', now), '30s');
+  assert.equal(formatAge('2026-01-01T21:00:00Z', now), '3h');
+  assert.equal(formatAge(null, now), '—');
+  const payload = Buffer.from(JSON.stringify({ tenant: 'demo', exp: 5 })).toString('base64url');
+  assert.deepEqual(readClaims(`x.${payload}.y`), { tenant: 'demo', exp: 5 });
+  assert.equal(readClaims('nonsense'), null);
+  const list = visibleServers({ b: { name: 'b', status: 'running' }, a: { name: 'a', status: 'stopped' } }, { status: 'running' });
+  assert.deepEqual(list.map((s) => s.name), ['b']);
+  assert.deepEqual(
+    createBody({ name: ' s1 ', eula: true, type: 'PAPER', version: '', memory: '2Gi', storage: '', retainOnDelete: true, motd: 'hi', maxPlayers: '12', gameMode: 'creative', difficulty: 'hard' }),
+    { name: 's1', spec: { eula: true, type: 'PAPER', resources: { memory: '2Gi' }, storage: { retainOnDelete: true }, properties: { motd: 'hi', maxPlayers: 12, gameMode: 'creative', difficulty: 'hard' } } },
+  );
+  assert.equal(createBody({ maxPlayers: 'lots' }).spec.properties.maxPlayers, 'lots');
+});
