@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from craftplane.kube import KubeClient
 from craftplane_gateway import problems
 from craftplane_gateway.hub import Hub
-from craftplane_gateway.live import LiveFeed
+from craftplane_gateway.live import CatchUp, LiveFeed
 from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.projector import Projector
 from craftplane_gateway.reconcile import ClusterSync
@@ -66,6 +66,7 @@ def create_app(
             state.nats, state.db.get, durable=settings.consumer_name, batch=settings.batch_size
         )
         live = LiveFeed(state.nats, state.hub)
+        catch_up = CatchUp(state.db.get, state.hub, every=settings.poll_seconds)
         sync = ClusterSync(
             client,
             state.db.get,
@@ -78,12 +79,13 @@ def create_app(
         state.nats.start()
         projector.start()
         live.start()
+        catch_up.start()
         sync.start()
         log.info("gateway started", extra={"nats": settings.nats_url})
         try:
             yield {"gw": state}
         finally:
-            for part in (sync, live, projector):
+            for part in (sync, catch_up, live, projector):
                 await part.stop()
             await state.nats.close()
             await state.db.close()

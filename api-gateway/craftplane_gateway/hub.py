@@ -30,6 +30,7 @@ class Client:
     servers: frozenset[str] | None = None  # None: every server of the tenant
     view: dict[str, tuple[int, float]] = field(default_factory=dict)
     slow: asyncio.Event = field(default_factory=asyncio.Event)
+    synced: bool = False  # holds a snapshot (what CatchUp compares the projection with)
 
     def wants(self, name: str) -> bool:
         return self.servers is None or name in self.servers
@@ -72,16 +73,19 @@ class Hub:
         for client in self.clients(delta.tenant):
             if client.slow.is_set() or not client.wants(delta.name):
                 continue
-            try:
-                client.queue.put_nowait(
-                    {"uid": delta.uid, "order": delta.order, "frame": delta.frame}
-                )
-                sent += 1
-            except asyncio.QueueFull:
-                log.warning(
-                    "dropping slow WebSocket client",
-                    extra={"client": client.id, "tenant": client.tenant},
-                )
-                metrics.WS_DROPPED.inc()
-                client.slow.set()
+            sent += self.send_to(client, delta)
         return sent
+
+    def send_to(self, client: Client, delta: Delta) -> bool:
+        """Queue a change for one client; a client whose queue is full is dropped."""
+        try:
+            client.queue.put_nowait({"uid": delta.uid, "order": delta.order, "frame": delta.frame})
+            return True
+        except asyncio.QueueFull:
+            log.warning(
+                "dropping slow WebSocket client",
+                extra={"client": client.id, "tenant": client.tenant},
+            )
+            metrics.WS_DROPPED.inc()
+            client.slow.set()
+            return False

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
+import asyncpg
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from craftplane.contracts import events as contract
-from craftplane_gateway.frames import delta_from_event
-from craftplane_gateway.hub import Hub
+from craftplane_gateway.db import queries
+from craftplane_gateway.frames import delta_from_event, delta_from_row, order_of
+from craftplane_gateway.hub import Client, Hub
 from craftplane_gateway.natsconn import NatsLink
 
 log = logging.getLogger("craftplane.gateway.live")
@@ -61,3 +64,62 @@ class LiveFeed:
             except Exception as exc:  # noqa: BLE001 - the stream may not exist yet; retried
                 log.info("live feed not subscribed yet: %s", exc)
                 await asyncio.sleep(2)
+
+
+class CatchUp:
+    """Every few seconds, send each subscribed client the projection rows newer than what it
+    was sent (one query per tenant with clients).
+
+    The snapshot and the live feed alone leave a gap: a delta the live feed broadcast before a
+    client (re)subscribed, for a state the projection committed only after the snapshot was
+    read (projection lagging after a database outage, messages redelivered after a replica
+    died holding them), a delta published while this replica was down (its live feed starts at
+    new messages), or a correction another replica's drift check wrote would never reach it.
+    """
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool | None], hub: Hub, *, every: float) -> None:
+        self._pool = pool
+        self._hub = hub
+        self._every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="catch-up")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                await self.once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.debug("catch-up skipped: %s", exc)  # the database is away: next round
+
+    async def once(self) -> int:
+        """One round; how many changes were queued."""
+        pool = self._pool()
+        if pool is None:
+            return 0
+        by_tenant: dict[str, list[Client]] = {}
+        for client in self._hub.clients():
+            if client.synced and not client.slow.is_set():
+                by_tenant.setdefault(client.tenant, []).append(client)
+        queued = 0
+        for tenant, clients in by_tenant.items():
+            async with pool.acquire() as conn:
+                rows = await queries.projection_snapshot(conn, tenant)
+            for row in rows:
+                order = order_of(row.last_revision, row.last_event_time)
+                delta = None
+                for client in clients:
+                    if client.slow.is_set() or not client.wants(row.name):
+                        continue
+                    seen = client.view.get(row.uid)
+                    if seen is not None and order <= seen:
+                        continue  # the client has this state, or a newer one
+                    delta = delta or delta_from_row(row.to_json(), reason="projection")
+                    queued += self._hub.send_to(client, delta)
+        return queued

@@ -63,7 +63,8 @@ class Operator:
         log.info(
             "sync.required answered: re-published %d servers",
             count,
-            extra={"namespace": namespace or "*", "name": name or "*"},
+            # not "name": that is a LogRecord attribute, and overwriting it raises KeyError
+            extra={"namespace": namespace or "*", "server": name or "*"},
         )
         self.publisher.submit(
             Event(

@@ -81,6 +81,7 @@ class Session:
             )
             return
         self.subscribed.clear()
+        self.client.synced = False
         self.client.servers = names
         async with pool.acquire() as conn:
             rows = await queries.projection_snapshot(
@@ -103,6 +104,7 @@ class Session:
             row.uid: order_of(row.last_revision, row.last_event_time) for row in rows
         }
         await self.send({"type": "snapshot", "servers": [server_json(row) for row in rows]})
+        self.client.synced = True
         self.subscribed.set()
 
     async def sender(self) -> None:
