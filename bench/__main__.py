@@ -6,7 +6,12 @@ import sys
 
 
 def main() -> None:
-    names = {"operator": "bench.operator_scale"}
+    names = {
+        "operator": "bench.operator_scale",
+        "projection": "bench.projection",
+        "fanout": "bench.fanout",
+        "scale": "bench.scale",
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{'|'.join(names)}}} [options]", file=sys.stderr)
         sys.exit(2)
