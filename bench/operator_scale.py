@@ -170,14 +170,19 @@ async def platform(
                 for line in metrics.splitlines()
                 if line.startswith("craftplane_operator_api_requests ")
             )
+            # Deleted while the operator still runs: it removes its finalizers.
+            await kube.request(
+                "DELETE", f"/apis/craftplane.io/v1alpha1/namespaces/{namespace}/minecraftservers"
+            )
+            for _ in range(600):
+                if not await kube.list_objects(KIND, namespace):
+                    break
+                await asyncio.sleep(0.5)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
     latencies = [running[k] - created[k] for k in running]
-    await kube.request(
-        "DELETE", f"/apis/craftplane.io/v1alpha1/namespaces/{namespace}/minecraftservers"
-    )
     await kube.delete("Namespace", None, namespace)
     return {
         "total": total,
@@ -194,7 +199,8 @@ async def run(n: int, concurrency: int) -> None:
     stack.up(cfg, only="services")
     apps.down(cfg)  # the sandbox's own operator would compete with the one measured
     apps.install_crds(cfg)
-    nodes = max(cfg.nodes, math.ceil(n / 100) + 1)
+    # A kwok node offers 32 CPUs and each server requests 1.
+    nodes = max(cfg.nodes, math.ceil(n / 30) + 1)
     cluster.scale_nodes(cfg, nodes)
     os.environ["KUBECONFIG"] = str(cfg.kubeconfig)
     kube = await KubeClient.connect()
