@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import asyncpg
 from nats.aio.msg import Msg
@@ -13,7 +14,7 @@ from nats.js.api import DeliverPolicy
 
 from craftplane.contracts import events as contract
 from craftplane_gateway.db import queries
-from craftplane_gateway.frames import delta_from_event, delta_from_row, order_of
+from craftplane_gateway.frames import FINAL_REVISION, delta_from_event, delta_from_row, order_of
 from craftplane_gateway.hub import Client, Hub
 from craftplane_gateway.natsconn import NatsLink
 
@@ -110,16 +111,23 @@ class CatchUp:
         queued = 0
         for tenant, clients in by_tenant.items():
             async with pool.acquire() as conn:
-                rows = await queries.projection_snapshot(conn, tenant)
+                rows = await queries.projection_snapshot(conn, tenant, include_deleted=True)
             for row in rows:
                 order = order_of(row.last_revision, row.last_event_time)
+                deleted = row.status == "deleted"
+                if deleted:
+                    order = (FINAL_REVISION, order[1])  # as the server.deleted event's delta
                 delta = None
                 for client in clients:
                     if client.slow.is_set() or not client.wants(row.name):
                         continue
                     seen = client.view.get(row.uid)
+                    if deleted and seen is None:
+                        continue  # never shown to this client: nothing to remove
                     if seen is not None and order <= seen:
                         continue  # the client has this state, or a newer one
-                    delta = delta or delta_from_row(row.to_json(), reason="projection")
+                    if delta is None:
+                        delta = delta_from_row(row.to_json(), reason="projection")
+                        delta = replace(delta, order=order)
                     queued += self._hub.send_to(client, delta)
         return queued

@@ -195,18 +195,20 @@ async def players_by_server(conn: Conn, tenant: str) -> list[PlayerCount]:
 
 
 async def projection_snapshot(
-    conn: Conn, tenant: str, *, names: Collection[str] | None = None
+    conn: Conn, tenant: str, *, names: Collection[str] | None = None, include_deleted: bool = False
 ) -> list[ServerRow]:
     """Every live server of the tenant (or those named), for a WebSocket snapshot. Each row
-    carries last_revision/last_event_time: a delta older than that is already in the row."""
+    carries last_revision/last_event_time: a delta older than that is already in the row.
+    ``include_deleted`` adds deleted rows (catching clients up on deletions they missed)."""
+    live = "" if include_deleted else " AND status <> 'deleted'"
     if names is None:
         records = await conn.fetch(
-            f"{_SELECT} WHERE tenant = $1 AND status <> 'deleted' ORDER BY namespace, name, uid",
+            f"{_SELECT} WHERE tenant = $1{live} ORDER BY namespace, name, uid",
             tenant,
         )
     else:
         records = await conn.fetch(
-            f"{_SELECT} WHERE tenant = $1 AND status <> 'deleted' AND name = ANY($2::text[])"
+            f"{_SELECT} WHERE tenant = $1{live} AND name = ANY($2::text[])"
             " ORDER BY namespace, name, uid",
             tenant,
             sorted(set(names)),
