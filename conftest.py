@@ -138,6 +138,27 @@ async def database(platform: Platform) -> AsyncIterator[str]:
         await admin.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None]:
+    """A failed cluster test reports what the cluster looked like, so a CI log says why."""
+    report: pytest.TestReport = yield
+    if report.failed and call.when == "call":
+        funcargs: dict[str, object] = getattr(item, "funcargs", {})
+        kubectl, namespace = funcargs.get("kubectl"), funcargs.get("namespace")
+        if isinstance(kubectl, Kubectl):
+            sections = [("nodes and node leases", ("get", "nodes,leases", "-A", "-o", "wide"))]
+            if isinstance(namespace, str):
+                sections.append(
+                    (f"namespace {namespace}", ("get", "all,pvc,events", "-n", namespace, "-o", "wide"))
+                )
+            for title, args in sections:
+                shown = kubectl.run(*args, check=False)
+                report.sections.append((f"cluster: {title}", shown.stdout + shown.stderr))
+    return report
+
+
 @pytest.fixture
 def subject_prefix() -> str:
     """A NATS subject prefix and stream name of the test's own."""

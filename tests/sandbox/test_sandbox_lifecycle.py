@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from craftplane.sandbox import procs
+from craftplane.sandbox.config import SandboxConfig
 
 pytestmark = pytest.mark.cluster
 
@@ -107,3 +108,44 @@ def test_up_reports_a_taken_port(isolated_env: dict[str, str]) -> None:
         assert result.returncode == 2
         assert f"port {port} for NATS is already taken" in result.stderr
     _cli(env, "down")
+
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: probe, namespace: default}
+spec:
+  containers: [{name: probe, image: registry.invalid/probe:1}]
+"""
+
+
+def test_up_recovers_a_control_plane_that_was_killed(isolated_env: dict[str, str]) -> None:
+    """A crash (no `down`) leaves pid files and kwok's node leases behind; the next `up` must
+    still start every component, and pods must run again without waiting for leases to expire."""
+    state = Path(isolated_env["CRAFTPLANE_STATE_DIR"])
+    assert _cli(isolated_env, "up").returncode == 0
+    pids = state / "kwok" / "clusters" / "lifecycle" / "pids"
+    killed = [int(p.read_text()) for p in pids.glob("*.pid")]
+    assert len(killed) == 5, killed
+    for pid in killed:
+        os.kill(pid, 9)
+    procs.wait_until(
+        lambda: not any(procs.pid_alive(pid) for pid in killed), timeout=10, what="kill -9"
+    )
+
+    restarted = _cli(isolated_env, "up")
+    assert restarted.returncode == 0, restarted.stderr
+    assert "releasing 1 node leases held by the previous kwok" in restarted.stderr
+
+    kubectl = [str(SandboxConfig().bin_dir / "kubectl"), "--kubeconfig", str(state / "kubeconfig")]
+    applied = subprocess.run(
+        [*kubectl, "apply", "-f", "-"], input=POD, capture_output=True, text=True, check=False
+    )
+    assert applied.returncode == 0, applied.stderr
+    waited = subprocess.run(
+        [*kubectl, "wait", "--for=condition=Ready", "pod/probe", "--timeout=30s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert waited.returncode == 0, waited.stderr

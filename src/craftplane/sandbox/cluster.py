@@ -3,10 +3,13 @@ run by kwokctl's binary runtime from the locally built binaries."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -119,6 +122,15 @@ def _config(cfg: SandboxConfig) -> str:
             "etcdBinary": str(b / "etcd"),
             "kubectlBinary": str(b / "kubectl"),
             "quietPull": True,
+            # kwokctl multiplies every heartbeat setting by 5 by default, giving 200 s node
+            # leases: a kwok restarted after a crash then manages no node, and starts no pod,
+            # for up to 200 s. Short leases (renewed every 10 s) with relaxed status updates
+            # keep restarts quick without more node-status traffic.
+            "heartbeatFactor": 1.0,
+            "nodeLeaseDurationSeconds": 40,
+            "nodeStatusUpdateFrequencyMilliseconds": 50_000,
+            "kubeControllerManagerNodeMonitorPeriodMilliseconds": 25_000,
+            "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 200_000,
         },
     }
     return yaml.safe_dump(doc, sort_keys=False)
@@ -139,13 +151,16 @@ def start(cfg: SandboxConfig) -> bool:
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     if exists(cfg):
         say("control plane exists but is not serving: starting it")
+        _clear_pidfiles(cfg)
+        started_at = datetime.now(UTC)
         result = _kwokctl(cfg, "start", "cluster", "--name", cfg.cluster_name, "--wait", "120s")
         if result.returncode != 0:
             raise SandboxError(f"kwokctl start cluster failed: {result.stderr.strip()[-2000:]}")
         _link_kubeconfig(cfg)
         procs.wait_until(lambda: healthy(cfg), timeout=120, what="kube-apiserver")
-        # The restarted scheduler and controller-manager would wait for their predecessors'
-        # leader leases to expire before doing anything; the predecessors are gone, so free them.
+        # The restarted scheduler, controller-manager and kwok would wait for their
+        # predecessors' leases to expire (kwok: minutes, when the previous run was killed
+        # rather than stopped) before doing anything; the predecessors are gone, so free them.
         kubectl(
             cfg,
             "delete",
@@ -156,6 +171,7 @@ def start(cfg: SandboxConfig) -> bool:
             "kube-controller-manager",
             "--ignore-not-found",
         )
+        _release_stale_node_leases(cfg, started_at)
     else:
         procs.ensure_port_free(cfg.apiserver_port, "kube-apiserver")
         config_file = cfg.state_dir / "kwokctl.yaml"
@@ -201,6 +217,84 @@ def _ensure_basics(cfg: SandboxConfig) -> None:
         )
         if result.returncode != 0:
             raise SandboxError(f"kwokctl scale node failed: {result.stderr.strip()}")
+    procs.wait_until(
+        lambda: nodes_managed(cfg) >= cfg.nodes,
+        timeout=120,
+        what=f"{cfg.nodes} kwok nodes Ready with a live lease",
+    )
+
+
+def _clear_pidfiles(cfg: SandboxConfig) -> None:
+    """Stop what is left of a crashed run and forget its pid files.
+
+    kwokctl skips a component whose pid file names a live pid. After a crash that pid may be a
+    zombie not yet reaped, a half-dead component, or (after a reboot) an unrelated process, and
+    the component would then never be started. Only processes running this cluster's own
+    binaries are stopped."""
+    pids_dir = cluster_dir(cfg) / "pids"
+    own_bin = str(cluster_dir(cfg) / "bin")
+    for pidfile in pids_dir.glob("*.pid") if pids_dir.is_dir() else []:
+        pid = procs.read_pid(pidfile)
+        if pid is not None and _cmdline(pid).startswith(own_bin):
+            say(f"stopping a leftover {pidfile.stem} (pid {pid})")
+            procs.stop_pid(pid, timeout=10)
+        pidfile.unlink(missing_ok=True)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode()
+    except OSError:
+        return ""
+
+
+def _release_stale_node_leases(cfg: SandboxConfig, started_at: datetime) -> None:
+    """Delete node leases last renewed before this start: their holder is a kwok that is gone.
+
+    Leases the new kwok already renewed are left alone; deleting those would make it wait a
+    whole renewal interval before managing the node again."""
+    listed = kubectl(cfg, "get", "leases", "-n", "kube-node-lease", "-o", "json", timeout=20)
+    if listed.returncode != 0:
+        return
+    stale: list[str] = []
+    for lease in json.loads(listed.stdout).get("items", []):
+        renewed = _renewed_at(lease)
+        if renewed is None or renewed < started_at:
+            stale.append(lease["metadata"]["name"])
+    if stale:
+        say(f"releasing {len(stale)} node leases held by the previous kwok")
+        kubectl(cfg, "delete", "lease", "-n", "kube-node-lease", "--ignore-not-found", *stale)
+
+
+def _renewed_at(lease: dict[str, Any]) -> datetime | None:
+    renewed = lease.get("spec", {}).get("renewTime")
+    return datetime.fromisoformat(renewed.replace("Z", "+00:00")) if renewed else None
+
+
+def nodes_managed(cfg: SandboxConfig) -> int:
+    """Nodes that kwok currently manages: Ready, and their lease renewed within its term.
+
+    Pods on a node whose lease nobody renews are never started, so "the API answers" is not
+    enough to call the cluster usable."""
+    nodes = kubectl(cfg, "get", "nodes", "-o", "json", timeout=20)
+    leases = kubectl(cfg, "get", "leases", "-n", "kube-node-lease", "-o", "json", timeout=20)
+    if nodes.returncode != 0 or leases.returncode != 0:
+        return 0
+    now = datetime.now(UTC)
+    live: set[str] = set()
+    for lease in json.loads(leases.stdout).get("items", []):
+        spec = lease.get("spec", {})
+        renewed = _renewed_at(lease)
+        if not spec.get("holderIdentity") or renewed is None:
+            continue
+        if (now - renewed).total_seconds() <= spec.get("leaseDurationSeconds", 40):
+            live.add(lease["metadata"]["name"])
+    ready = 0
+    for node in json.loads(nodes.stdout).get("items", []):
+        conditions = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
+        if conditions.get("Ready") == "True" and node["metadata"]["name"] in live:
+            ready += 1
+    return ready
 
 
 def scale_nodes(cfg: SandboxConfig, replicas: int) -> None:
