@@ -139,9 +139,7 @@ async def database(platform: Platform) -> AsyncIterator[str]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A failed cluster test reports what the cluster looked like, so a CI log says why."""
     report: pytest.TestReport = yield
     if report.failed and call.when == "call":
@@ -151,7 +149,10 @@ def pytest_runtest_makereport(
             sections = [("nodes and node leases", ("get", "nodes,leases", "-A", "-o", "wide"))]
             if isinstance(namespace, str):
                 sections.append(
-                    (f"namespace {namespace}", ("get", "all,pvc,events", "-n", namespace, "-o", "wide"))
+                    (
+                        f"namespace {namespace}",
+                        ("get", "all,pvc,events", "-n", namespace, "-o", "wide"),
+                    )
                 )
             for title, args in sections:
                 shown = kubectl.run(*args, check=False)
