@@ -62,6 +62,14 @@ class LeaderElector:
             await asyncio.sleep(self.renew_every)
         log.info("became leader", extra={"identity": self.identity, "lease": self.name})
         self._task = asyncio.create_task(self._renew_loop(), name="lease-renewal")
+        self._task.add_done_callback(self._renewal_ended)
+
+    def _renewal_ended(self, task: asyncio.Task[None]) -> None:
+        # A renewal loop that died of anything unexpected must not leave this replica working
+        # on a lease nobody renews: a standby takes over once it expires.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("lost leadership: lease renewal failed", exc_info=task.exception())
+            self.lost.set()
 
     async def release(self) -> None:
         if self._task:

@@ -20,6 +20,7 @@ from nats.js.errors import BadRequestError
 
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event
+from craftplane.supervise import Supervised
 from craftplane_operator import metrics
 from craftplane_operator.outbox import Outbox
 
@@ -56,21 +57,21 @@ class Publisher:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._connected = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[Supervised] = []
         self.published = 0
 
     def submit(self, event: Event) -> None:
         self.outbox.put(event)
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._connect_loop(), name="nats-connect"),
-            asyncio.create_task(self._publish_loop(), name="nats-publish"),
+        self._loops = [
+            Supervised(self._connect_loop, name="nats-connect", log=log),
+            Supervised(self._publish_loop, name="nats-publish", log=log),
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        for loop in self._loops:
+            loop.cancel()
         if self._nc is not None and self._nc.is_connected:
             with contextlib.suppress(TimeoutError, nats.errors.Error):
                 await asyncio.wait_for(self._nc.drain(), timeout=5)
@@ -82,6 +83,7 @@ class Publisher:
     async def _connect_loop(self) -> None:
         delay = 0.5
         while self._nc is None:
+            nc: Client | None = None
             try:
                 nc = await nats.connect(
                     self._url,
@@ -104,6 +106,12 @@ class Publisher:
                 log.info("connected to NATS", extra={"url": self._url})
             except Exception as exc:  # noqa: BLE001 - not connected yet; retried
                 metrics.NATS_CONNECTED.set(0)
+                if nc is not None:
+                    # Connected but the stream could not be checked (NATS went away again):
+                    # close it, or its reconnect callbacks would keep firing for a client
+                    # nobody publishes on.
+                    with contextlib.suppress(Exception):
+                        await nc.close()
                 log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
@@ -114,12 +122,13 @@ class Publisher:
         log.warning("disconnected from NATS; events wait in the outbox")
 
     async def _reconnected(self) -> None:
+        if self._js is None:
+            return  # the first connection is still being set up; _connect_loop finishes it
         metrics.NATS_CONNECTED.set(1)
-        if self._js is not None:
-            try:
-                await ensure_stream(self._js)
-            except Exception as exc:  # noqa: BLE001 - the next publish retries
-                log.warning("could not re-check the stream after reconnecting: %s", exc)
+        try:
+            await ensure_stream(self._js)
+        except Exception as exc:  # noqa: BLE001 - the next publish retries
+            log.warning("could not re-check the stream after reconnecting: %s", exc)
         self._connected.set()
         log.info("reconnected to NATS; publishing %d waiting events", len(self.outbox))
 
@@ -137,7 +146,11 @@ class Publisher:
         while True:
             event = await self.outbox.next()
             await self._connected.wait()
-            assert self._js is not None
+            if self._js is None:
+                # Not possible by construction, but a dead publish loop loses every later
+                # event without a trace: wait rather than fail.
+                await asyncio.sleep(0.5)
+                continue
             try:
                 ack = await self._js.publish(
                     contract.subject_for(event),
