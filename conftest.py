@@ -12,13 +12,13 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from craftplane.sandbox import cluster, nats_server, postgres, stack
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
+from craftplane.testing.plugin import scratch_database
 from craftplane.testing.wait import wait_for
 
 ROOT = Path(__file__).resolve().parent
@@ -124,18 +124,8 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 @pytest.fixture
 async def database(platform: Platform) -> AsyncIterator[str]:
     """A PostgreSQL database of the test's own; yields its DSN and drops it afterwards."""
-    name = f"t_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(platform.admin_database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield platform.admin_database_url.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(platform.admin_database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(platform, "t") as dsn:
+        yield dsn
 
 
 @pytest.hookimpl(wrapper=True)

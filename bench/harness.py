@@ -15,14 +15,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import asyncpg
 import httpx
 import nats
 
-from craftplane.sandbox import nats_server, procs, stack
+from craftplane.sandbox import nats_server, postgres, procs, stack
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.gateway import gateway_process
 from craftplane.testing.platform import Platform
@@ -132,23 +132,9 @@ async def create_stream(url: str) -> None:
         await nc.close()
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(cfg: SandboxConfig, prefix: str) -> AsyncIterator[str]:
+def fresh_database(cfg: SandboxConfig, prefix: str) -> AbstractAsyncContextManager[str]:
     """A database of its own for the run (dropped afterwards); yields its URL."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(cfg.admin_database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield cfg.admin_database_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin = await asyncpg.connect(cfg.admin_database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    return postgres.scratch_database(cfg.admin_database_url, prefix)
 
 
 async def migrated(url: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import secrets
 import subprocess
@@ -23,7 +22,7 @@ import httpx
 from bench.common import ProcessSampler, percentile
 from craftplane.contracts.names import API_VERSION, KIND, MANAGER_NAME
 from craftplane.kube import KubeClient
-from craftplane.sandbox import apps, cluster, stack
+from craftplane.sandbox import apps, capacity, stack
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.processes import free_port
 from craftplane_operator.builders import build_children
@@ -199,9 +198,7 @@ async def run(n: int, concurrency: int) -> None:
     stack.up(cfg, only="services")
     apps.down(cfg)  # the sandbox's own operator would compete with the one measured
     apps.install_crds(cfg)
-    # A kwok node offers 32 CPUs and each server requests 1.
-    nodes = max(cfg.nodes, math.ceil(n / 30) + 1)
-    cluster.scale_nodes(cfg, nodes)
+    nodes = capacity.ensure_room(cfg, n).nodes
     os.environ["KUBECONFIG"] = str(cfg.kubeconfig)
     kube = await KubeClient.connect()
     try:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import secrets
@@ -58,9 +57,8 @@ from bench.operator_scale import baseline
 from craftplane import tokens
 from craftplane.contracts import events as contract
 from craftplane.contracts.names import KIND
-from craftplane.contracts.quantity import to_millicores
 from craftplane.kube import KubeClient, KubeError
-from craftplane.sandbox import apps, cluster
+from craftplane.sandbox import apps, capacity
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.processes import ManagedProcess, console_script, free_port
 from craftplane_operator.builders import build_children
@@ -150,54 +148,14 @@ class PatientKube(KubeClient):
         raise AssertionError("unreachable")
 
 
-async def nodes_needed(kube: KubeClient, n: int) -> tuple[int, int]:
-    """kwok nodes for n servers plus the pods already in the cluster (other work's), from a
-    node's allocatable CPU and pods and what one server's pod requests; and servers per node."""
+def server_cpu() -> str:
+    """What one benchmark server's pod requests, from the operator's own builder."""
     server = ServerContext.from_body(
         {"metadata": {"name": "x", "namespace": "x", "uid": "x", "generation": 1}, "spec": SPEC}
     )
     sts = next(c for c in build_children(server, "x") if c["kind"] == "StatefulSet")
     container = sts["spec"]["template"]["spec"]["containers"][0]
-    cpu = to_millicores(str(container.get("resources", {}).get("requests", {}).get("cpu", "0")))
-    node = (await kube.request("GET", "/api/v1/nodes"))["items"][0]["status"]["allocatable"]
-    per_node = int(node.get("pods", 110))
-    if cpu:
-        per_node = min(per_node, to_millicores(str(node["cpu"])) // cpu)
-    others = len((await kube.request("GET", "/api/v1/pods"))["items"])
-    return math.ceil((n + others) / per_node) + 1, per_node
-
-
-BENCH_SERVICE_CIDR = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "ServiceCIDR",
-    "metadata": {"name": "craftplane-bench"},
-    "spec": {"cidrs": ["10.128.0.0/16"]},
-}
-
-
-async def ensure_service_ips(kube: KubeClient, n: int) -> None:
-    """Every server has a ClusterIP Service, and the sandbox's service range is a /24 (about
-    250 addresses): past that the API server refuses Services ("range is full"). Kubernetes
-    >= 1.33 extends the range with a ServiceCIDR object; added once, left in place (it changes
-    nothing for anyone else)."""
-    path = "/apis/networking.k8s.io/v1/servicecidrs"
-    cidrs = (await kube.request("GET", path))["items"]
-    capacity = 0
-    for cidr in cidrs:
-        for block in cidr["spec"].get("cidrs", []):
-            if ":" not in block:
-                capacity += 2 ** (32 - int(block.split("/")[1])) - 2
-    used = len((await kube.request("GET", "/api/v1/services"))["items"])
-    if used + n + 50 <= capacity:
-        return
-    if any(c["metadata"]["name"] == BENCH_SERVICE_CIDR["metadata"]["name"] for c in cidrs):
-        return
-    await kube.request("POST", path, body=BENCH_SERVICE_CIDR)
-    print(
-        f"  service IP range holds {capacity} addresses, {used} in use: added ServiceCIDR "
-        f"{BENCH_SERVICE_CIDR['metadata']['name']} ({BENCH_SERVICE_CIDR['spec']['cidrs'][0]})",
-        flush=True,
-    )
+    return str(container.get("resources", {}).get("requests", {}).get("cpu", "0"))
 
 
 async def persistently(what: str, step: Any, patience: float = 120) -> Any:
@@ -566,10 +524,9 @@ async def run(args: argparse.Namespace) -> None:
     try:
         # Not ceil(n/100)+1: a kwok node has 32 CPUs and a server's pod requests 1, and the
         # pods of whatever else runs in the sandbox take their share.
-        needed, per_node = await nodes_needed(kube, n)
-        nodes = max(cfg.nodes, needed, len((await kube.request("GET", "/api/v1/nodes"))["items"]))
-        cluster.scale_nodes(cfg, nodes)
-        await ensure_service_ips(kube, n)
+        # The baseline's servers are deleted before the platform's are created.
+        room = await asyncio.to_thread(capacity.ensure_room, cfg, n, server_cpu=server_cpu())
+        nodes, per_node = room.nodes, room.servers_per_node
         print(
             f"scale benchmark: {n} servers through the gateway, {nodes} kwok nodes "
             f"({per_node} servers fit on one), create concurrency {args.concurrency}",

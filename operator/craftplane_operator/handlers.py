@@ -30,6 +30,20 @@ CHILD_RESOURCES: tuple[tuple[str, ...], ...] = (
 )
 
 
+def watch_only_owned_children(settings: kopf.OperatorSettings) -> None:
+    """Filter the child watches on the API server, not here.
+
+    The handlers below only react to objects carrying our managed-by label; without a
+    server-side selector every Pod, Secret and ConfigMap of the cluster would still be listed,
+    streamed and decoded by this process just to be dropped."""
+    selector = ",".join(f"{key}={value}" for key, value in OWNED.items())
+    for resource in CHILD_RESOURCES:
+        if len(resource) == 3:
+            settings.watching.label_selectors[resource[0], resource[1], resource[2]] = selector
+        else:
+            settings.watching.label_selectors[resource[0], resource[1]] = selector
+
+
 def build_registry(queue: WorkQueue, store: ObjectStore) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 

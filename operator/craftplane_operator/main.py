@@ -15,7 +15,7 @@ from craftplane import logs
 from craftplane.contracts.events import ALL_TOKEN, Event, EventType, ServerRef
 from craftplane.kube import KubeClient
 from craftplane_operator import metrics
-from craftplane_operator.handlers import build_registry
+from craftplane_operator.handlers import build_registry, watch_only_owned_children
 from craftplane_operator.http import serve
 from craftplane_operator.leader import LeaderElector
 from craftplane_operator.players import PlayerTracker
@@ -117,6 +117,7 @@ def _kopf_settings(settings: Any) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.persistence.finalizer = "craftplane.io/kopf-unused"
+    watch_only_owned_children(settings)
 
 
 async def run(settings: OperatorSettings) -> None:

@@ -35,13 +35,30 @@ class ObjectStore:
         current = self._objects.get(key)
         if current is not None and _older(body, current):
             return  # a late watch event must not replace what a newer write returned
-        self._objects[key] = dict(body)
+        self._objects[key] = _slim(body)
 
     def drop(self, kind: str, namespace: str, name: str) -> None:
         self._objects.pop(self._key(kind, namespace, name), None)
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         return self._objects.get(self._key(kind, namespace, name))
+
+
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _slim(body: Mapping[str, Any]) -> Obj:
+    """The body without what no reconcile reads: managedFields (often larger than the rest of
+    the object) and kubectl's last-applied copy of the spec. At a thousand servers these made
+    up most of the operator's memory."""
+    slim = dict(body)
+    meta = dict(slim.get("metadata") or {})
+    meta.pop("managedFields", None)
+    annotations = meta.get("annotations")
+    if annotations and _LAST_APPLIED in annotations:
+        meta["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
+    slim["metadata"] = meta
+    return slim
 
 
 def _older(candidate: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from craftplane import tokens
-from craftplane.testing.gateway import gateway_process, unique_consumer
+from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
+from craftplane.testing.plugin import make_tenant, scratch_database
 from craftplane.testing.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,23 +107,6 @@ def build_dashboard() -> Path:
     return DIST
 
 
-@dataclass(frozen=True)
-class Tenant:
-    name: str
-    namespace: str
-    token: str
-
-
-def make_tenant(kubectl: Kubectl, token_key: str, name: str) -> Tenant:
-    """A tenant as the platform makes one: a labelled namespace, and a token for it."""
-    namespace = tokens.namespace_for(name)
-    kubectl.apply(
-        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n  labels:\n"
-        f"    craftplane.io/tenant: {name}\n    pod-security.kubernetes.io/enforce: restricted\n"
-    )
-    return Tenant(name, namespace, tokens.mint(name, token_key))
-
-
 @pytest.fixture(scope="session")
 def dashboard_dist() -> Path:
     return build_dashboard()
@@ -136,14 +119,8 @@ def dashboard_token_key() -> str:
 
 @pytest.fixture(scope="session")
 async def dashboard_db(platform: Platform) -> AsyncIterator[str]:
-    name = f"dash_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(platform.admin_database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield platform.admin_database_url.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(platform.admin_database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with scratch_database(platform, "dash") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")

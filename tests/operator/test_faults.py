@@ -90,8 +90,11 @@ async def test_nats_outage_ends_with_true_phases(
 async def test_two_replicas_one_publishes_and_hands_over(
     platform: Platform, kubectl: Kubectl, namespace: str, operator: ManagedProcess
 ) -> None:
-    wait_for(lambda: operator.metric("craftplane_operator_leader") == 1, timeout=60,
-             what="the session operator leads")
+    wait_for(
+        lambda: operator.metric("craftplane_operator_leader") == 1,
+        timeout=60,
+        what="the session operator leads",
+    )
     standby = operator_process(platform, 1).start()
     try:
         await asyncio.sleep(3)  # a standby that would (wrongly) lead would do so by now

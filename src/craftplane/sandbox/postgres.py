@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import asyncpg
 
 from craftplane.sandbox import procs
 from craftplane.sandbox.config import SandboxConfig
@@ -165,3 +170,23 @@ def stop(cfg: SandboxConfig) -> bool:
     if procs.pid_alive(pid):
         procs.stop_pid(pid)
     return True
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(admin_url: str, prefix: str) -> AsyncIterator[str]:
+    """A fresh database next to the one `admin_url` names; yields its URL and drops it (with
+    whatever is still connected) afterwards."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

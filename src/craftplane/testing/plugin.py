@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import nats
 import pytest
@@ -17,7 +17,7 @@ from nats.aio.client import Client
 
 from craftplane import tokens
 from craftplane.contracts import events as contract
-from craftplane.sandbox import apps
+from craftplane.sandbox import apps, postgres
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
@@ -134,16 +134,14 @@ def token_key() -> str:
     return tokens.generate_key()
 
 
+def scratch_database(platform: Platform, prefix: str) -> AbstractAsyncContextManager[str]:
+    return postgres.scratch_database(platform.admin_database_url, prefix)
+
+
 @pytest.fixture(scope="session")
 async def gateway_db(platform: Platform) -> AsyncIterator[str]:
-    name = f"gw_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(platform.admin_database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield platform.admin_database_url.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(platform.admin_database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with scratch_database(platform, "gw") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +168,8 @@ def _gateway_running(request: pytest.FixtureRequest) -> None:
             proc.start()
 
 
-def _tenant(kubectl: Kubectl, token_key: str, name: str) -> Tenant:
+def make_tenant(kubectl: Kubectl, token_key: str, name: str) -> Tenant:
+    """A tenant as the platform makes one: a labelled namespace, and a token for it."""
     namespace = tokens.namespace_for(name)
     kubectl.apply(
         f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n  labels:\n"
@@ -181,14 +180,14 @@ def _tenant(kubectl: Kubectl, token_key: str, name: str) -> Tenant:
 
 @pytest.fixture
 def tenant_a(kubectl: Kubectl, token_key: str) -> Iterator[Tenant]:
-    tenant = _tenant(kubectl, token_key, f"a{secrets.token_hex(3)}")
+    tenant = make_tenant(kubectl, token_key, f"a{secrets.token_hex(3)}")
     yield tenant
     kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
 
 
 @pytest.fixture
 def tenant_b(kubectl: Kubectl, token_key: str) -> Iterator[Tenant]:
-    tenant = _tenant(kubectl, token_key, f"b{secrets.token_hex(3)}")
+    tenant = make_tenant(kubectl, token_key, f"b{secrets.token_hex(3)}")
     yield tenant
     kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
 

@@ -26,6 +26,7 @@ async def test_a_loop_that_raises_is_logged_and_restarted(caplog: pytest.LogCapt
         await asyncio.Event().wait()
 
     supervised = Supervised(loop, name="demo", log=log, restart_after=0.01)
+
     async def restarted() -> bool:
         return len(runs) == 2
 

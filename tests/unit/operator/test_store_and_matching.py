@@ -11,8 +11,11 @@ pytestmark = pytest.mark.unit
 
 
 def obj(rv: str, uid: str = "u1", **extra: object) -> dict[str, object]:
-    return {"kind": "Service", "metadata": {"name": "s", "namespace": "n", "uid": uid,
-                                            "resourceVersion": rv}, **extra}
+    return {
+        "kind": "Service",
+        "metadata": {"name": "s", "namespace": "n", "uid": uid, "resourceVersion": rv},
+        **extra,
+    }
 
 
 def test_a_late_watch_event_does_not_replace_a_newer_write() -> None:
@@ -44,3 +47,24 @@ def test_a_recreated_object_replaces_the_old_one_whatever_its_version() -> None:
 )
 def test_up_to_date(live: dict | None, desired: dict, expected: bool) -> None:
     assert up_to_date(live, desired) is expected
+
+
+def test_the_store_keeps_no_managed_fields_or_last_applied_copy() -> None:
+    store = ObjectStore()
+    body = obj(
+        "5",
+        spec={"v": 1},
+    )
+    body["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]  # type: ignore[index]
+    body["metadata"]["annotations"] = {  # type: ignore[index]
+        "kubectl.kubernetes.io/last-applied-configuration": '{"spec": {"v": 1}}',
+        "keep": "me",
+    }
+    store.put(body)
+    kept = store.get("Service", "n", "s")
+    assert kept is not None
+    assert "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["annotations"] == {"keep": "me"}
+    assert kept["spec"] == {"v": 1}
+    # The caller's body is not modified.
+    assert "managedFields" in body["metadata"]  # type: ignore[operator]
