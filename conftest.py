@@ -18,7 +18,6 @@ from craftplane.sandbox import cluster, nats_server, postgres, stack
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
-from craftplane.testing.plugin import scratch_database
 from craftplane.testing.wait import wait_for
 
 ROOT = Path(__file__).resolve().parent
@@ -124,7 +123,7 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 @pytest.fixture
 async def database(platform: Platform) -> AsyncIterator[str]:
     """A PostgreSQL database of the test's own; yields its DSN and drops it afterwards."""
-    async with scratch_database(platform, "t") as dsn:
+    async with postgres.scratch_database(platform.admin_database_url, "t") as dsn:
         yield dsn
 
 
