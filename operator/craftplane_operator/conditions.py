@@ -50,11 +50,12 @@ def _conditions(
     conditions = []
     for condition_type, flag in flags:
         status = ConditionStatus.TRUE if flag else ConditionStatus.FALSE
+        own = condition_type is ConditionType.DEGRADED and derived.degraded_reason is not None
         condition = Condition(
             type=condition_type,
             status=status,
-            reason=derived.reason,
-            message=derived.message,
+            reason=derived.degraded_reason if own else derived.reason,
+            message=derived.degraded_message if own else derived.message,
             last_transition_time=_aware(now),
             observed_generation=generation,
         )

@@ -77,6 +77,17 @@ class Derived:
     progressing: bool = False
     degraded: bool = False
     address: Address | None = None
+    # A problem that does not change the phase (the server runs on) but leaves it Degraded,
+    # with a reason and message of its own on that condition.
+    degraded_reason: str | None = None
+    degraded_message: str | None = None
+
+
+def with_problem(derived: Derived, reason: str, message: str) -> Derived:
+    """The same phase, Degraded for `reason`; a server already failing keeps its own reason."""
+    if derived.degraded:
+        return derived
+    return replace(derived, degraded=True, degraded_reason=reason, degraded_message=message)
 
 
 def derive(observed: Observed, now: datetime) -> Derived:

@@ -34,12 +34,13 @@ from craftplane_operator.builders.secret import existing_password, generate_pass
 from craftplane_operator.conditions import desired_status, status_patch
 from craftplane_operator.eventing import phase_event, spec_event
 from craftplane_operator.matching import up_to_date
-from craftplane_operator.phase import Derived, Observed, Reason, derive
+from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import PlayerTracker, Target
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
+from craftplane_operator.volume import STORAGE_NOT_APPLIED, plan_volume
 
 log = logging.getLogger("craftplane.reconciler")
 
@@ -97,7 +98,10 @@ class Reconciler:
             await self._invalid(key, body, tenant, exc)
             return
         observed = await self._apply_children(server)
+        problem = await self._apply_volume(server, observed.pvc)
         derived = derive(observed, _now())
+        if problem is not None:
+            derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
         await self._write_status(key, body, derived, tenant)
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
 
@@ -159,6 +163,33 @@ class Reconciler:
             service=live["Service"],
         )
 
+    async def _apply_volume(
+        self, server: ServerContext, pvc: Mapping[str, Any] | None
+    ) -> str | None:
+        """Grow the world volume when spec.storage asks for more; the problem, when it can't."""
+        plan = plan_volume(server.spec.storage, pvc)
+        if plan.patch is None or pvc is None:
+            return plan.problem
+        name = pvc["metadata"]["name"]
+        try:
+            resized = await self.kube.merge_patch(
+                "PersistentVolumeClaim", server.namespace, name, plan.patch
+            )
+        except KubeError as exc:
+            if exc.status not in (403, 422):
+                raise
+            # Refused by admission, typically a StorageClass without allowVolumeExpansion.
+            message = (exc.body.get("message") or str(exc))[:300]
+            return f"the world volume cannot grow to {server.spec.storage.size}: {message}"
+        self.store.put(resized)
+        log.info(
+            "resizing PersistentVolumeClaim %s to %s",
+            name,
+            server.spec.storage.size,
+            extra={"server": f"{server.namespace}/{server.name}", "child": "PersistentVolumeClaim"},
+        )
+        return None
+
     async def _ensure_finalizer(self, body: Obj) -> Obj:
         finalizers = list(body["metadata"].get("finalizers") or [])
         if FINALIZER in finalizers:
@@ -190,6 +221,7 @@ class Reconciler:
             )
             self.store.put(body)
         self._spec_events(previous, body, tenant)
+        await self._record_problem(body, previous, derived)
         old_phase = previous.get("phase")
         if old_phase != derived.phase.value:
             log.info(
@@ -208,6 +240,23 @@ class Reconciler:
         self._set_phase(key, derived.phase)
         self._publish(phase_event(body, tenant))
         self.players.track(key, self._ping_target(body, derived))
+
+    async def _record_problem(
+        self, body: Obj, previous: Mapping[str, Any], derived: Derived
+    ) -> None:
+        """A Warning event when a phase-neutral problem appears or changes (not on every pass)."""
+        if derived.degraded_reason is None or derived.degraded_message is None:
+            return
+        conditions: list[Mapping[str, Any]] = previous.get("conditions") or []
+        before: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Degraded"), {})
+        if (before.get("reason"), before.get("message")) == (
+            derived.degraded_reason,
+            derived.degraded_message,
+        ):
+            return
+        await self.recorder.record(
+            body, warning=True, reason=derived.degraded_reason, message=derived.degraded_message
+        )
 
     def _spec_events(self, previous: Mapping[str, Any], body: Obj, tenant: str | None) -> None:
         observed = previous.get("observedGeneration")

@@ -188,8 +188,9 @@ class Storage(ApiModel):
     size: Size = Field(
         default="10Gi",
         description=(
-            "Size of the world volume, as a Kubernetes quantity (e.g. 10Gi). Growing it later "
-            "requires a storage class that allows volume expansion."
+            "Size of the world volume, as a Kubernetes quantity (e.g. 10Gi). It can grow "
+            "later when the storage class allows volume expansion; a volume never shrinks (a "
+            "smaller size is reported on the Degraded condition, reason StorageNotApplied)."
         ),
     )
     storage_class_name: str | None = Field(
@@ -197,7 +198,7 @@ class Storage(ApiModel):
         max_length=253,
         description=(
             "StorageClass of the world volume; the cluster's default class when omitted. "
-            "Cannot be changed once the volume exists."
+            "Cannot be changed once the volume exists (reported like a shrink)."
         ),
     )
     retain_on_delete: bool = Field(
