@@ -73,7 +73,21 @@ class KubeClient:
     def __init__(self, api: client.ApiClient) -> None:
         self._api = api
         self._host = str(api.configuration.host).rstrip("/")
+        self._proxy: str | None = api.configuration.proxy or None
+        self._session: aiohttp.ClientSession | None = None
         self.requests = 0
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        # kubernetes_asyncio's own session trusts the environment: every request then looks
+        # up proxy variables and ~/.netrc in a worker thread, which profiling at a thousand
+        # servers showed as over a tenth of the operator's CPU. The API server is reached
+        # directly, or through the kubeconfig's proxy-url, with the same TLS connector.
+        if self._session is None:
+            shared: aiohttp.ClientSession = self._api.rest_client.pool_manager
+            self._session = aiohttp.ClientSession(
+                connector=shared.connector, connector_owner=False, trust_env=False
+            )
+        return self._session
 
     @classmethod
     async def connect(cls, pool_size: int = 32) -> KubeClient:
@@ -89,6 +103,8 @@ class KubeClient:
         return cls(client.ApiClient(configuration=cfg))
 
     async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
         await self._api.close()
 
     async def _headers(self, content_type: str | None) -> dict[str, str]:
@@ -112,13 +128,14 @@ class KubeClient:
         content_type: str | None = None,
         timeout: float = 30,
     ) -> Obj:
-        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
+        session = self._client_session()
         data = None if body is None else json.dumps(body, separators=(",", ":"))
         self.requests += 1
         try:
             async with session.request(
                 method,
                 self._host + path,
+                proxy=self._proxy,
                 params=dict(params or {}),
                 data=data,
                 headers=await self._headers(content_type or ("application/json" if data else None)),
