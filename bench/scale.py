@@ -88,8 +88,13 @@ class Watcher:
         self.task = asyncio.create_task(self._read())
 
     async def _connect(self) -> None:
+        # max_size=None: a snapshot of thousands of servers is larger than the library's
+        # default 1 MiB frame limit (a browser has none).
         self.conn = await websockets.connect(
-            f"ws://127.0.0.1:{self.port}/api/v1/ws", max_queue=None, ping_interval=None
+            f"ws://127.0.0.1:{self.port}/api/v1/ws",
+            max_queue=None,
+            max_size=None,
+            ping_interval=None,
         )
         await self.conn.send(json.dumps({"type": "auth", "token": self.token}))
         assert json.loads(await self.conn.recv())["type"] == "ready"
@@ -120,7 +125,15 @@ class Watcher:
             except websockets.ConnectionClosed:
                 pass
             self.closes.append(self.conn.close_code)
-            await self._connect()
+            while True:
+                try:
+                    await self._connect()
+                    break
+                except (OSError, websockets.WebSocketException, AssertionError) as exc:
+                    # A client that stopped reconnecting would only show up as a run that
+                    # never finishes: say so and keep trying, as the dashboard does.
+                    print(f"  WebSocket reconnect failed ({exc!r}); retrying", flush=True)
+                    await asyncio.sleep(1)
 
     async def stop(self) -> None:
         if self.task:
@@ -439,6 +452,8 @@ async def platform(
                     for proc in (operator, gateway):
                         if not proc.alive:
                             raise SystemExit(f"{proc.name} exited; see {proc.log_path}")
+                    if watcher.task is not None and watcher.task.done():
+                        raise SystemExit(f"the WebSocket client stopped: {watcher.task!r}")
                     await asyncio.sleep(0.25)
                 db_running = await running_in_db(conn, namespace)
                 ws_running = watcher.first["running"]
