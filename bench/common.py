@@ -41,11 +41,17 @@ class ProcessSampler:
     async def _loop(self) -> None:
         proc = psutil.Process(self.pid)
         while True:
-            self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
+            try:
+                self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
+            except psutil.NoSuchProcess:
+                return  # the process under test exited; the run reports that itself
             await asyncio.sleep(self.interval)
 
     async def stop(self) -> None:
-        self.cpu_end = self._cpu()
+        try:
+            self.cpu_end = self._cpu()
+        except psutil.NoSuchProcess:
+            self.cpu_end = self.cpu_start
         if self._task:
             self._task.cancel()
 
