@@ -79,6 +79,7 @@ class Reconciler:
         # so every server's current state is published once (JetStream drops the duplicates).
         self._published: dict[str, str] = {}
         self.phases: dict[str, Phase] = {}
+        self._phase_counts: dict[Phase, int] = dict.fromkeys(Phase, 0)
 
     async def reconcile(self, key: str) -> None:
         started = time.perf_counter()
@@ -290,15 +291,18 @@ class Reconciler:
         return None
 
     def _set_phase(self, key: str, phase: Phase | None) -> None:
-        if phase is None:
-            self.phases.pop(key, None)
-        else:
+        # Counted incrementally: recounting every server on every reconcile was quadratic
+        # (4% of the operator's CPU at 3,000 servers).
+        old = self.phases.pop(key, None) if phase is None else self.phases.get(key)
+        if old is phase:
+            return
+        if phase is not None:
             self.phases[key] = phase
-        counts = {p: 0 for p in Phase}
-        for value in self.phases.values():
-            counts[value] += 1
-        for p, count in counts.items():
-            metrics.SERVERS_BY_PHASE.labels(phase=p.value).set(count)
+        for changed, delta in ((old, -1), (phase, 1)):
+            if changed is not None:
+                self._phase_counts[changed] += delta
+                gauge = metrics.SERVERS_BY_PHASE.labels(phase=changed.value)
+                gauge.set(self._phase_counts[changed])
 
     def _forget(self, key: str) -> None:
         self.players.track(key, None)
