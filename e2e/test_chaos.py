@@ -49,6 +49,7 @@ from nats.js.errors import NotFoundError
 from websockets.exceptions import WebSocketException
 
 from craftplane.contracts import events as contract
+from craftplane.contracts.phases import PROJECTED_STATUS
 from craftplane.sandbox import capacity, cluster, nats_server, postgres, procs
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.gateway import Tenant, WsClient, connect_ws, gateway_process
@@ -61,13 +62,8 @@ from craftplane.testing.wait import ConditionTimeout, wait_for
 
 pytestmark = pytest.mark.e2e
 
-PROJECTED = {
-    "Starting": "deploying",
-    "Running": "running",
-    "Stopped": "stopped",
-    "Error": "failed",
-    "Terminating": "terminating",
-}
+# CR phase -> projected status, as the contract maps it.
+PROJECTED = {phase.value: status.value for phase, status in PROJECTED_STATUS.items()}
 LEASE = ("craftplane-system", "craftplane-operator")
 RESYNC_ENV = "CRAFTPLANE_OPERATOR_RESYNC_SECONDS"
 

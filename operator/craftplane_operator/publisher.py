@@ -71,7 +71,7 @@ class Publisher:
 
     async def stop(self) -> None:
         for loop in self._loops:
-            loop.cancel()
+            await loop.stop()
         if self._nc is not None and self._nc.is_connected:
             with contextlib.suppress(TimeoutError, nats.errors.Error):
                 await asyncio.wait_for(self._nc.drain(), timeout=5)

@@ -58,6 +58,11 @@ class Supervised:
         self._cancelled = True
         self._task.cancel()
 
-    async def wait_cancelled(self) -> None:
-        self.cancel()
+    async def finished(self) -> None:
+        """Until the current run of the loop has ended (and its done-callback has run)."""
         await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        self.cancel()
+        await self.finished()

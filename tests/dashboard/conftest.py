@@ -23,7 +23,7 @@ from craftplane import tokens
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
-from craftplane.testing.plugin import make_tenant, scratch_database
+from craftplane.testing.plugin import make_tenant, revive, scratch_database
 from craftplane.testing.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,10 +148,7 @@ def dashboard_gateway(
 @pytest.fixture(autouse=True)
 def _dashboard_gateway_running(request: pytest.FixtureRequest) -> None:
     """A test that killed the gateway must not leave the next one without it."""
-    if "dashboard_gateway" in request.fixturenames:
-        proc: ManagedProcess = request.getfixturevalue("dashboard_gateway")
-        if not proc.alive:
-            proc.start()
+    revive(request, "dashboard_gateway")
 
 
 @pytest.fixture

@@ -25,14 +25,6 @@ from tests.operator.conftest import server_manifest, stream_events
 
 pytestmark = pytest.mark.cluster
 
-PROJECTED = {
-    "Starting": "deploying",
-    "Running": "running",
-    "Stopped": "stopped",
-    "Error": "failed",
-    "Terminating": "terminating",
-}
-
 
 async def rows(dsn: str, namespace: str) -> dict[str, dict[str, Any]]:
     conn = await asyncpg.connect(dsn)

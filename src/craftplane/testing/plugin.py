@@ -71,13 +71,19 @@ def operator(platform: Platform, crds_installed: None) -> Iterator[ManagedProces
     proc.terminate()
 
 
+def revive(request: pytest.FixtureRequest, *fixtures: str) -> None:
+    """Restart the named process fixtures this test uses that an earlier test killed."""
+    for name in fixtures:
+        if name in request.fixturenames:
+            proc: ManagedProcess = request.getfixturevalue(name)
+            if not proc.alive:
+                proc.start()
+
+
 @pytest.fixture(autouse=True)
-def _operator_running(request: pytest.FixtureRequest) -> None:
-    """A test that killed the operator must not leave the next one without it."""
-    if "operator" in request.fixturenames:
-        proc: ManagedProcess = request.getfixturevalue("operator")
-        if not proc.alive:
-            proc.start()
+def _processes_running(request: pytest.FixtureRequest) -> None:
+    """A test that killed the operator or the gateway must not leave the next one without it."""
+    revive(request, "operator", "gateway")
 
 
 @pytest.fixture
@@ -158,14 +164,6 @@ def gateway(
     ).start()
     yield proc
     proc.terminate()
-
-
-@pytest.fixture(autouse=True)
-def _gateway_running(request: pytest.FixtureRequest) -> None:
-    if "gateway" in request.fixturenames:
-        proc: ManagedProcess = request.getfixturevalue("gateway")
-        if not proc.alive:
-            proc.start()
 
 
 def make_tenant(kubectl: Kubectl, token_key: str, name: str) -> Tenant:
