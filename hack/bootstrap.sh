@@ -20,8 +20,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# postgresql: real server binaries; util-linux: runuser; chromium: the dashboard's browser tests.
-apt_install postgresql util-linux ca-certificates chromium fonts-dejavu-core ${CRAFTPLANE_EXTRA_APT:-}
+# postgresql: real server binaries; util-linux: runuser; chromium: the dashboard's browser tests;
+# containerd, runc, CNI plugins, iptables, iproute2, conntrack: the real node; debootstrap + umoci: its images.
+apt_install postgresql util-linux ca-certificates chromium fonts-dejavu-core \
+  containerd runc containernetworking-plugins iptables iproute2 conntrack debootstrap umoci \
+  ${CRAFTPLANE_EXTRA_APT:-}
 
 PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the sandbox control plane from upstream sources through the Go module
 # proxy: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
-# kwok and kwokctl. Output goes to a cache directory keyed by version, so a
+# kwok and kwokctl, and the real node's kubelet, kube-proxy and local-path-provisioner. Output goes to a cache directory keyed by version, so a
 # warm machine never rebuilds. Prints one progress line per binary.
 set -euo pipefail
 
 K8S_VERSION="${CRAFTPLANE_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${CRAFTPLANE_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${CRAFTPLANE_KWOK_VERSION:-v0.8.0}"
+LOCAL_PATH_VERSION="${CRAFTPLANE_LOCAL_PATH_VERSION:-v0.0.30}"
 CACHE_ROOT="${CRAFTPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/craftplane}"
 BIN_DIR="$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
 WORK="$CACHE_ROOT/build"
@@ -20,7 +21,7 @@ command -v go >/dev/null || die "go is not installed; install Go >= 1.24 first"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 STAGE_DIR="$(dirname "$BIN_DIR")/stages"
-want=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl)
+want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok kwokctl local-path-provisioner)
 missing=()
 for b in "${want[@]}"; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$b"); done
 [[ -f "$STAGE_DIR/.complete" ]] || missing+=(stages)
@@ -66,6 +67,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
   log "resolving dependencies (go mod tidy)"
@@ -76,7 +79,7 @@ GO
     ld+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date -X $pkg.gitCommit=0000000000000000000000000000000000000000"
   done
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
     need "$b" || continue
     local t0; t0=$(date +%s)
     log "building $b $K8S_VERSION ..."
@@ -112,6 +115,16 @@ build_kwok() {
   log "built kwok and kwokctl in $(( $(date +%s) - t0 ))s"
 }
 
+build_local_path() {
+  # The real node's dynamic volume provisioner (rancher/local-path-provisioner).
+  local t0; t0=$(date +%s)
+  log "building local-path-provisioner $LOCAL_PATH_VERSION ..."
+  GOBIN="$BIN_DIR" GOFLAGS= go install -trimpath -ldflags "-s -w" \
+    "github.com/rancher/local-path-provisioner@$LOCAL_PATH_VERSION" \
+    || die "go install of local-path-provisioner $LOCAL_PATH_VERSION failed"
+  log "built local-path-provisioner in $(( $(date +%s) - t0 ))s"
+}
+
 copy_stages() {
   # kwok ships its node, pod and volume Stage definitions in its module; keep the
   # ones the sandbox uses beside the binaries so starting a cluster needs no network.
@@ -130,7 +143,8 @@ copy_stages() {
 if need kwok || need kwokctl; then build_kwok; fi
 if need stages; then copy_stages; fi
 if need etcd; then build_etcd; fi
-if need kube-apiserver || need kube-controller-manager || need kube-scheduler || need kubectl; then build_k8s; fi
+if need local-path-provisioner; then build_local_path; fi
+if need kube-apiserver || need kube-controller-manager || need kube-scheduler || need kubectl || need kubelet || need kube-proxy; then build_k8s; fi
 
 log "control plane ready in $BIN_DIR (total $(( $(date +%s) - START ))s)"
 echo "$BIN_DIR"

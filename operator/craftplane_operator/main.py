@@ -48,6 +48,7 @@ class Operator:
             TenantDirectory(kube),
             self.players,
             ping_in_cluster=settings.ping_in_cluster,
+            placement=settings.placement,
         )
         self._resync_task: asyncio.Task[None] | None = None
         metrics.API_REQUESTS.set_function(lambda: float(kube.requests))

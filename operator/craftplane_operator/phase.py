@@ -42,6 +42,7 @@ class Reason(StrEnum):
     STOPPING = "Stopping"
     RUNNING = "Running"
     CRASH_LOOP = "CrashLoop"
+    OOM_KILLED = "OOMKilled"
     IMAGE_PULL_FAILED = "ImagePullFailed"
     CONFIG_ERROR = "ConfigError"
     SETTINGS_REJECTED = "SettingsRejected"
@@ -201,6 +202,9 @@ def _container_failure(pod: Object) -> Derived | None:
     """An Error phase read from the containers' states, by rule priority."""
     statuses = list(_container_statuses(pod))
     for status in statuses:
+        if _out_of_memory(status):
+            return _error(Reason.OOM_KILLED, _oom_message(pod, status))
+    for status in statuses:
         waiting = _get(status, "state", "waiting") or {}
         if waiting.get("reason") == "CrashLoopBackOff":
             # A crash loop is also how a server rejecting its settings looks
@@ -239,6 +243,27 @@ def _rejection(terminated: Object) -> Derived | None:
     return _error(
         Reason.SETTINGS_REJECTED,
         f"The server refused to start (exit code {code}): {_headline(message)}",
+    )
+
+
+def _out_of_memory(status: Object) -> bool:
+    """Killed by the kernel for its memory limit, now or in the run before this not-yet-ready
+    one: a server that dies of memory at every start must not flap back to Starting."""
+    state: Object = status.get("state") or {}
+    if _get(state, "terminated", "reason") == "OOMKilled":
+        return True
+    last_oom = _get(status, "lastState", "terminated", "reason") == "OOMKilled"
+    return last_oom and not status.get("ready")
+
+
+def _oom_message(pod: Object, status: Object) -> str:
+    containers = _get(pod, "spec", "containers") or []
+    mine = next((c for c in containers if c.get("name") == status.get("name")), {})
+    limit = _get(mine, "resources", "limits", "memory")
+    at = f" at its limit of {limit}" if limit else ""
+    return (
+        f"The server ran out of memory and was killed by the kernel (OOMKilled){at}; "
+        "raise spec.resources.memory."
     )
 
 

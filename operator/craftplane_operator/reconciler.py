@@ -35,6 +35,7 @@ from craftplane_operator.conditions import desired_status, status_patch
 from craftplane_operator.eventing import phase_event, spec_event
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
+from craftplane_operator.placement import Placement, placed
 from craftplane_operator.players import PlayerTracker, Target
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
@@ -67,6 +68,7 @@ class Reconciler:
         players: PlayerTracker,
         *,
         ping_in_cluster: bool,
+        placement: Placement | None = None,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -75,6 +77,7 @@ class Reconciler:
         self.tenants = tenants
         self.players = players
         self.ping_in_cluster = ping_in_cluster
+        self.placement = placement
         # The last event id this process published per server uid: after a restart it is empty,
         # so every server's current state is published once (JetStream drops the duplicates).
         self._published: dict[str, str] = {}
@@ -94,7 +97,7 @@ class Reconciler:
             return
         body = await self._ensure_finalizer(body)
         try:
-            server = ServerContext.from_body(body)
+            server = placed(ServerContext.from_body(body), self.placement)
         except ValidationError as exc:
             await self._invalid(key, body, tenant, exc)
             return

@@ -8,6 +8,8 @@ import socket
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from craftplane_operator.placement import Placement
+
 
 def _identity() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -35,6 +37,13 @@ class OperatorSettings(BaseSettings):
     ping_in_cluster: bool = Field(
         default_factory=lambda: bool(os.environ.get("KUBERNETES_SERVICE_HOST")),
         description="ping servers at their cluster address (only reachable from inside)",
+    )
+    placement: Placement | None = Field(
+        default=None,
+        description=(
+            "JSON: where servers of chosen namespaces run (nodeSelector, tolerations, "
+            "storageClassName) and the image for those that leave spec.image at its default"
+        ),
     )
     http_port: int = 8090
     http_host: str = "0.0.0.0"

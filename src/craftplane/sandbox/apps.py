@@ -12,7 +12,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from craftplane.sandbox import cluster, procs
+from craftplane.sandbox import cluster, node, procs
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.progress import say, step
@@ -61,6 +61,7 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
             "CRAFTPLANE_OPERATOR_LEASE_NAMESPACE": SYSTEM_NAMESPACE,
             "CRAFTPLANE_OPERATOR_HTTP_PORT": str(cfg.operator_metrics_port),
             "CRAFTPLANE_OPERATOR_HTTP_HOST": "127.0.0.1",
+            **node.operator_env(cfg),
         }
     )
     return env
@@ -198,6 +199,9 @@ def status(cfg: SandboxConfig) -> dict[str, str]:
 
 def env(cfg: SandboxConfig) -> dict[str, str]:
     values = {
+        **(
+            {"CRAFTPLANE_SANDBOX_SERVER_IMAGE": node.server_image(cfg)} if node.enabled(cfg) else {}
+        ),
         "CRAFTPLANE_OPERATOR_METRICS": f"http://127.0.0.1:{cfg.operator_metrics_port}/metrics",
         "CRAFTPLANE_GATEWAY_URL": cfg.gateway_url,
     }

@@ -18,6 +18,7 @@ import yaml
 
 from craftplane.contracts.quantity import to_millicores
 from craftplane.sandbox import cluster
+from craftplane.sandbox.config import EXTRA_SERVICE_CIDR as EXTRA_RANGE
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.progress import say
@@ -26,7 +27,7 @@ EXTRA_SERVICE_CIDR: dict[str, Any] = {
     "apiVersion": "networking.k8s.io/v1",
     "kind": "ServiceCIDR",
     "metadata": {"name": "craftplane-extra"},
-    "spec": {"cidrs": ["10.128.0.0/16"]},
+    "spec": {"cidrs": [EXTRA_RANGE]},
 }
 
 

@@ -104,9 +104,12 @@ def healthy(cfg: SandboxConfig) -> bool:
     return kubectl(cfg, "get", "--raw", "/readyz", timeout=10).returncode == 0
 
 
-def _config(cfg: SandboxConfig) -> str:
+Patches = list[dict[str, Any]]
+
+
+def _config(cfg: SandboxConfig, patches: Patches) -> str:
     b = cfg.bin_dir
-    doc = {
+    doc: dict[str, Any] = {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": {
@@ -133,7 +136,33 @@ def _config(cfg: SandboxConfig) -> str:
             "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 200_000,
         },
     }
+    if patches:
+        doc["componentsPatches"] = patches
     return yaml.safe_dump(doc, sort_keys=False)
+
+
+# kwokctl runs kwok with --manage-all-nodes=true, which would take over a real node too; it
+# manages only the nodes it creates itself (annotated kwok.x-k8s.io/node=fake) from now on.
+KWOK_OWN_NODES: Patches = [
+    {
+        "name": "kwok-controller",
+        "extraArgs": [
+            {"key": "manage-all-nodes", "value": "false"},
+            {"key": "manage-nodes-with-annotation-selector", "value": "kwok.x-k8s.io/node=fake"},
+        ],
+    }
+]
+
+
+def _missing_patches(cfg: SandboxConfig, patches: Patches) -> list[str]:
+    """Extra arguments that an existing cluster was created without."""
+    recorded = (cluster_dir(cfg) / "kwok.yaml").read_text()
+    return [
+        arg["key"]
+        for patch in patches
+        for arg in patch.get("extraArgs", [])
+        if f"--{arg['key']}=" not in recorded and arg["key"] not in recorded
+    ]
 
 
 def _link_kubeconfig(cfg: SandboxConfig) -> None:
@@ -144,8 +173,17 @@ def _link_kubeconfig(cfg: SandboxConfig) -> None:
     cfg.kubeconfig.chmod(0o600)
 
 
-def start(cfg: SandboxConfig) -> bool:
-    """Create or restart the cluster; True when this call had anything to do."""
+def start(cfg: SandboxConfig, patches: Patches | None = None) -> bool:
+    """Create or restart the cluster; True when this call had anything to do.
+
+    ``patches`` are kwokctl component patches (extra flags) the cluster is created with."""
+    patches = [*KWOK_OWN_NODES, *(patches or [])]
+    if exists(cfg) and (missing := _missing_patches(cfg, patches)):
+        raise SandboxError(
+            f"this sandbox's control plane was created without {', '.join(missing)} (it "
+            f"predates the real node); remove it with `craftplane sandbox down` and "
+            f"`rm -rf {cfg.kwok_dir}`, then run `craftplane sandbox up` again"
+        )
     if healthy(cfg):
         return False
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
@@ -175,7 +213,7 @@ def start(cfg: SandboxConfig) -> bool:
     else:
         procs.ensure_port_free(cfg.apiserver_port, "kube-apiserver")
         config_file = cfg.state_dir / "kwokctl.yaml"
-        config_file.write_text(_config(cfg))
+        config_file.write_text(_config(cfg, patches))
         stages = cfg.bin_dir.parent / "stages"
         # A custom Stage list replaces kwok's defaults, so it names them all: node, pod and
         # volume stages.

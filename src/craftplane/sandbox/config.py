@@ -8,6 +8,12 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# kwok's default pod address range (its --cidr); the real node's pods use their own.
+KWOK_POD_CIDR = "10.0.0.0/24"
+# The API server's default Service range, and the one the sandbox adds for big runs.
+SERVICE_CIDR = "10.0.0.0/24"
+EXTRA_SERVICE_CIDR = "10.128.0.0/16"
+
 
 def _default_state_dir() -> Path:
     # PostgreSQL refuses to run as root, so as root its data must live where the
@@ -41,11 +47,31 @@ class SandboxConfig(BaseSettings):
     gateway_port: int = 18080
     operator_metrics_port: int = 18090
     nodes: int = 3
+    # The real node (containerd + kubelet + kube-proxy on this host) beside the kwok nodes.
+    real_node: bool = True
+    real_node_name: str = "craftplane-real-0"
+    # On a dummy interface the sandbox creates: private, and never the machine's own address.
+    real_node_ip: str = "10.213.255.1"
+    real_node_pod_cidr: str = "10.213.0.0/24"
+    real_node_label: str = "craftplane.io/node-kind=real"
+    kubelet_port: int = 10250
+    kubelet_healthz_port: int = 10248
+    kube_proxy_healthz_port: int = 10256
+    kube_proxy_metrics_port: int = 10249
+    # Namespaces whose servers the operator places on the real node with the stand-in image.
+    real_node_namespaces: list[str] = ["tenant-demo", "real-*"]
 
     @property
     def bin_dir(self) -> Path:
         key = f"k8s-{self.k8s_version}-etcd-{self.etcd_version}-kwok-{self.kwok_version}"
         return self.cache / key / "bin"
+
+    @property
+    def cluster_cidrs(self) -> list[str]:
+        """Addresses that mean something only inside the cluster: Service ranges and the kwok
+        pods' fake addresses. They are routed to the real node's dummy interface, so what
+        kube-proxy does not translate to a real pod is dropped here instead of leaving."""
+        return [KWOK_POD_CIDR, SERVICE_CIDR, EXTRA_SERVICE_CIDR]
 
     @property
     def kwok_dir(self) -> Path:

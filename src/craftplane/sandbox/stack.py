@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from craftplane.sandbox import apps, cluster, nats_server, postgres
+from craftplane.sandbox import apps, cluster, nats_server, node, postgres
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.progress import say, step
 
@@ -12,8 +12,12 @@ def up(cfg: SandboxConfig, *, only: str | None = None) -> None:
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     with step("control-plane binaries"):
         cluster.ensure_binaries(cfg)
+    patches = []
+    if node.enabled(cfg):
+        node.check_host(cfg)
+        patches = node.component_patches(cfg)
     with step("control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"):
-        if not cluster.start(cfg):
+        if not cluster.start(cfg, patches):
             say("control plane already running")
     with step("NATS JetStream"):
         if not nats_server.start(cfg):
@@ -21,6 +25,9 @@ def up(cfg: SandboxConfig, *, only: str | None = None) -> None:
     with step("PostgreSQL"):
         if not postgres.start(cfg):
             say("PostgreSQL already running")
+    if node.enabled(cfg):
+        with step(f"real node {cfg.real_node_name} (containerd, kubelet, kube-proxy, volumes)"):
+            node.start(cfg)
     if only != "services":
         apps.up(cfg)
     say('sandbox is up; load it into a shell with: eval "$(craftplane sandbox env)"')
@@ -28,6 +35,9 @@ def up(cfg: SandboxConfig, *, only: str | None = None) -> None:
 
 def down(cfg: SandboxConfig) -> None:
     apps.down(cfg)
+    if node.enabled(cfg):
+        with step("stopping the real node"):
+            node.stop(cfg)
     with step("stopping NATS"):
         nats_server.stop(cfg)
     with step("stopping PostgreSQL"):
@@ -46,6 +56,9 @@ def status(cfg: SandboxConfig) -> dict[str, str]:
         "nats": f"running ({cfg.nats_url})" if nats_server.running(cfg) else "stopped",
         "postgres": f"running ({cfg.database_url})" if postgres.running(cfg) else "stopped",
     }
+    if node.enabled(cfg):
+        for name, up in node.running(cfg).items():
+            report[name] = "running" if up else "stopped"
     report.update(apps.status(cfg))
     return report
 

@@ -17,7 +17,7 @@ from nats.aio.client import Client
 
 from craftplane import tokens
 from craftplane.contracts import events as contract
-from craftplane.sandbox import apps, postgres
+from craftplane.sandbox import apps, node, postgres
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
@@ -39,6 +39,7 @@ def operator_process(platform: Platform, index: int, **overrides: str) -> Manage
         "CRAFTPLANE_OPERATOR_RESYNC_SECONDS": "10",
         "CRAFTPLANE_OPERATOR_PING_INTERVAL": "1",
         "CRAFTPLANE_OPERATOR_IDENTITY": f"test-operator-{index}-{port}",
+        **(node.operator_env(platform.sandbox) if platform.sandbox else {}),
         **overrides,
     }
     return ManagedProcess(

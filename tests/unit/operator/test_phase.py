@@ -100,7 +100,7 @@ CASES: list[tuple[str, Observed, Phase, str]] = [
             ),
         ),
         Phase.ERROR,
-        "CrashLoop",
+        "OOMKilled",
     ),
     (
         "crash loop of rejected settings",
@@ -302,6 +302,7 @@ def test_every_phase_and_error_reason_is_covered() -> None:
     errors = {reason for _, _, phase, reason in CASES if phase is Phase.ERROR}
     assert errors == {
         "CrashLoop",
+        "OOMKilled",
         "ImagePullFailed",
         "ConfigError",
         "SettingsRejected",
@@ -407,3 +408,49 @@ def test_derived_defaults() -> None:
         False,
         None,
     )
+
+
+def _limited_pod(**kwargs: Any) -> dict[str, Any]:
+    body = pod(**kwargs)
+    body["spec"]["containers"] = [
+        {"name": "minecraft", "resources": {"limits": {"memory": "512Mi"}}}
+    ]
+    for status in body["status"]["containerStatuses"]:
+        status["name"] = "minecraft"
+    return body
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "reason"),
+    [
+        (
+            "killed just now",
+            {"state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}},
+            "OOMKilled",
+        ),
+        (
+            "backing off after",
+            {
+                "state": waiting("CrashLoopBackOff"),
+                "last_state": terminated(137, reason="OOMKilled"),
+            },
+            "OOMKilled",
+        ),
+        (
+            "restarted, not ready yet",
+            {"state": {"running": {}}, "last_state": terminated(137, reason="OOMKilled")},
+            "OOMKilled",
+        ),
+    ],
+)
+def test_out_of_memory_is_its_own_error(case: str, kwargs: dict[str, Any], reason: str) -> None:
+    derived = derive(Observed(cr_body(), statefulset(), _limited_pod(**kwargs)), NOW)
+    assert (derived.phase, derived.reason) == (Phase.ERROR, reason), case
+    assert "512Mi" in derived.message and "spec.resources.memory" in derived.message
+
+
+def test_a_ready_server_is_running_whatever_killed_it_before() -> None:
+    body = _limited_pod(state={"running": {}}, last_state=terminated(137, reason="OOMKilled"))
+    body["status"]["containerStatuses"][0]["ready"] = True
+    body["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    assert derive(Observed(cr_body(), statefulset(), body), NOW).phase is Phase.RUNNING

@@ -1,0 +1,158 @@
+'use strict'
+// Craftplane's sandbox stand-in for the itzg/minecraft-server image: a real Java-protocol
+// Minecraft server (flying-squid, protocol 769 = 1.21.4) behind the image's env interface,
+// with RCON, a world under /data and SIGTERM -> save -> exit. Test infrastructure only:
+// production runs the real itzg image.
+
+const fs = require('fs')
+const path = require('path')
+const readline = require('readline')
+const { load, writeProperties, SettingsError } = require('./lib/settings')
+const lists = require('./lib/lists')
+const rcon = require('./lib/rcon')
+const { createConsole } = require('./lib/console')
+
+const DATA = process.env.CRAFTPLANE_DATA_DIR || '/data'
+
+function log (message) {
+  process.stdout.write(`[${new Date().toISOString()}] [Server thread/INFO]: ${message}\n`)
+}
+
+function fail (message) {
+  process.stderr.write(`[init] ERROR: ${message}\n`)
+  process.exit(1)
+}
+
+// Memory held besides the heap, touched so it is really resident (as mods would be).
+function reserve (bytes) {
+  if (bytes <= 0) return []
+  const blocks = []
+  const block = 64 * 1024 * 1024
+  for (let left = bytes; left > 0; left -= block) blocks.push(Buffer.alloc(Math.min(block, left), 1))
+  log(`holding ${Math.round(bytes / 1024 / 1024)} MiB besides the heap (STANDIN_RESERVE_MEMORY)`)
+  return blocks
+}
+
+// flying-squid's exit hook quits on SIGTERM without saving and exits 143; this server saves
+// first. The hook module is replaced by a no-op before flying-squid loads it.
+function disarmExitHook () {
+  const Module = require('module')
+  const file = require.resolve('exit-hook', { paths: [path.dirname(require.resolve('flying-squid'))] })
+  const stub = new Module(file)
+  stub.filename = file
+  stub.loaded = true
+  stub.exports = () => () => {}
+  require.cache[file] = stub
+}
+
+function main () {
+  let settings
+  try {
+    settings = load(process.env, DATA)
+  } catch (err) {
+    if (err instanceof SettingsError) fail(err.message)
+    throw err
+  }
+  fs.mkdirSync(settings.worldFolder, { recursive: true })
+  process.chdir(DATA)
+  writeProperties(settings)
+  const whitelist = lists.whitelist(DATA)
+  const ops = lists.ops(DATA)
+  if (settings.whitelist.names.length || settings.whitelist.synchronize) whitelist.apply(settings.whitelist.names, settings.whitelist.synchronize)
+  if (settings.ops.names.length || settings.ops.synchronize) ops.apply(settings.ops.names, settings.ops.synchronize)
+  const held = reserve(settings.reserveBytes)
+  log(`Starting minecraft server version ${settings.version} (${settings.type} stand-in: flying-squid)`)
+
+  disarmExitHook()
+  const mcServer = require('flying-squid')
+  const serv = mcServer.createMCServer({
+    motd: settings.motd,
+    port: settings.port,
+    'max-players': settings.maxPlayers,
+    'online-mode': settings.onlineMode,
+    logging: false,
+    gameMode: settings.mode,
+    difficulty: settings.difficulty,
+    worldFolder: settings.worldFolder,
+    generation: { name: 'diamond_square', options: { worldHeight: 80, seed: settings.seed } },
+    kickTimeout: 10000,
+    plugins: {},
+    modpe: false,
+    'view-distance': Math.min(settings.viewDistance, 10),
+    'player-list-text': { header: { text: settings.motd }, footer: { text: 'Craftplane sandbox' } },
+    'everybody-op': false,
+    'max-entities': 100,
+    version: settings.version
+  })
+
+  let autosaveTimer = null
+  const saves = {
+    autosave: true,
+    async saveAll () {
+      await Promise.all(serv.players.map(p => p.save()))
+      await serv.overworld.waitSaving()
+      log('Saved the game')
+    },
+    setAutosave (on) {
+      this.autosave = on
+      clearInterval(autosaveTimer)
+      autosaveTimer = on ? setInterval(() => this.saveAll().catch(err => log(`autosave failed: ${err.message}`)), settings.autosaveSeconds * 1000) : null
+    }
+  }
+
+  let stopping = false
+  async function shutdown (why) {
+    if (stopping) return
+    stopping = true
+    log(`Stopping the server (${why})`)
+    try {
+      for (const player of [...serv.players]) {
+        await player.save()
+        player.kick('Server closed')
+      }
+      await serv.overworld.waitSaving()
+      log('Saved the world; all chunks are saved')
+    } catch (err) {
+      log(`saving on stop failed: ${err.stack || err.message}`)
+      process.exit(1)
+    }
+    held.length = 0
+    process.exit(0)
+  }
+
+  const run = createConsole({ serv, settings, whitelist, ops, saves, shutdown, log })
+
+  serv.on('error', err => log(`server error: ${err.stack || err}`))
+  serv.on('newPlayer', player => {
+    const name = player.username
+    if (settings.whitelist.enabled && !whitelist.has(name)) {
+      log(`${name} was refused: not white-listed`)
+      player.kick('You are not white-listed on this server!')
+      return
+    }
+    if (ops.has(name)) player.op = true
+    log(`${name} joined the game`)
+    player.on('disconnected', () => log(`${name} left the game`))
+  })
+
+  serv.on('ready', () => {
+    // flying-squid saves modified chunks every second and exits on SIGTERM without saving
+    // (its exit hook); a real server autosaves every few minutes and saves on stop, which is
+    // what backups and graceful stops must be proven against.
+    serv.overworld.stopSaving()
+    saves.setAutosave(true)
+    process.removeAllListeners('SIGTERM')
+    process.removeAllListeners('SIGINT')
+    process.on('SIGTERM', () => shutdown('SIGTERM'))
+    process.on('SIGINT', () => shutdown('SIGINT'))
+    if (settings.rcon.enabled) {
+      rcon.listen({ port: settings.rcon.port, password: settings.rcon.password, run, log })
+    }
+    if (!process.stdin.isTTY && process.stdin.readable) {
+      readline.createInterface({ input: process.stdin }).on('line', async line => log(await run(line)))
+    }
+    log(`Done! Listening on 0.0.0.0:${settings.port} (world: ${path.relative(DATA, settings.worldFolder)})`)
+  })
+}
+
+main()

@@ -1,0 +1,438 @@
+"""The real node: containerd, kubelet and kube-proxy on this host, beside the kwok nodes.
+
+It runs real containers (runc) on a CNI bridge, with Services through kube-proxy (iptables)
+and volumes from local-path-provisioner. Everything it makes lives under the sandbox state
+directory, except what the kubelet and containerd put at fixed host paths, which ``stop``
+removes again. Nothing it runs can send traffic off this machine: the node's address is on a
+dummy interface, pods are not masqueraded, and the kwok pods' fake addresses are unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from craftplane.sandbox import cluster, hostnet, pki, procs
+from craftplane.sandbox.config import SandboxConfig
+from craftplane.sandbox.errors import SandboxError
+from craftplane.sandbox.nodeconfig import (
+    REAL_NODE_TOLERATION,
+    STORAGE_CLASS,
+    NodeLayout,
+    cni_config,
+    containerd_config,
+    kube_proxy_config,
+    kubeconfig,
+    kubelet_config,
+    local_path_config,
+    local_path_objects,
+)
+from craftplane.sandbox.progress import say
+
+SYSTEM_NAMESPACE = "craftplane-system"
+APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client"
+PROCESSES = ("local-path-provisioner", "kube-proxy", "kubelet", "containerd")
+
+RBAC = f"""\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: craftplane:apiserver-kubelet-client
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:kubelet-api-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: {APISERVER_KUBELET_CLIENT}
+"""
+
+
+def layout(cfg: SandboxConfig) -> NodeLayout:
+    return NodeLayout(
+        root=cfg.state_dir / "node",
+        name=cfg.real_node_name,
+        node_ip=cfg.real_node_ip,
+        pod_cidr=cfg.real_node_pod_cidr,
+        pause_image=f"localhost/craftplane/pause:{cfg.k8s_version}",
+        kubelet_port=cfg.kubelet_port,
+        kubelet_healthz_port=cfg.kubelet_healthz_port,
+        proxy_healthz_port=cfg.kube_proxy_healthz_port,
+        proxy_metrics_port=cfg.kube_proxy_metrics_port,
+    )
+
+
+def enabled(cfg: SandboxConfig) -> bool:
+    return cfg.real_node
+
+
+def check_host(cfg: SandboxConfig) -> None:
+    """Refuse early, with what to do, when this host cannot run the real node."""
+    if os.geteuid() != 0:
+        raise SandboxError(
+            "the real node needs root (containerd, iptables, mounts); run as root or set "
+            "CRAFTPLANE_REAL_NODE=false for a kwok-only sandbox"
+        )
+    missing = [
+        tool
+        for tool in ("containerd", "runc", "ctr", "iptables", "ip", "umoci")
+        if shutil.which(tool) is None
+    ]
+    if not Path("/usr/lib/cni/bridge").exists():
+        missing.append("/usr/lib/cni/bridge (containernetworking-plugins)")
+    if missing:
+        raise SandboxError(f"the real node needs {', '.join(missing)} (run: make bootstrap)")
+
+
+# -- certificates ---------------------------------------------------------------------------
+
+
+def apiserver_args(cfg: SandboxConfig) -> list[dict[str, str]]:
+    """kube-apiserver flags that let it reach the kubelet with real certificates."""
+    lay = layout(cfg)
+    node_ca = pki.ensure_ca(lay.pki_dir, "node-ca", "craftplane-node-ca")
+    client = pki.ensure_leaf(
+        lay.pki_dir, "apiserver-kubelet-client", node_ca, common_name=APISERVER_KUBELET_CLIENT
+    )
+    return [
+        {"key": "kubelet-client-certificate", "value": str(client.cert)},
+        {"key": "kubelet-client-key", "value": str(client.key)},
+        {"key": "kubelet-certificate-authority", "value": str(node_ca.cert)},
+        {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
+        {"key": "authorization-mode", "value": "Node,RBAC"},
+    ]
+
+
+def component_patches(cfg: SandboxConfig) -> cluster.Patches:
+    return [{"name": "kube-apiserver", "extraArgs": apiserver_args(cfg)}]
+
+
+def _cluster_ca(cfg: SandboxConfig) -> pki.KeyPair:
+    directory = cluster.cluster_dir(cfg) / "pki"
+    pair = pki.KeyPair(directory / "ca.crt", directory / "ca.key")
+    if not pair.cert.exists() or not pair.key.exists():
+        raise SandboxError(f"the control plane's CA is missing from {directory}")
+    return pair
+
+
+def _write_configs(cfg: SandboxConfig, lay: NodeLayout) -> None:
+    ca = _cluster_ca(cfg)
+    node_ca = pki.ensure_ca(lay.pki_dir, "node-ca", "craftplane-node-ca")
+    serving = pki.ensure_leaf(
+        lay.pki_dir, "kubelet-serving", node_ca, common_name=lay.name,
+        ip_sans=(lay.node_ip,), dns_sans=(lay.name,), server=True,
+    )  # fmt: skip
+    kubelet_client = pki.ensure_leaf(
+        lay.pki_dir, "kubelet-client", ca, common_name=f"system:node:{lay.name}",
+        organization="system:nodes",
+    )  # fmt: skip
+    proxy_client = pki.ensure_leaf(
+        lay.pki_dir, "kube-proxy-client", ca, common_name="system:kube-proxy"
+    )
+    server = f"https://127.0.0.1:{cfg.apiserver_port}"
+    files = {
+        lay.containerd_dir / "config.toml": containerd_config(lay),
+        lay.cni_conf_dir / "10-craftplane.conflist": cni_config(lay),
+        lay.root / "kubelet.yaml": kubelet_config(
+            lay, client_ca=node_ca.cert, serving=(serving.cert, serving.key)
+        ),
+        lay.root / "kubelet.kubeconfig": kubeconfig(
+            server, ca.cert, kubelet_client.cert, kubelet_client.key, f"system:node:{lay.name}"
+        ),
+        lay.root / "kube-proxy.kubeconfig": kubeconfig(
+            server, ca.cert, proxy_client.cert, proxy_client.key, "system:kube-proxy"
+        ),
+        lay.root / "local-path.json": local_path_config(lay),
+    }
+    files[lay.root / "kube-proxy.yaml"] = kube_proxy_config(lay, lay.root / "kube-proxy.kubeconfig")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    for directory in (lay.kubelet_dir, lay.pod_logs_dir, lay.volumes_dir, lay.cni_ipam_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def _pidfile(cfg: SandboxConfig, name: str) -> Path:
+    return cfg.run_dir / f"{name}.pid"
+
+
+def _logfile(cfg: SandboxConfig, name: str) -> Path:
+    return cfg.logs_dir / f"{name}.log"
+
+
+def _running(cfg: SandboxConfig, name: str) -> bool:
+    return procs.read_pid(_pidfile(cfg, name)) is not None
+
+
+def _spawn(cfg: SandboxConfig, name: str, argv: list[str]) -> bool:
+    if _running(cfg, name):
+        return False
+    say(f"starting {name}")
+    procs.spawn(argv, pidfile=_pidfile(cfg, name), logfile=_logfile(cfg, name), env=_env(cfg))
+    return True
+
+
+def _env(cfg: SandboxConfig) -> dict[str, str]:
+    env = cluster.tool_env(cfg)
+    # containerd's shims and runc must not inherit a proxy or the caller's kubeconfig.
+    for key in ("KUBECONFIG", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        env.pop(key, None)
+    return env
+
+
+def ctr(cfg: SandboxConfig, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ctr", "--address", str(layout(cfg).containerd_socket), "-n", "k8s.io", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _containerd_ready(cfg: SandboxConfig) -> bool:
+    return (
+        layout(cfg).containerd_socket.exists() and ctr(cfg, "version", timeout=10).returncode == 0
+    )
+
+
+def _start_containerd(cfg: SandboxConfig, lay: NodeLayout) -> None:
+    if _running(cfg, "containerd") and _containerd_ready(cfg):
+        return
+    procs.stop_pidfile(_pidfile(cfg, "containerd"))
+    _spawn(cfg, "containerd", ["containerd", "--config", str(lay.containerd_dir / "config.toml")])
+    procs.wait_until(
+        lambda: _containerd_ready(cfg), timeout=60, what="containerd",
+        logfile=_logfile(cfg, "containerd"),
+    )  # fmt: skip
+
+
+def images_script() -> Path:
+    return Path(__file__).resolve().parents[3] / "hack" / "build-server-image.sh"
+
+
+def server_image(cfg: SandboxConfig) -> str:
+    """The stand-in server image's reference (computed from its sources, built or not)."""
+    result = subprocess.run(
+        ["bash", str(images_script()), "-", "--print-ref"],
+        capture_output=True, text=True, check=False, env=_image_env(cfg),
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SandboxError(f"could not compute the server image tag: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def _image_env(cfg: SandboxConfig) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CRAFTPLANE_CACHE": str(cfg.cache),
+        "CRAFTPLANE_K8S_VERSION": cfg.k8s_version,
+    }
+
+
+def _ensure_images(cfg: SandboxConfig, lay: NodeLayout) -> None:
+    result = subprocess.run(
+        ["bash", str(images_script()), str(lay.containerd_socket)],
+        stdout=subprocess.PIPE, text=True, check=False, env=_image_env(cfg),
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SandboxError("the sandbox images could not be built (see the lines above)")
+
+
+def _node_ready(cfg: SandboxConfig) -> bool:
+    got = cluster.kubectl(cfg, "get", "node", cfg.real_node_name, "-o", "json", timeout=10)
+    if got.returncode != 0:
+        return False
+    conditions = json.loads(got.stdout).get("status", {}).get("conditions", [])
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _kubelet_healthy(cfg: SandboxConfig) -> bool:
+    return procs.port_open(cfg.kubelet_healthz_port)
+
+
+def _start_kubelet(cfg: SandboxConfig, lay: NodeLayout) -> None:
+    if _running(cfg, "kubelet") and _kubelet_healthy(cfg):
+        return
+    procs.stop_pidfile(_pidfile(cfg, "kubelet"))
+    _spawn(
+        cfg,
+        "kubelet",
+        [
+            str(cfg.bin_dir / "kubelet"),
+            f"--config={lay.root / 'kubelet.yaml'}",
+            f"--kubeconfig={lay.root / 'kubelet.kubeconfig'}",
+            f"--root-dir={lay.kubelet_dir}",
+            f"--cert-dir={lay.pki_dir}",
+            f"--hostname-override={lay.name}",
+            f"--node-ip={lay.node_ip}",
+            f"--node-labels={cfg.real_node_label}",
+            "--v=1",
+        ],
+    )
+    procs.wait_until(
+        lambda: _node_ready(cfg), timeout=120, what=f"node {lay.name} Ready",
+        logfile=_logfile(cfg, "kubelet"),
+    )  # fmt: skip
+
+
+def _start_kube_proxy(cfg: SandboxConfig, lay: NodeLayout) -> None:
+    if _running(cfg, "kube-proxy") and procs.port_open(cfg.kube_proxy_healthz_port):
+        return
+    procs.stop_pidfile(_pidfile(cfg, "kube-proxy"))
+    _spawn(
+        cfg,
+        "kube-proxy",
+        [str(cfg.bin_dir / "kube-proxy"), f"--config={lay.root / 'kube-proxy.yaml'}", "--v=1"],
+    )
+    procs.wait_until(
+        lambda: procs.port_open(cfg.kube_proxy_healthz_port), timeout=60, what="kube-proxy",
+        logfile=_logfile(cfg, "kube-proxy"),
+    )  # fmt: skip
+
+
+def _start_provisioner(cfg: SandboxConfig, lay: NodeLayout, helper_image: str) -> None:
+    ns = cluster.kubectl(cfg, "create", "namespace", SYSTEM_NAMESPACE)
+    if ns.returncode != 0 and "AlreadyExists" not in ns.stderr:
+        raise SandboxError(f"could not create namespace {SYSTEM_NAMESPACE}: {ns.stderr.strip()}")
+    objects = local_path_objects(lay, SYSTEM_NAMESPACE, helper_image)
+    manifest = "\n---\n".join(json.dumps(obj) for obj in objects)
+    applied = cluster.kubectl(cfg, "apply", "-f", "-", stdin=manifest)
+    if applied.returncode != 0:
+        raise SandboxError(
+            f"could not apply the real node's StorageClass: {applied.stderr.strip()}"
+        )
+    if _running(cfg, "local-path-provisioner"):
+        return
+    _spawn(
+        cfg,
+        "local-path-provisioner",
+        [
+            str(cfg.bin_dir / "local-path-provisioner"),
+            "start",
+            f"--kubeconfig={cfg.kubeconfig}",
+            f"--config={lay.root / 'local-path.json'}",
+            "--provisioner-name=craftplane.io/local-path",
+            f"--namespace={SYSTEM_NAMESPACE}",
+            "--configmap-name=local-path-config",
+            f"--helper-image={helper_image}",
+        ],
+    )
+
+
+def start(cfg: SandboxConfig) -> None:
+    """Start whatever part of the real node is not running; a no-op when all of it is."""
+    check_host(cfg)
+    lay = layout(cfg)
+    _write_configs(cfg, lay)
+    hostnet.ensure(lay, cfg.cluster_cidrs)
+    _start_containerd(cfg, lay)
+    _ensure_images(cfg, lay)
+    applied = cluster.kubectl(cfg, "apply", "-f", "-", stdin=RBAC)
+    if applied.returncode != 0:
+        raise SandboxError(f"could not grant the API server access to kubelets: {applied.stderr}")
+    _start_kubelet(cfg, lay)
+    _start_kube_proxy(cfg, lay)
+    _start_provisioner(cfg, lay, server_image(cfg))
+
+
+def operator_env(cfg: SandboxConfig) -> dict[str, str]:
+    """What the operator is told so that chosen namespaces' servers run on the real node.
+
+    Only configuration: the same placement setting serves a dedicated node pool elsewhere.
+    ClusterIPs are reachable from this host through kube-proxy, so players are counted by
+    pinging the Service, as in a cluster."""
+    if not enabled(cfg):
+        return {}
+    placement = {
+        "namespaces": cfg.real_node_namespaces,
+        "image": server_image(cfg),
+        "nodeSelector": dict([cfg.real_node_label.split("=", 1)]),
+        "tolerations": [REAL_NODE_TOLERATION],
+        "storageClassName": STORAGE_CLASS,
+    }
+    return {
+        "CRAFTPLANE_OPERATOR_PLACEMENT": json.dumps(placement),
+        "CRAFTPLANE_OPERATOR_PING_IN_CLUSTER": "true",
+    }
+
+
+def running(cfg: SandboxConfig) -> dict[str, bool]:
+    return {name: _running(cfg, name) for name in reversed(PROCESSES)}
+
+
+def stop(cfg: SandboxConfig) -> None:
+    """Stop the node's processes and containers and remove what they left on the host."""
+    lay = layout(cfg)
+    for name in ("local-path-provisioner", "kube-proxy", "kubelet"):
+        if procs.stop_pidfile(_pidfile(cfg, name)):
+            say(f"stopped {name}")
+    if _containerd_ready(cfg):
+        _stop_containers(cfg)
+    if procs.stop_pidfile(_pidfile(cfg, "containerd")):
+        say("stopped containerd")
+    _kill_shims(lay)
+    if (cfg.bin_dir / "kube-proxy").exists():
+        subprocess.run(
+            [str(cfg.bin_dir / "kube-proxy"), "--cleanup"],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    hostnet.cleanup(lay)
+
+
+def _stop_containers(cfg: SandboxConfig, grace: float = 30) -> None:
+    """SIGTERM every container (a server saves its world), SIGKILL what is left after grace."""
+    listed = ctr(cfg, "tasks", "ls", "-q")
+    tasks = [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+    if not tasks:
+        return
+    say(f"stopping {len(tasks)} containers on the real node")
+    for task in tasks:
+        ctr(cfg, "tasks", "kill", "-s", "SIGTERM", task)
+
+    def all_stopped() -> bool:
+        out = ctr(cfg, "tasks", "ls").stdout.splitlines()[1:]
+        return all("STOPPED" in line for line in out)
+
+    try:
+        procs.wait_until(all_stopped, timeout=grace, what="containers to stop")
+    except SandboxError:
+        for task in tasks:
+            ctr(cfg, "tasks", "kill", "-a", "-s", "SIGKILL", task)
+    for task in tasks:
+        ctr(cfg, "tasks", "rm", "-f", task)
+    for container in ctr(cfg, "containers", "ls", "-q").stdout.split():
+        ctr(cfg, "containers", "rm", container)
+
+
+def _kill_shims(lay: NodeLayout) -> None:
+    """containerd's shims outlive it; those of this node's containerd are stopped here."""
+    marker = str(lay.containerd_dir)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "containerd-shim" in cmdline and marker in cmdline:
+            procs.stop_pid(int(entry.name), timeout=10)
+
+
+def state_paths(cfg: SandboxConfig) -> list[Path]:
+    """Host paths outside the state directory that the kubelet and containerd use anyway."""
+    return [
+        Path("/var/lib/kubelet/device-plugins"),
+        Path("/var/log/containers"),
+        Path("/run/containerd"),
+    ]

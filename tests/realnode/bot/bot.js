@@ -1,0 +1,54 @@
+'use strict'
+// A real Minecraft Java client for the tests: joins, optionally reports the block at a
+// position and the players it sees, stays for a while, quits, and prints one JSON line.
+//   node bot.js --host H --port P --username U [--block x,y,z] [--stay SECONDS] [--chat TEXT]
+const mineflayer = require('mineflayer')
+const { Vec3 } = require('vec3')
+
+function args () {
+  const out = { stay: 0 }
+  const argv = process.argv.slice(2)
+  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1]
+  return out
+}
+
+const opts = args()
+const timeout = setTimeout(() => finish({ error: 'timed out before spawning' }, 1), 60000)
+const bot = mineflayer.createBot({
+  host: opts.host,
+  port: Number(opts.port || 25565),
+  username: opts.username || 'CraftplaneBot',
+  auth: 'offline',
+  version: '1.21.4',
+  hideErrors: true
+})
+
+let done = false
+function finish (result, code = 0) {
+  if (done) return
+  done = true
+  clearTimeout(timeout)
+  process.stdout.write(JSON.stringify(result) + '\n')
+  try { bot.quit() } catch (err) {}
+  setTimeout(() => process.exit(code), 500)
+}
+
+bot.once('kicked', reason => finish({ kicked: typeof reason === 'string' ? reason : JSON.stringify(reason) }, 2))
+bot.once('error', err => finish({ error: err.message }, 1))
+bot.once('spawn', async () => {
+  const result = { spawned: true, username: bot.username, position: bot.entity.position }
+  try {
+    if (opts.chat) bot.chat(opts.chat)
+    if (opts.block) {
+      const [x, y, z] = opts.block.split(',').map(Number)
+      await bot.waitForChunksToLoad()
+      const block = bot.blockAt(new Vec3(x, y, z))
+      result.block = block ? block.name : null
+    }
+    await new Promise(resolve => setTimeout(resolve, Number(opts.stay) * 1000))
+    result.players = Object.keys(bot.players)
+  } catch (err) {
+    result.error = err.message
+  }
+  finish(result, result.error ? 1 : 0)
+})
