@@ -57,6 +57,14 @@ if [[ -f dashboard/package.json ]]; then
   fi
 fi
 
+# The real-node tests' Minecraft client (mineflayer).
+bot=tests/realnode/bot
+if [[ ! -d $bot/node_modules || $bot/package-lock.json -nt $bot/node_modules ]]; then
+  log "installing the test bot (npm ci in $bot)"
+  (cd "$bot" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$bot/node_modules"
+fi
+
 log "checking control-plane binaries"
 bash hack/build-control-plane.sh >/dev/null
 

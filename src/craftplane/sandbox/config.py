@@ -59,7 +59,7 @@ class SandboxConfig(BaseSettings):
     kube_proxy_healthz_port: int = 10256
     kube_proxy_metrics_port: int = 10249
     # Namespaces whose servers the operator places on the real node with the stand-in image.
-    real_node_namespaces: list[str] = ["tenant-demo", "real-*"]
+    real_node_namespaces: list[str] = ["tenant-demo", "real-*", "tenant-real-*"]
 
     @property
     def bin_dir(self) -> Path:
