@@ -4,7 +4,6 @@ projection consumer): an ordered, ephemeral JetStream consumer starting at new m
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -12,13 +11,14 @@ import asyncpg
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane_gateway.db import queries
 from craftplane_gateway.frames import FINAL_REVISION, delta_from_event, delta_from_row, order_of
 from craftplane_gateway.hub import Client, Hub
 from craftplane_gateway.natsconn import NatsLink
 
-log = logging.getLogger("craftplane.gateway.live")
+log = logs.get_logger(__name__)
 
 
 class LiveFeed:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from craftplane import logs
 from craftplane_gateway import metrics
 
-log = logging.getLogger("craftplane.gateway.nats")
+log = logs.get_logger(__name__)
 
 
 class NatsLink:

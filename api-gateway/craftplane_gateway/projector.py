@@ -9,7 +9,6 @@ not redelivered forever.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
 
@@ -18,13 +17,14 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event
 from craftplane_gateway import metrics
 from craftplane_gateway.db import projection
 from craftplane_gateway.natsconn import NatsLink
 
-log = logging.getLogger("craftplane.gateway.projector")
+log = logs.get_logger(__name__)
 
 NAK_DELAY = 2.0
 

@@ -14,13 +14,13 @@ cannot double-apply or undo what polling already wrote.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event, EventType, ServerRef
 from craftplane.kube import KubeClient, KubeError
@@ -31,7 +31,7 @@ from craftplane_gateway.frames import delta_from_row
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.natsconn import NatsLink
 
-log = logging.getLogger("craftplane.gateway.reconcile")
+log = logs.get_logger(__name__)
 
 
 class ClusterSync:

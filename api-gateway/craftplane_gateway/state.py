@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 
 import asyncpg
 
+from craftplane import logs
 from craftplane.kube import KubeClient
 from craftplane_gateway.db.migrate import migrate
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.settings import GatewaySettings
 
-log = logging.getLogger("craftplane.gateway.db")
+log = logs.get_logger(__name__)
 
 
 @dataclass

@@ -8,18 +8,15 @@ holder has not renewed for `lease_seconds`. A leader that cannot renew in time s
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from craftplane import logs
+from craftplane.clock import utcnow
 from craftplane.kube import KubeClient, KubeError
 
-log = logging.getLogger("craftplane.leader")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+log = logs.get_logger(__name__)
 
 
 def _fmt(moment: datetime) -> str:
@@ -84,7 +81,7 @@ class LeaderElector:
             pass  # The Lease then simply expires.
 
     async def _try_acquire(self) -> bool:
-        now = _now()
+        now = utcnow()
         try:
             lease = await self.kube.get("Lease", self.namespace, self.name)
             if lease is None:
@@ -107,10 +104,10 @@ class LeaderElector:
             return False
 
     async def _renew_loop(self) -> None:
-        last_renewed = _now()
+        last_renewed = utcnow()
         while True:
             await asyncio.sleep(self.renew_every)
-            now = _now()
+            now = utcnow()
             try:
                 lease = await self.kube.get("Lease", self.namespace, self.name)
                 if lease is None or lease["spec"].get("holderIdentity") != self.identity:

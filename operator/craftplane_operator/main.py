@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import logging
 import signal
 from typing import Any
 
@@ -27,7 +26,7 @@ from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
 from craftplane_operator.workqueue import WorkQueue
 
-log = logging.getLogger("craftplane.operator")
+log = logs.get_logger(__name__)
 
 
 class Operator:

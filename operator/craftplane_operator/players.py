@@ -9,16 +9,16 @@ servers with a ping-target annotation are pinged.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mcstatus import JavaServer
 
+from craftplane import logs
 from craftplane.contracts.status import Players
 from craftplane_operator import metrics
 
-log = logging.getLogger("craftplane.players")
+log = logs.get_logger(__name__)
 
 MAX_SAMPLE = 50
 

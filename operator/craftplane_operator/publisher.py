@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
 import nats
@@ -18,13 +17,14 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
+from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event
 from craftplane.supervise import Supervised
 from craftplane_operator import metrics
 from craftplane_operator.outbox import Outbox
 
-log = logging.getLogger("craftplane.publisher")
+log = logs.get_logger(__name__)
 
 SyncHandler = Callable[[Event], Awaitable[None]]
 

@@ -9,12 +9,12 @@ server to look at, never *what* changed.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
+from craftplane import logs
 from craftplane_operator import metrics
 
-log = logging.getLogger("craftplane.queue")
+log = logs.get_logger(__name__)
 
 Handler = Callable[[str], Awaitable[None]]
 

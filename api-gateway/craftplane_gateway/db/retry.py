@@ -7,7 +7,6 @@ PostgreSQL reports deadlocks as 40P01. Both mean "nothing was written, run it ag
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -16,7 +15,9 @@ from typing import Any, Final, Protocol, TypeAlias, TypeVar
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-log = logging.getLogger("craftplane.gateway.db")
+from craftplane import logs
+
+log = logs.get_logger(__name__)
 
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 """A connection as given by ``asyncpg.connect`` or ``pool.acquire()``."""
