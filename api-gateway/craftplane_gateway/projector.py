@@ -20,6 +20,7 @@ from nats.js.errors import NotFoundError
 from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event
+from craftplane.supervise import Supervised
 from craftplane_gateway import metrics
 from craftplane_gateway.db import projection
 from craftplane_gateway.natsconn import NatsLink
@@ -42,25 +43,20 @@ class Projector:
         self._pool = pool
         self._durable = durable
         self._batch = batch
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Supervised | None = None
         self.projected = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="projector")
+        # Any stream failure ends a run; the supervisor resubscribes after a pause.
+        self._loop = Supervised(self._run, name="projector", log=log, restart_after=1.0)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop is not None:
+            await self._loop.stop()
 
     async def _run(self) -> None:
         while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - resubscribe after any stream failure
-                log.warning("projection consumer restarting after: %s", exc)
-                await asyncio.sleep(1)
+            await self._consume()
 
     async def _consume(self) -> None:
         while self._pool() is None:  # noqa: ASYNC110 - the pool appears via a getter

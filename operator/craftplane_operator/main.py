@@ -13,6 +13,7 @@ import kopf
 from craftplane import logs
 from craftplane.contracts.events import ALL_TOKEN, Event, EventType, ServerRef
 from craftplane.kube import KubeClient
+from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
 from craftplane_operator.http import serve
@@ -48,7 +49,7 @@ class Operator:
             self.players,
             ping_in_cluster=settings.ping_in_cluster,
         )
-        self._resync_task: asyncio.Task[None] | None = None
+        self._resync: Supervised | None = None
         metrics.API_REQUESTS.set_function(lambda: float(kube.requests))
 
     async def _reconcile(self, key: str) -> None:
@@ -78,11 +79,15 @@ class Operator:
         await self.publisher.start()
         self.queue.start()
         self.players.start()
-        self._resync_task = asyncio.create_task(self._resync(), name="resync")
+        # The safety net under the watches: every server is looked at again periodically.
+        resync = every(
+            self.settings.resync_seconds, self._resync_once, what="periodic resync failed", log=log
+        )
+        self._resync = Supervised(resync, name="resync", log=log)
 
     async def stop(self) -> None:
-        if self._resync_task:
-            self._resync_task.cancel()
+        if self._resync is not None:
+            await self._resync.stop()
         await self.players.stop()
         await self.queue.stop()
         await self.publisher.stop()
@@ -96,17 +101,11 @@ class Operator:
         names = [ns["metadata"]["name"] for ns in await self.kube.list_objects("Namespace")]
         return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
-    async def _resync(self) -> None:
-        # The safety net under the watches: every server is looked at again periodically.
-        while True:
-            await asyncio.sleep(self.settings.resync_seconds)
-            try:
-                for namespace in await self._namespaces():
-                    for body in await self.kube.list_objects(KIND, namespace):
-                        meta = body["metadata"]
-                        self.queue.add(f"{meta['namespace']}/{meta['name']}")
-            except Exception as exc:  # noqa: BLE001 - retried at the next interval
-                log.warning("periodic resync failed: %s", exc)
+    async def _resync_once(self) -> None:
+        for namespace in await self._namespaces():
+            for body in await self.kube.list_objects(KIND, namespace):
+                meta = body["metadata"]
+                self.queue.add(f"{meta['namespace']}/{meta['name']}")
 
 
 def _kopf_settings(settings: Any) -> None:
