@@ -61,7 +61,15 @@ class LeaderElector:
     lease_seconds: int = 15
     renew_every: float = 2.0
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    # Whether this replica has learnt its role from the API server (leader, or standby behind
+    # a live holder); false while the Lease cannot be read.
+    role_known: bool = False
     _renewal: Supervised | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this replica holds the Lease and keeps renewing it."""
+        return self._renewal is not None and not self.lost.is_set()
 
     async def acquire(self) -> None:
         """Block until this replica holds the Lease, then keep renewing it in the background."""
@@ -91,6 +99,7 @@ class LeaderElector:
     async def release(self) -> None:
         if self._renewal is not None:
             await self._renewal.stop()
+            self._renewal = None
         try:
             lease = await self.kube.get("Lease", self.namespace, self.name)
             if lease and lease.get("spec", {}).get("holderIdentity") == self.identity:
@@ -106,19 +115,23 @@ class LeaderElector:
             lease = await self.kube.get("Lease", self.namespace, self.name)
             if lease is None:
                 await self.kube.create(self._lease(now, transitions=0))
+                self.role_known = True
                 return True
             spec = lease.get("spec", {})
             holder = spec.get("holderIdentity")
             if holder not in (None, "", self.identity) and not lease_expired(lease, now):
+                self.role_known = True
                 return False
             transitions = int(spec.get("leaseTransitions") or 0) + (holder != self.identity)
             updated = self._lease(now, transitions=transitions)
             # resourceVersion makes the takeover a compare-and-swap: two standbys cannot both win.
             updated["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
             await self.kube.replace(updated)
+            self.role_known = True
             return True
         except KubeError as exc:
             if exc.conflict:
+                self.role_known = True  # another replica took it first
                 return False
             log.warning("lease acquisition failed: %s", exc)
             return False

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import fnmatch
 import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import kopf
@@ -50,6 +54,7 @@ class Operator:
             ping_in_cluster=settings.ping_in_cluster,
         )
         self._resync: Supervised | None = None
+        self.started = False
         metrics.API_REQUESTS.set_function(lambda: float(kube.requests))
 
     async def _reconcile(self, key: str) -> None:
@@ -84,8 +89,10 @@ class Operator:
             self.settings.resync_seconds, self._resync_once, what="periodic resync failed", log=log
         )
         self._resync = Supervised(resync, name="resync", log=log)
+        self.started = True
 
     async def stop(self) -> None:
+        self.started = False
         if self._resync is not None:
             await self._resync.stop()
         await self.players.stop()
@@ -118,6 +125,23 @@ def _kopf_settings(settings: Any) -> None:
     watch_only_owned_children(settings)
 
 
+@dataclass
+class Readiness:
+    """/readyz: a standby that knows who leads, or a leader whose reconcilers run; neither
+    while the Lease cannot be read, after leadership was lost, or once the process stops."""
+
+    elector: LeaderElector
+    stop: asyncio.Event
+    operator: Operator | None = None  # set once this replica leads
+
+    def __call__(self) -> bool:
+        if self.stop.is_set() or self.elector.lost.is_set() or not self.elector.role_known:
+            return False
+        if not self.elector.leading:
+            return True
+        return self.operator is not None and self.operator.started
+
+
 async def run(settings: OperatorSettings) -> None:
     kube = await KubeClient.connect()
     elector = LeaderElector(
@@ -128,12 +152,13 @@ async def run(settings: OperatorSettings) -> None:
         lease_seconds=settings.lease_seconds,
     )
     leading = False
-    runner = await serve(settings.http_host, settings.http_port, ready=lambda: True)
     stop = asyncio.Event()
+    operator: Operator | None = None
+    readiness = Readiness(elector, stop)
+    runner = await serve(settings.http_host, settings.http_port, ready=readiness)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    operator: Operator | None = None
     try:
         acquiring = asyncio.create_task(elector.acquire())
         stopping = asyncio.create_task(stop.wait())
@@ -144,6 +169,7 @@ async def run(settings: OperatorSettings) -> None:
         leading = True
         metrics.IS_LEADER.set(1)
         operator = Operator(settings, kube)
+        readiness.operator = operator
         await operator.start()
         registry = build_registry(operator.queue, operator.store)
         kopf_settings = kopf.OperatorSettings()
@@ -179,7 +205,43 @@ async def run(settings: OperatorSettings) -> None:
         raise SystemExit("leadership lost")
 
 
-def main() -> None:
+def _version() -> str:
+    # The distribution that installed this package; editable installs may not map it, and
+    # then it is the project's own.
+    names = metadata.packages_distributions().get("craftplane_operator", [])
+    for name in [*names, "craftplane"]:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            return metadata.version(name)
+    return "unknown"
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variables):"]
+    for name, info in OperatorSettings.model_fields.items():
+        alias = info.validation_alias
+        choices = getattr(alias, "choices", None)
+        env = str(choices[0]) if choices else f"CRAFTPLANE_OPERATOR_{name.upper()}"
+        default = "(computed)" if info.default_factory is not None else repr(info.default)
+        lines.append(f"  {env:40} default {default}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="craftplane-operator",
+        description=(
+            "Reconcile MinecraftServers: wait for the leader Lease, then run until SIGTERM. "
+            "Configured by environment variables, not flags."
+        ),
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parse_args(argv)
     settings = OperatorSettings()
     logs.configure(settings.log_level)
     log.info("starting", extra={"identity": settings.identity, "nats": settings.nats_url})
