@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import fnmatch
 import signal
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -125,6 +125,20 @@ def _kopf_settings(settings: Any) -> None:
     watch_only_owned_children(settings)
 
 
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> int:
+    """Which of `waits` finished first; the others are cancelled and awaited."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    first = next(task for task in tasks if task in done)
+    first.result()  # re-raise its failure, if it failed
+    return tasks.index(first)
+
+
 @dataclass
 class Readiness:
     """/readyz: a standby that knows who leads, or a leader whose reconcilers run; neither
@@ -160,12 +174,8 @@ async def run(settings: OperatorSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        acquiring = asyncio.create_task(elector.acquire())
-        stopping = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if stopping in done:
-            acquiring.cancel()
-            return
+        if await _first_of(elector.acquire(), stop.wait()) == 1:
+            return  # stopped while standing by
         leading = True
         metrics.IS_LEADER.set(1)
         operator = Operator(settings, kube)
@@ -178,9 +188,7 @@ async def run(settings: OperatorSettings) -> None:
 
         async def relay() -> None:
             # kopf stops on one flag: ours (SIGTERM) or the elector's (leadership lost).
-            lost = asyncio.create_task(elector.lost.wait())
-            asked = asyncio.create_task(stop.wait())
-            await asyncio.wait({lost, asked}, return_when=asyncio.FIRST_COMPLETED)
+            await _first_of(elector.lost.wait(), stop.wait())
             quit_flag.set()
 
         relay_task = asyncio.create_task(relay())
@@ -193,6 +201,7 @@ async def run(settings: OperatorSettings) -> None:
             stop_flag=quit_flag,
         )
         relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
     finally:
         if operator is not None:
             await operator.stop()

@@ -108,3 +108,22 @@ async def test_readiness_follows_the_role() -> None:
     standby = elector(FakeKube(), "b")
     standby.role_known = True
     assert Readiness(standby, asyncio.Event())()
+
+
+async def test_first_of_says_which_finished_and_ends_the_others() -> None:
+    from craftplane_operator.main import _first_of
+
+    never = asyncio.Event()
+    cleaned = asyncio.Event()
+
+    async def waiting() -> None:
+        try:
+            await never.wait()
+        finally:
+            cleaned.set()
+
+    async def done() -> None:
+        return None
+
+    assert await _first_of(waiting(), done()) == 1
+    assert cleaned.is_set(), "the other wait was cancelled and awaited"
