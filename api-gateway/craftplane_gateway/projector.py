@@ -9,6 +9,7 @@ not redelivered forever.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -47,8 +48,16 @@ class Projector:
         self.projected = 0
 
     def start(self) -> None:
-        # Any stream failure ends a run; the supervisor resubscribes after a pause.
-        self._loop = Supervised(self._run, name="projector", log=log, restart_after=1.0)
+        # Any stream failure (NATS going away mid-fetch, typically) ends a run; the supervisor
+        # resubscribes a second later, every time: these failures are routine, not a bug.
+        self._loop = Supervised(
+            self._run,
+            name="projection consumer",
+            log=log,
+            restart_after=1.0,
+            max_restart_after=1.0,
+            level=logging.WARNING,
+        )
 
     async def stop(self) -> None:
         if self._loop is not None:

@@ -130,7 +130,9 @@ class Supervised:
     """A named loop restarted whenever it raises, until `stop()`; returning ends it.
 
     Restarts back off from `restart_after` to `max_restart_after` while the loop keeps failing
-    quickly; a run that lasted longer than `max_restart_after` starts the backoff over. With
+    quickly; a run that lasted longer than `max_restart_after` starts the backoff over (equal
+    values give a constant pause). Failures are logged at `level`, with a traceback from ERROR
+    up. With
     `restart=False` a failure is final: `on_crash` is told, and nothing runs again (for a loop
     whose restart would be unsafe, such as a lease renewal that must give up leadership).
     """
@@ -145,6 +147,7 @@ class Supervised:
         max_restart_after: float = 30.0,
         restart: bool = True,
         on_crash: Callable[[BaseException], None] | None = None,
+        level: int = logging.ERROR,
     ) -> None:
         self._factory = factory
         self._name = name
@@ -152,6 +155,7 @@ class Supervised:
         self._backoff = Backoff(initial=restart_after, maximum=max_restart_after)
         self._restart = restart
         self._on_crash = on_crash
+        self._level = level
         self._cancelled = False
         self._timer: asyncio.TimerHandle | None = None
         self._restarted = asyncio.Event()
@@ -183,8 +187,14 @@ class Supervised:
         if loop.time() - self._started_at > self._backoff.maximum:
             self._backoff.reset()
         delay = self._backoff.failed()
-        self._log.error(
-            "%s failed (%s); restarting it in %.1fs", self._name, exc, delay, exc_info=exc
+        self._log.log(
+            self._level,
+            "%s failed (%s); restarting it in %.1fs",
+            self._name,
+            exc,
+            delay,
+            # A loop whose failures are routine (level below ERROR) is not worth a traceback.
+            exc_info=exc if self._level >= logging.ERROR else None,
         )
         self.restarts += 1
         self._timer = loop.call_later(delay, self._respawn)

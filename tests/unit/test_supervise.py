@@ -188,3 +188,25 @@ async def test_stop_waits_until_the_loop_has_ended() -> None:
     await asyncio.wait_for(started.wait(), timeout=5)
     await stop_all(loops)
     assert cleaned.is_set()
+
+
+async def test_routine_failures_restart_at_a_constant_pause_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def flaky() -> None:
+        raise ConnectionError("NATS went away")
+
+    loop = Supervised(
+        flaky,
+        name="consumer",
+        log=log,
+        restart_after=0.001,
+        max_restart_after=0.001,
+        level=logging.WARNING,
+    )
+    for _ in range(3):
+        await asyncio.wait_for(loop.restarted(), timeout=5)
+    await loop.stop()
+    records = [r for r in caplog.records if r.getMessage().startswith("consumer failed")]
+    assert {r.args[2] for r in records} == {0.001}  # type: ignore[index]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in records)
