@@ -130,7 +130,8 @@ class Supervised:
     """A named loop restarted whenever it raises, until `stop()`; returning ends it.
 
     Restarts back off from `restart_after` to `max_restart_after` while the loop keeps failing
-    quickly; a run that lasted longer than `max_restart_after` starts the backoff over (equal
+    quickly; a run that lasted longer than `healthy_after` (by default `max_restart_after`)
+    starts the backoff over (equal
     values give a constant pause). Failures are logged at `level`, with a traceback from ERROR
     up. With
     `restart=False` a failure is final: `on_crash` is told, and nothing runs again (for a loop
@@ -148,6 +149,7 @@ class Supervised:
         restart: bool = True,
         on_crash: Callable[[BaseException], None] | None = None,
         level: int = logging.ERROR,
+        healthy_after: float | None = None,
     ) -> None:
         self._factory = factory
         self._name = name
@@ -156,6 +158,7 @@ class Supervised:
         self._restart = restart
         self._on_crash = on_crash
         self._level = level
+        self._healthy_after = max_restart_after if healthy_after is None else healthy_after
         self._cancelled = False
         self._timer: asyncio.TimerHandle | None = None
         self._restarted = asyncio.Event()
@@ -184,7 +187,7 @@ class Supervised:
             self._log.error("%s failed (%s); not restarted", self._name, exc, exc_info=exc)
             return
         loop = asyncio.get_running_loop()
-        if loop.time() - self._started_at > self._backoff.maximum:
+        if loop.time() - self._started_at > self._healthy_after:
             self._backoff.reset()
         delay = self._backoff.failed()
         self._log.log(

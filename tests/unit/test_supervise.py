@@ -55,7 +55,8 @@ class Sleeps:
 async def test_retry_backs_off_until_the_operation_succeeds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    flaky, sleeps, seen = Flaky(3), Sleeps(), []
+    flaky, sleeps = Flaky(3), Sleeps()
+    seen: list[BaseException] = []
     result = await retry(
         flaky,
         what="connecting",
@@ -144,12 +145,23 @@ async def test_a_loop_failing_again_and_again_restarts_later_each_time(
     async def broken() -> None:
         raise RuntimeError("boom")
 
-    loop = Supervised(broken, name="broken", log=log, restart_after=0.001, max_restart_after=0.004)
+    loop = Supervised(
+        broken,
+        name="broken",
+        log=log,
+        restart_after=0.001,
+        max_restart_after=0.004,
+        healthy_after=3600,  # however slow the machine, no run counts as healthy
+    )
     for _ in range(4):
         await asyncio.wait_for(loop.restarted(), timeout=5)
     await loop.stop()
     restarts = loop.restarts
-    delays = [r.args[2] for r in caplog.records if r.getMessage().startswith("broken failed")]
+    delays = [
+        r.args[2]  # type: ignore[index]
+        for r in caplog.records
+        if r.getMessage().startswith("broken failed")
+    ]
     assert delays[:4] == [0.001, 0.002, 0.004, 0.004]
     await asyncio.sleep(0.01)
     assert loop.restarts == restarts, "a stopped loop is not restarted"
@@ -210,3 +222,24 @@ async def test_routine_failures_restart_at_a_constant_pause_without_a_traceback(
     records = [r for r in caplog.records if r.getMessage().startswith("consumer failed")]
     assert {r.args[2] for r in records} == {0.001}  # type: ignore[index]
     assert all(r.levelno == logging.WARNING and r.exc_info is None for r in records)
+
+
+async def test_a_run_that_was_healthy_starts_the_backoff_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    # healthy_after=0: every run counts as healthy, so every pause is the first one.
+    loop = Supervised(
+        broken, name="reset", log=log, restart_after=0.001, max_restart_after=1, healthy_after=0
+    )
+    for _ in range(3):
+        await asyncio.wait_for(loop.restarted(), timeout=5)
+    await loop.stop()
+    delays = {
+        r.args[2]  # type: ignore[index]
+        for r in caplog.records
+        if r.getMessage().startswith("reset failed")
+    }
+    assert delays == {0.001}
