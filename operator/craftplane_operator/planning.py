@@ -163,6 +163,8 @@ class Plan:
 
     @property
     def changes_nothing(self) -> bool:
+        """No write, no event: what a reconcile of an unchanged server plans (tracking the same
+        ping target and counting the same phase again are no-ops)."""
         status = self.status
         quiet = status is None or (
             status.patch is None
@@ -175,6 +177,7 @@ class Plan:
 
 
 def plan(seen: Gathered) -> Plan:
+    """What one reconcile must do; the same `Gathered` always gives the same `Plan`."""
     body = seen.body
     if body is None:
         return Plan(seen.key, forget=True)
