@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from craftplane import logs
 from craftplane.kube import KubeClient
 from craftplane_gateway import problems
 from craftplane_gateway.hub import Hub
@@ -26,7 +26,7 @@ from craftplane_gateway.routes import health, servers, ws
 from craftplane_gateway.settings import GatewaySettings
 from craftplane_gateway.state import Database, GatewayState
 
-log = logging.getLogger("craftplane.gateway")
+log = logs.get_logger(__name__)
 
 DEFAULT_DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard" / "dist"
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from craftplane import logs
 from craftplane_gateway import metrics
 from craftplane_gateway.frames import Delta
 
-log = logging.getLogger("craftplane.gateway.hub")
+log = logs.get_logger(__name__)
 
 SLOW_CLIENT_CLOSE = 4008
 

@@ -3,7 +3,6 @@ projection consumer): an ordered, ephemeral JetStream consumer starting at new m
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,28 +11,31 @@ import asyncpg
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from craftplane import logs
 from craftplane.contracts import events as contract
+from craftplane.supervise import Backoff, Supervised, retry
+from craftplane.supervise import every as periodic
 from craftplane_gateway.db import queries
 from craftplane_gateway.frames import FINAL_REVISION, delta_from_event, delta_from_row, order_of
 from craftplane_gateway.hub import Client, Hub
 from craftplane_gateway.natsconn import NatsLink
 
-log = logging.getLogger("craftplane.gateway.live")
+log = logs.get_logger(__name__)
 
 
 class LiveFeed:
     def __init__(self, link: NatsLink, hub: Hub) -> None:
         self._link = link
         self._hub = hub
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Supervised | None = None
         self.received = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="live-feed")
+        self._loop = Supervised(self._run, name="live-feed", log=log)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop is not None:
+            await self._loop.stop()
 
     async def _on_message(self, msg: Msg) -> None:
         self.received += 1
@@ -46,25 +48,29 @@ class LiveFeed:
             self._hub.publish(delta)
 
     async def _run(self) -> None:
-        while True:
-            await self._link.connected.wait()
-            js = self._link.js
-            assert js is not None
-            try:
-                # nats-py keeps the subscription across reconnects, and an ordered consumer
-                # re-creates itself from the last sequence it saw when heartbeats stop.
-                await js.subscribe(
-                    f"{contract.SUBJECT_PREFIX}.>",
-                    stream=contract.STREAM_NAME,
-                    ordered_consumer=True,
-                    deliver_policy=DeliverPolicy.NEW,
-                    idle_heartbeat=2,
-                    cb=self._on_message,
-                )
-                return
-            except Exception as exc:  # noqa: BLE001 - the stream may not exist yet; retried
-                log.info("live feed not subscribed yet: %s", exc)
-                await asyncio.sleep(2)
+        # The stream may not exist yet: retried every 2 s until the operator has created it.
+        await retry(
+            self._subscribe,
+            what="subscribing the live feed",
+            log=log,
+            backoff=Backoff(initial=2, maximum=2),
+            level=logging.INFO,
+        )
+
+    async def _subscribe(self) -> None:
+        await self._link.connected.wait()
+        js = self._link.js
+        assert js is not None
+        # nats-py keeps the subscription across reconnects, and an ordered consumer
+        # re-creates itself from the last sequence it saw when heartbeats stop.
+        await js.subscribe(
+            f"{contract.SUBJECT_PREFIX}.>",
+            stream=contract.STREAM_NAME,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            idle_heartbeat=2,
+            cb=self._on_message,
+        )
 
 
 class CatchUp:
@@ -82,22 +88,25 @@ class CatchUp:
         self._pool = pool
         self._hub = hub
         self._every = every
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Supervised | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="catch-up")
+        rounds = periodic(
+            self._every,
+            self._round,
+            what="catch-up skipped",  # the database is away: next round
+            log=log,
+            errors=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+            level=logging.DEBUG,
+        )
+        self._loop = Supervised(rounds, name="catch-up", log=log)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop is not None:
+            await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            try:
-                await self.once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.debug("catch-up skipped: %s", exc)  # the database is away: next round
+    async def _round(self) -> None:
+        await self.once()
 
     async def once(self) -> int:
         """One round; how many changes were queued."""

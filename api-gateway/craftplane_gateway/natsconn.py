@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from craftplane import logs
+from craftplane.supervise import Backoff, Supervised, retry
 from craftplane_gateway import metrics
 
-log = logging.getLogger("craftplane.gateway.nats")
+log = logs.get_logger(__name__)
 
 
 class NatsLink:
@@ -23,14 +24,14 @@ class NatsLink:
         self.disconnected = asyncio.Event()
         self.disconnected.set()
         self.generation = 0  # bumped on every (re)connect, so loops know to re-subscribe
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Supervised | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._connect_loop(), name="nats-connect")
+        self._loop = Supervised(self._connect_loop, name="nats-connect", log=log)
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop is not None:
+            await self._loop.stop()
         if self.nc is not None and not self.nc.is_closed:
             try:
                 await asyncio.wait_for(self.nc.drain(), timeout=5)
@@ -42,26 +43,22 @@ class NatsLink:
         return self.nc is not None and self.nc.is_connected
 
     async def _connect_loop(self) -> None:
-        delay = 0.5
-        while self.nc is None:
-            try:
-                self.nc = await nats.connect(
-                    self.url,
-                    name="craftplane-gateway",
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=1,
-                    connect_timeout=3,
-                    disconnected_cb=self._on_disconnect,
-                    reconnected_cb=self._on_reconnect,
-                )
-                self.js = self.nc.jetstream(timeout=5)
-                self._mark_up()
-                log.info("connected to NATS", extra={"url": self.url})
-            except Exception as exc:  # noqa: BLE001 - not connected yet; retried
-                log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        await retry(self._connect, what="connecting to NATS", log=log, backoff=Backoff())
+
+    async def _connect(self) -> None:
+        self.nc = await nats.connect(
+            self.url,
+            name="craftplane-gateway",
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            connect_timeout=3,
+            disconnected_cb=self._on_disconnect,
+            reconnected_cb=self._on_reconnect,
+        )
+        self.js = self.nc.jetstream(timeout=5)
+        self._mark_up()
+        log.info("connected to NATS", extra={"url": self.url})
 
     def _mark_up(self) -> None:
         self.generation += 1

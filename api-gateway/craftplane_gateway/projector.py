@@ -18,13 +18,15 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event
+from craftplane.supervise import Supervised
 from craftplane_gateway import metrics
 from craftplane_gateway.db import projection
 from craftplane_gateway.natsconn import NatsLink
 
-log = logging.getLogger("craftplane.gateway.projector")
+log = logs.get_logger(__name__)
 
 NAK_DELAY = 2.0
 
@@ -42,25 +44,28 @@ class Projector:
         self._pool = pool
         self._durable = durable
         self._batch = batch
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Supervised | None = None
         self.projected = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="projector")
+        # Any stream failure (NATS going away mid-fetch, typically) ends a run; the supervisor
+        # resubscribes a second later, every time: these failures are routine, not a bug.
+        self._loop = Supervised(
+            self._run,
+            name="projection consumer",
+            log=log,
+            restart_after=1.0,
+            max_restart_after=1.0,
+            level=logging.WARNING,
+        )
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop is not None:
+            await self._loop.stop()
 
     async def _run(self) -> None:
         while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - resubscribe after any stream failure
-                log.warning("projection consumer restarting after: %s", exc)
-                await asyncio.sleep(1)
+            await self._consume()
 
     async def _consume(self) -> None:
         while self._pool() is None:  # noqa: ASYNC110 - the pool appears via a getter

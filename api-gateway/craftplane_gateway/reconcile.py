@@ -14,16 +14,17 @@ cannot double-apply or undo what polling already wrote.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event, EventType, ServerRef
 from craftplane.kube import KubeClient, KubeError
+from craftplane.supervise import Supervised, every, stop_all
 from craftplane_gateway import metrics
 from craftplane_gateway.cluster import cluster_servers
 from craftplane_gateway.db import projection
@@ -31,7 +32,7 @@ from craftplane_gateway.frames import delta_from_row
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.natsconn import NatsLink
 
-log = logging.getLogger("craftplane.gateway.reconcile")
+log = logs.get_logger(__name__)
 
 
 class ClusterSync:
@@ -51,18 +52,24 @@ class ClusterSync:
         self._hub = hub
         self._drift_seconds = drift_seconds
         self._poll_seconds = poll_seconds
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[Supervised] = []
         self.last_drift: list[str] = []
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._drift_loop(), name="drift"),
-            asyncio.create_task(self._fallback_loop(), name="nats-fallback"),
+        drift = every(
+            self._drift_seconds,
+            self.drift_once,
+            what="drift check skipped",
+            log=log,
+            errors=(KubeError, OSError, asyncpg.PostgresError),
+        )
+        self._loops = [
+            Supervised(drift, name="drift", log=log),
+            Supervised(self._fallback_loop, name="nats-fallback", log=log),
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        await stop_all(self._loops)
 
     async def sync_once(self, *, broadcast: bool) -> list[dict[str, Any]]:
         """Correct the projection from the cluster; returns the rows that changed."""
@@ -82,24 +89,18 @@ class ClusterSync:
                 self._hub.publish(delta_from_row(row, reason="cluster"))
         return changed_rows
 
-    async def _drift_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._drift_seconds)
-            try:
-                changed = await self.sync_once(broadcast=True)
-            except (KubeError, OSError, asyncpg.PostgresError) as exc:
-                log.warning("drift check skipped: %s", exc)
-                continue
-            self.last_drift = [f"{r['namespace']}/{r['name']}" for r in changed]
-            if not changed:
-                continue
-            metrics.DRIFT_FOUND.inc(len(changed))
-            log.info(
-                "projection drifted for %d servers; asking for a sync",
-                len(changed),
-                extra={"servers": ",".join(self.last_drift[:20])},
-            )
-            await self._request_sync(changed)
+    async def drift_once(self) -> None:
+        changed = await self.sync_once(broadcast=True)
+        self.last_drift = [f"{r['namespace']}/{r['name']}" for r in changed]
+        if not changed:
+            return
+        metrics.DRIFT_FOUND.inc(len(changed))
+        log.info(
+            "projection drifted for %d servers; asking for a sync",
+            len(changed),
+            extra={"servers": ",".join(self.last_drift[:20])},
+        )
+        await self._request_sync(changed)
 
     async def _request_sync(self, rows: list[dict[str, Any]]) -> None:
         js = self._link.js

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 
 import asyncpg
 
+from craftplane import logs
 from craftplane.kube import KubeClient
+from craftplane.supervise import Backoff, Supervised, retry
 from craftplane_gateway.db.migrate import migrate
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.settings import GatewaySettings
 
-log = logging.getLogger("craftplane.gateway.db")
+log = logs.get_logger(__name__)
 
 
 @dataclass
@@ -27,40 +28,42 @@ class Database:
     max_size: int
     pool: asyncpg.Pool | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
+    _loop: Supervised | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._connect(), name="db-connect")
+        self._loop = Supervised(self._connect_loop, name="db-connect", log=log)
 
     def get(self) -> asyncpg.Pool | None:
         return self.pool
 
+    async def _connect_loop(self) -> None:
+        await retry(
+            self._connect,
+            what="connecting to the database",
+            log=log,
+            errors=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+            backoff=Backoff(initial=0.5, maximum=10),
+        )
+
     async def _connect(self) -> None:
-        delay = 0.5
-        while self.pool is None:
-            try:
-                pool = await asyncpg.create_pool(
-                    self.dsn,
-                    min_size=self.min_size,
-                    max_size=self.max_size,
-                    command_timeout=10,
-                    timeout=5,
-                )
-                assert pool is not None
-                async with pool.acquire() as conn:
-                    applied = await migrate(conn)
-                if applied:
-                    log.info("applied migrations %s", applied)
-                self.pool = pool
-                self.ready.set()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("database not reachable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        pool = await asyncpg.create_pool(
+            self.dsn,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            command_timeout=10,
+            timeout=5,
+        )
+        assert pool is not None
+        async with pool.acquire() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("applied migrations %s", applied)
+        self.pool = pool
+        self.ready.set()
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop is not None:
+            await self._loop.stop()
         if self.pool is not None:
             await self.pool.close()
 

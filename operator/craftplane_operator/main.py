@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import fnmatch
-import logging
 import signal
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import kopf
@@ -14,6 +17,7 @@ import kopf
 from craftplane import logs
 from craftplane.contracts.events import ALL_TOKEN, Event, EventType, ServerRef
 from craftplane.kube import KubeClient
+from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
 from craftplane_operator.http import serve
@@ -27,7 +31,7 @@ from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
 from craftplane_operator.workqueue import WorkQueue
 
-log = logging.getLogger("craftplane.operator")
+log = logs.get_logger(__name__)
 
 
 class Operator:
@@ -50,7 +54,8 @@ class Operator:
             ping_in_cluster=settings.ping_in_cluster,
             placement=settings.placement,
         )
-        self._resync_task: asyncio.Task[None] | None = None
+        self._resync: Supervised | None = None
+        self.started = False
         metrics.API_REQUESTS.set_function(lambda: float(kube.requests))
 
     async def _reconcile(self, key: str) -> None:
@@ -80,11 +85,17 @@ class Operator:
         await self.publisher.start()
         self.queue.start()
         self.players.start()
-        self._resync_task = asyncio.create_task(self._resync(), name="resync")
+        # The safety net under the watches: every server is looked at again periodically.
+        resync = every(
+            self.settings.resync_seconds, self._resync_once, what="periodic resync failed", log=log
+        )
+        self._resync = Supervised(resync, name="resync", log=log)
+        self.started = True
 
     async def stop(self) -> None:
-        if self._resync_task:
-            self._resync_task.cancel()
+        self.started = False
+        if self._resync is not None:
+            await self._resync.stop()
         await self.players.stop()
         await self.queue.stop()
         await self.publisher.stop()
@@ -98,17 +109,11 @@ class Operator:
         names = [ns["metadata"]["name"] for ns in await self.kube.list_objects("Namespace")]
         return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
-    async def _resync(self) -> None:
-        # The safety net under the watches: every server is looked at again periodically.
-        while True:
-            await asyncio.sleep(self.settings.resync_seconds)
-            try:
-                for namespace in await self._namespaces():
-                    for body in await self.kube.list_objects(KIND, namespace):
-                        meta = body["metadata"]
-                        self.queue.add(f"{meta['namespace']}/{meta['name']}")
-            except Exception as exc:  # noqa: BLE001 - retried at the next interval
-                log.warning("periodic resync failed: %s", exc)
+    async def _resync_once(self) -> None:
+        for namespace in await self._namespaces():
+            for body in await self.kube.list_objects(KIND, namespace):
+                meta = body["metadata"]
+                self.queue.add(f"{meta['namespace']}/{meta['name']}")
 
 
 def _kopf_settings(settings: Any) -> None:
@@ -121,6 +126,37 @@ def _kopf_settings(settings: Any) -> None:
     watch_only_owned_children(settings)
 
 
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> int:
+    """Which of `waits` finished first; the others are cancelled and awaited."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    first = next(task for task in tasks if task in done)
+    first.result()  # re-raise its failure, if it failed
+    return tasks.index(first)
+
+
+@dataclass
+class Readiness:
+    """/readyz: a standby that knows who leads, or a leader whose reconcilers run; neither
+    while the Lease cannot be read, after leadership was lost, or once the process stops."""
+
+    elector: LeaderElector
+    stop: asyncio.Event
+    operator: Operator | None = None  # set once this replica leads
+
+    def __call__(self) -> bool:
+        if self.stop.is_set() or self.elector.lost.is_set() or not self.elector.role_known:
+            return False
+        if not self.elector.leading:
+            return True
+        return self.operator is not None and self.operator.started
+
+
 async def run(settings: OperatorSettings) -> None:
     kube = await KubeClient.connect()
     elector = LeaderElector(
@@ -131,22 +167,20 @@ async def run(settings: OperatorSettings) -> None:
         lease_seconds=settings.lease_seconds,
     )
     leading = False
-    runner = await serve(settings.http_host, settings.http_port, ready=lambda: True)
     stop = asyncio.Event()
+    operator: Operator | None = None
+    readiness = Readiness(elector, stop)
+    runner = await serve(settings.http_host, settings.http_port, ready=readiness)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    operator: Operator | None = None
     try:
-        acquiring = asyncio.create_task(elector.acquire())
-        stopping = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if stopping in done:
-            acquiring.cancel()
-            return
+        if await _first_of(elector.acquire(), stop.wait()) == 1:
+            return  # stopped while standing by
         leading = True
         metrics.IS_LEADER.set(1)
         operator = Operator(settings, kube)
+        readiness.operator = operator
         await operator.start()
         registry = build_registry(operator.queue, operator.store)
         kopf_settings = kopf.OperatorSettings()
@@ -155,9 +189,7 @@ async def run(settings: OperatorSettings) -> None:
 
         async def relay() -> None:
             # kopf stops on one flag: ours (SIGTERM) or the elector's (leadership lost).
-            lost = asyncio.create_task(elector.lost.wait())
-            asked = asyncio.create_task(stop.wait())
-            await asyncio.wait({lost, asked}, return_when=asyncio.FIRST_COMPLETED)
+            await _first_of(elector.lost.wait(), stop.wait())
             quit_flag.set()
 
         relay_task = asyncio.create_task(relay())
@@ -170,6 +202,7 @@ async def run(settings: OperatorSettings) -> None:
             stop_flag=quit_flag,
         )
         relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
     finally:
         if operator is not None:
             await operator.stop()
@@ -182,7 +215,43 @@ async def run(settings: OperatorSettings) -> None:
         raise SystemExit("leadership lost")
 
 
-def main() -> None:
+def _version() -> str:
+    # The distribution that installed this package; editable installs may not map it, and
+    # then it is the project's own.
+    names = metadata.packages_distributions().get("craftplane_operator", [])
+    for name in [*names, "craftplane"]:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            return metadata.version(name)
+    return "unknown"
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variables):"]
+    for name, info in OperatorSettings.model_fields.items():
+        alias = info.validation_alias
+        choices = getattr(alias, "choices", None)
+        env = str(choices[0]) if choices else f"CRAFTPLANE_OPERATOR_{name.upper()}"
+        default = "(computed)" if info.default_factory is not None else repr(info.default)
+        lines.append(f"  {env:40} default {default}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="craftplane-operator",
+        description=(
+            "Reconcile MinecraftServers: wait for the leader Lease, then run until SIGTERM. "
+            "Configured by environment variables, not flags."
+        ),
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parse_args(argv)
     settings = OperatorSettings()
     logs.configure(settings.log_level)
     log.info("starting", extra={"identity": settings.identity, "nats": settings.nats_url})

@@ -258,7 +258,7 @@ def _out_of_memory(status: Object) -> bool:
 
 def _oom_message(pod: Object, status: Object) -> str:
     containers = _get(pod, "spec", "containers") or []
-    mine = next((c for c in containers if c.get("name") == status.get("name")), {})
+    mine: Object = next((c for c in containers if c.get("name") == status.get("name")), {})
     limit = _get(mine, "resources", "limits", "memory")
     at = f" at its limit of {limit}" if limit else ""
     return (

@@ -9,16 +9,17 @@ servers with a ping-target annotation are pinged.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mcstatus import JavaServer
 
+from craftplane import logs
 from craftplane.contracts.status import Players
+from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
 
-log = logging.getLogger("craftplane.players")
+log = logs.get_logger(__name__)
 
 MAX_SAMPLE = 50
 
@@ -38,7 +39,7 @@ class PlayerTracker:
         self._targets: dict[str, Target] = {}
         self._counts: dict[str, Players] = {}
         self._limit = asyncio.Semaphore(concurrency)
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Supervised | None = None
 
     def track(self, key: str, target: Target | None) -> None:
         """Ping key at target from now on; None stops pinging and forgets its count."""
@@ -52,16 +53,15 @@ class PlayerTracker:
         return self._counts.get(key)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="player-pings")
+        pings = every(self._interval, self.ping_all, what="player pings", log=log, immediately=True)
+        self._loop = Supervised(pings, name="player-pings", log=log)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop is not None:
+            await self._loop.stop()
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.gather(*(self.ping(key) for key in list(self._targets)))
-            await asyncio.sleep(self._interval)
+    async def ping_all(self) -> None:
+        await asyncio.gather(*(self.ping(key) for key in list(self._targets)))
 
     async def ping(self, key: str) -> None:
         target = self._targets.get(key)

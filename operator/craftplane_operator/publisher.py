@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
 import nats
@@ -18,13 +17,14 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
+from craftplane import logs
 from craftplane.contracts import events as contract
 from craftplane.contracts.events import Event
-from craftplane.supervise import Supervised
+from craftplane.supervise import Backoff, Supervised, retry, stop_all
 from craftplane_operator import metrics
 from craftplane_operator.outbox import Outbox
 
-log = logging.getLogger("craftplane.publisher")
+log = logs.get_logger(__name__)
 
 SyncHandler = Callable[[Event], Awaitable[None]]
 
@@ -70,8 +70,7 @@ class Publisher:
         ]
 
     async def stop(self) -> None:
-        for loop in self._loops:
-            await loop.stop()
+        await stop_all(self._loops)
         if self._nc is not None and self._nc.is_connected:
             with contextlib.suppress(TimeoutError, nats.errors.Error):
                 await asyncio.wait_for(self._nc.drain(), timeout=5)
@@ -81,40 +80,40 @@ class Publisher:
         return self._nc is not None and self._nc.is_connected
 
     async def _connect_loop(self) -> None:
-        delay = 0.5
-        while self._nc is None:
-            nc: Client | None = None
-            try:
-                nc = await nats.connect(
-                    self._url,
-                    name="craftplane-operator",
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=1,
-                    connect_timeout=3,
-                    disconnected_cb=self._disconnected,
-                    reconnected_cb=self._reconnected,
-                )
-                js = nc.jetstream(timeout=5)
-                await ensure_stream(js)
-                if self._on_sync is not None:
-                    subject = f"{contract.SUBJECT_PREFIX}.{contract.EventType.SYNC_REQUIRED}.>"
-                    await nc.subscribe(subject, cb=self._sync_message)
-                self._nc, self._js = nc, js
-                self._connected.set()
-                metrics.NATS_CONNECTED.set(1)
-                log.info("connected to NATS", extra={"url": self._url})
-            except Exception as exc:  # noqa: BLE001 - not connected yet; retried
-                metrics.NATS_CONNECTED.set(0)
-                if nc is not None:
-                    # Connected but the stream could not be checked (NATS went away again):
-                    # close it, or its reconnect callbacks would keep firing for a client
-                    # nobody publishes on.
-                    with contextlib.suppress(Exception):
-                        await nc.close()
-                log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        def failed(_: BaseException) -> None:
+            metrics.NATS_CONNECTED.set(0)
+
+        await retry(
+            self._connect, what="connecting to NATS", log=log, on_failure=failed, backoff=Backoff()
+        )
+
+    async def _connect(self) -> None:
+        nc = await nats.connect(
+            self._url,
+            name="craftplane-operator",
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            connect_timeout=3,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+        )
+        try:
+            js = nc.jetstream(timeout=5)
+            await ensure_stream(js)
+            if self._on_sync is not None:
+                subject = f"{contract.SUBJECT_PREFIX}.{contract.EventType.SYNC_REQUIRED}.>"
+                await nc.subscribe(subject, cb=self._sync_message)
+        except Exception:
+            # Connected but the stream could not be checked (NATS went away again): close it,
+            # or its reconnect callbacks would keep firing for a client nobody publishes on.
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise
+        self._nc, self._js = nc, js
+        self._connected.set()
+        metrics.NATS_CONNECTED.set(1)
+        log.info("connected to NATS", extra={"url": self._url})
 
     async def _disconnected(self) -> None:
         metrics.NATS_CONNECTED.set(0)
@@ -142,7 +141,7 @@ class Publisher:
             await self._on_sync(event)
 
     async def _publish_loop(self) -> None:
-        delay = 0.2
+        backoff = Backoff(initial=0.2, maximum=5)
         while True:
             event = await self.outbox.next()
             await self._connected.wait()
@@ -160,11 +159,11 @@ class Publisher:
                 )
             except Exception as exc:  # noqa: BLE001 - retried with backoff, never lost
                 metrics.EVENTS_FAILED.inc()
+                delay = backoff.failed()
                 log.warning("publish of %s failed (%s); retrying in %.1fs", event.type, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5)
                 continue
-            delay = 0.2
+            backoff.reset()
             self.outbox.done(event)
             self.published += 1
             if ack.duplicate:

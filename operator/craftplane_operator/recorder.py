@@ -6,14 +6,14 @@ that is reconciled every minute does not flood its event list.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from craftplane import logs
+from craftplane.clock import utcnow
 from craftplane.kube import KubeClient, KubeError
 
-log = logging.getLogger("craftplane.recorder")
+log = logs.get_logger(__name__)
 
 COMPONENT = "craftplane-operator"
 
@@ -27,7 +27,7 @@ class EventRecorder:
         self, body: Mapping[str, Any], *, warning: bool, reason: str, message: str
     ) -> None:
         meta = body["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
         event = {
             "apiVersion": "v1",
             "kind": "Event",

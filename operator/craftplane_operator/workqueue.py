@@ -9,12 +9,13 @@ server to look at, never *what* changed.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
+from craftplane import logs
+from craftplane.supervise import Backoff, Supervised, stop_all
 from craftplane_operator import metrics
 
-log = logging.getLogger("craftplane.queue")
+log = logs.get_logger(__name__)
 
 Handler = Callable[[str], Awaitable[None]]
 
@@ -23,13 +24,13 @@ class WorkQueue:
     def __init__(self, handler: Handler, *, workers: int = 8, max_backoff: float = 60.0) -> None:
         self._handler = handler
         self._workers = workers
-        self._max_backoff = max_backoff
+        self._backoff = Backoff(initial=0.5, maximum=max_backoff)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._pending: set[str] = set()
         self._active: set[str] = set()
         self._dirty: set[str] = set()
         self._failures: dict[str, int] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._workers_running: list[Supervised] = []
         self._timers: set[asyncio.TimerHandle] = set()
 
     def add(self, key: str) -> None:
@@ -54,17 +55,15 @@ class WorkQueue:
         self._timers.add(handle)
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._work(), name=f"reconcile-worker-{i}")
+        self._workers_running = [
+            Supervised(self._work, name=f"reconcile-worker-{i}", log=log)
             for i in range(self._workers)
         ]
 
     async def stop(self) -> None:
         for handle in self._timers:
             handle.cancel()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_all(self._workers_running)
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -82,7 +81,7 @@ class WorkQueue:
             except Exception as exc:  # noqa: BLE001 - one server's failure must not stop others
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
-                delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)
+                delay = self._backoff.delay(failures)
                 metrics.RECONCILE_ERRORS.inc()
                 log.warning(
                     "reconcile of %s failed (attempt %d): %s; retrying in %.1fs",

@@ -41,3 +41,19 @@ def configure(level: str = "INFO") -> None:
     # kopf logs every watch-stream event at DEBUG/INFO; keep its warnings only.
     logging.getLogger("kopf").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def get_logger(module: str) -> logging.Logger:
+    """The logger of a module, named `craftplane.<component>.<module>` from its `__name__`.
+
+    One scheme for every component: `craftplane_operator.leader` logs as
+    `craftplane.operator.leader`, `craftplane_gateway.db.retry` as
+    `craftplane.gateway.db.retry`, so `craftplane.gateway` selects the whole gateway.
+    """
+    head, _, rest = module.partition(".")
+    if head.startswith("craftplane_"):
+        component = head.removeprefix("craftplane_")
+        return logging.getLogger(
+            f"craftplane.{component}.{rest}" if rest else f"craftplane.{component}"
+        )
+    return logging.getLogger(module)

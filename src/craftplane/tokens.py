@@ -17,6 +17,7 @@ from typing import Any, Final
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
+from craftplane.clock import utcnow
 from craftplane.contracts.names import TENANT_LABEL
 
 __all__ = [
@@ -105,9 +106,10 @@ def generate_key() -> str:
     return secrets.token_urlsafe(48)
 
 
-def _now(now: datetime | None) -> datetime:
+def _at(now: datetime | None) -> datetime:
+    """``now`` checked to be aware, or the clock's time."""
     if now is None:
-        return datetime.now(UTC)
+        return utcnow()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
@@ -126,7 +128,7 @@ def mint(
         raise ValueError(f"not a tenant name: {tenant!r} (expected {TENANT_PATTERN})")
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive")
-    issued = int(_now(now).timestamp())
+    issued = int(_at(now).timestamp())
     claims: dict[str, Any] = {
         "sub": tenant,
         "tenant": tenant,
@@ -198,7 +200,7 @@ def verify(
     except jwt.InvalidTokenError as exc:
         raise InvalidToken("malformed token") from exc
 
-    instant = _now(now).timestamp()
+    instant = _at(now).timestamp()
     slack = leeway.total_seconds()
     expires = _int_claim(payload, "exp")
     not_before = _int_claim(payload, "nbf")

@@ -9,7 +9,6 @@ applied, and moves on.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -17,9 +16,10 @@ from typing import Any, Final
 
 import asyncpg
 
+from craftplane import logs
 from craftplane_gateway.db.retry import Conn
 
-log = logging.getLogger("craftplane.gateway.db")
+log = logs.get_logger(__name__)
 
 _FILE: Final = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _CONFLICTS: Final = (

@@ -6,9 +6,7 @@ PostgreSQL reports deadlocks as 40P01. Both mean "nothing was written, run it ag
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Protocol, TypeAlias, TypeVar
@@ -16,7 +14,10 @@ from typing import Any, Final, Protocol, TypeAlias, TypeVar
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-log = logging.getLogger("craftplane.gateway.db")
+from craftplane import logs
+from craftplane.supervise import Backoff, retry
+
+log = logs.get_logger(__name__)
 
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 """A connection as given by ``asyncpg.connect`` or ``pool.acquire()``."""
@@ -66,15 +67,18 @@ async def in_transaction(
         raise ValueError("attempts must be at least 1")
     if conn.is_in_transaction():
         raise RuntimeError("in_transaction() needs a connection outside any transaction")
-    attempt = 1
-    while True:
-        try:
-            async with conn.transaction():
-                return await work(conn)
-        except asyncpg.PostgresError as exc:
-            if not is_retryable(exc) or attempt >= attempts:
-                raise
-            delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-            log.debug("transaction attempt %d failed (%s); retrying in %.3fs", attempt, exc, delay)
-            attempt += 1
-            await asyncio.sleep(delay)
+
+    async def attempt() -> T:
+        async with conn.transaction():
+            return await work(conn)
+
+    return await retry(
+        attempt,
+        what="transaction",
+        log=log,
+        errors=asyncpg.PostgresError,
+        retryable=is_retryable,
+        attempts=attempts,
+        backoff=Backoff(initial=base_delay, maximum=max_delay, jitter=0.5),
+        level=logging.DEBUG,
+    )

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from craftplane import logs
 from craftplane_gateway import auth, metrics, problems
 from craftplane_gateway.db import queries
 from craftplane_gateway.frames import order_of
@@ -27,7 +27,7 @@ from craftplane_gateway.hub import SLOW_CLIENT_CLOSE, Client
 from craftplane_gateway.routes.servers import server_json
 from craftplane_gateway.state import GatewayState
 
-log = logging.getLogger("craftplane.gateway.ws")
+log = logs.get_logger(__name__)
 
 AUTH_TIMEOUT = 5.0
 POLICY_VIOLATION = 1008

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from craftplane.clock import utcnow
 from craftplane.contracts.status import Phase
 
 SCHEMA_VERSION: Final = 1
@@ -95,10 +96,6 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Event(BaseModel):
     """One event. Field names are the JSON keys.
 
@@ -132,7 +129,7 @@ class Event(BaseModel):
     correlation_id: str | None = Field(
         default=None, description="On sync.complete: the id of the sync.required it answers."
     )
-    time: Annotated[AwareDatetime, AfterValidator(_to_utc)] = Field(default_factory=_now)
+    time: Annotated[AwareDatetime, AfterValidator(_to_utc)] = Field(default_factory=utcnow)
 
     @model_validator(mode="after")
     def _check_and_identify(self) -> Self:

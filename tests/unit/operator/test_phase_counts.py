@@ -6,7 +6,6 @@ import pytest
 
 from craftplane.contracts.status import Phase
 from craftplane_operator import metrics
-from craftplane_operator.reconciler import Reconciler
 
 pytestmark = pytest.mark.unit
 
@@ -16,15 +15,13 @@ def gauge(phase: Phase) -> float:
 
 
 def test_counts_move_with_each_server() -> None:
-    reconciler = object.__new__(Reconciler)
-    reconciler.phases = {}
-    reconciler._phase_counts = dict.fromkeys(Phase, 0)
-    reconciler._set_phase("ns/a", Phase.STARTING)
-    reconciler._set_phase("ns/b", Phase.STARTING)
-    reconciler._set_phase("ns/a", Phase.RUNNING)
-    reconciler._set_phase("ns/a", Phase.RUNNING)  # unchanged: counted once
+    counts = metrics.ServersByPhase()
+    counts.set("ns/a", Phase.STARTING)
+    counts.set("ns/b", Phase.STARTING)
+    counts.set("ns/a", Phase.RUNNING)
+    counts.set("ns/a", Phase.RUNNING)  # unchanged: counted once
     assert (gauge(Phase.STARTING), gauge(Phase.RUNNING)) == (1, 1)
-    reconciler._set_phase("ns/b", None)
-    reconciler._set_phase("ns/unknown", None)
+    counts.set("ns/b", None)
+    counts.set("ns/unknown", None)
     assert (gauge(Phase.STARTING), gauge(Phase.RUNNING)) == (0, 1)
-    assert reconciler.phases == {"ns/a": Phase.RUNNING}
+    assert counts.phases == {"ns/a": Phase.RUNNING}

@@ -1,0 +1,391 @@
+"""Deciding a reconcile (pure): from what was gathered to the writes, status and events it needs.
+
+The reconciler gathers (the CR, its children, the player count, what was last published),
+calls `plan`, and performs the plan. Everything that decides lives here, so each case is a
+table-driven test without a cluster; running `plan` on what its own plan produced must give
+a plan that changes nothing (see the tests' "reconcile twice").
+
+A plan that writes children describes the status as it was *before* those writes: the status
+to report depends on what the API server answers (a new Service's clusterIP, a StatefulSet's
+bumped generation), so the reconciler applies the writes, gathers the answers and asks again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from craftplane.contracts.events import Event, EventType, state_key
+from craftplane.contracts.names import FINALIZER, PING_TARGET_ANNOTATION
+from craftplane.contracts.status import Phase, Players
+from craftplane_operator.builders import build_children, existing_password
+from craftplane_operator.builders.context import ServerContext
+from craftplane_operator.builders.naming import (
+    configmap_name,
+    pod_name,
+    pvc_name,
+    secret_name,
+    service_name,
+    statefulset_name,
+)
+from craftplane_operator.conditions import desired_status, status_patch
+from craftplane_operator.eventing import phase_event, spec_event
+from craftplane_operator.matching import up_to_date
+from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
+from craftplane_operator.players import Target
+from craftplane_operator.volume import STORAGE_NOT_APPLIED, plan_volume
+
+Obj = dict[str, Any]
+
+# The children a reconcile reads, by kind, and how each is named after its server.
+CHILD_NAMES: Final = {
+    "Secret": secret_name,
+    "ConfigMap": configmap_name,
+    "Service": service_name,
+    "StatefulSet": statefulset_name,
+    "Pod": pod_name,
+    "PersistentVolumeClaim": pvc_name,
+}
+
+TERMINATING: Final = Derived(
+    phase=Phase.TERMINATING,
+    reason=Reason.DELETING,
+    message="the server is being deleted",
+    progressing=True,
+)
+
+
+def read_spec(body: Mapping[str, Any]) -> ServerContext | ValidationError | None:
+    """The validated server, the reason its spec is invalid, or None while it is deleted."""
+    if body["metadata"].get("deletionTimestamp"):
+        return None
+    try:
+        return ServerContext.from_body(body)
+    except ValidationError as exc:
+        return exc
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What one reconcile of `key` found; `body` None: the server no longer exists."""
+
+    key: str
+    body: Obj | None
+    now: datetime
+    tenant: str | None = None
+    # read_spec(body), parsed once by the gatherer (which needs it to know what to read).
+    spec: ServerContext | ValidationError | None = None
+    children: Mapping[str, Obj | None] = field(default_factory=dict)
+    # A fresh RCON password, used only when no Secret holds one: randomness is gathered too.
+    new_password: str = ""
+    players: Players | None = None
+    published: str | None = None  # state key of the last phase event published for the uid
+    ping_in_cluster: bool = False
+    # The API server's refusal of the volume resize the previous plan asked for (403/422).
+    volume_refusal: str | None = None
+
+    @classmethod
+    def of(cls, key: str, body: Obj | None, now: datetime, **found: Any) -> Gathered:
+        spec = read_spec(body) if body is not None else None
+        return cls(key=key, body=body, now=now, spec=spec, **found)
+
+
+@dataclass(frozen=True)
+class ChildApply:
+    action: str  # "created" or "repaired", for the log
+    desired: Obj
+
+
+@dataclass(frozen=True)
+class VolumeResize:
+    name: str
+    size: str
+    patch: Obj
+
+
+@dataclass(frozen=True)
+class KubeEvent:
+    """A Kubernetes Event to record on the MinecraftServer."""
+
+    warning: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    old: str | None
+    new: Phase
+    reason: str
+
+
+@dataclass(frozen=True)
+class StatusPlan:
+    patch: Obj | None  # merge patch for the status subresource; None: already says it
+    spec_events: tuple[Event, ...]  # server.created / server.updated
+    kube_events: tuple[KubeEvent, ...]
+    transition: Transition | None
+    phase: Phase
+    # The phase event to publish, None when the last one published says the same. Its id
+    # holds the CR's resourceVersion, so after a status write the reconciler builds it again
+    # from the written body; the decision rests on the revision-free state key.
+    phase_event: Event | None
+    ping: Target | None
+
+
+@dataclass(frozen=True)
+class Finalize:
+    deleted: Event  # server.deleted, published even if published before
+    patch: Obj  # removes our finalizer
+
+
+@dataclass(frozen=True)
+class Plan:
+    key: str
+    finalizer_patch: Obj | None = None
+    children: tuple[ChildApply, ...] = ()
+    resize: VolumeResize | None = None
+    status: StatusPlan | None = None
+    # Terminating status is a courtesy: failing to write it must not hold up the deletion.
+    status_best_effort: bool = False
+    finalize: Finalize | None = None
+    forget: bool = False  # stop pinging and counting the server
+    timed: bool = False  # a full reconcile of a valid server (what the duration metric measures)
+
+    @property
+    def writes(self) -> bool:
+        """Whether it changes the CR's metadata or children (then the status comes later)."""
+        return bool(self.finalizer_patch or self.children or self.resize)
+
+    @property
+    def changes_nothing(self) -> bool:
+        """No write, no event: what a reconcile of an unchanged server plans (tracking the same
+        ping target and counting the same phase again are no-ops)."""
+        status = self.status
+        quiet = status is None or (
+            status.patch is None
+            and not status.spec_events
+            and not status.kube_events
+            and status.transition is None
+            and status.phase_event is None
+        )
+        return quiet and not self.writes and self.finalize is None
+
+
+def plan(seen: Gathered) -> Plan:
+    """What one reconcile must do; the same `Gathered` always gives the same `Plan`."""
+    body = seen.body
+    if body is None:
+        return Plan(seen.key, forget=True)
+    if body["metadata"].get("deletionTimestamp"):
+        return _deletion(seen, body)
+    finalizer_patch = _finalizer_patch(body)
+    server = seen.spec
+    if server is None:
+        server = read_spec(body)
+    if isinstance(server, ValidationError):
+        status = _status(seen, body, _invalid(server), max_players=None)
+        return Plan(seen.key, finalizer_patch=finalizer_patch, status=status)
+    assert server is not None  # not deleting: read_spec parsed it
+    live = seen.children
+    resize, problem = _volume(server, live.get("PersistentVolumeClaim"), seen.volume_refusal)
+    observed = Observed(
+        body=_body_of(server),
+        statefulset=live.get("StatefulSet"),
+        pod=live.get("Pod"),
+        pvc=live.get("PersistentVolumeClaim"),
+        service=live.get("Service"),
+    )
+    derived = derive(observed, seen.now)
+    if problem is not None:
+        derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
+    return Plan(
+        seen.key,
+        finalizer_patch=finalizer_patch,
+        children=_children(server, live, seen.new_password),
+        resize=resize,
+        status=_status(seen, body, derived, max_players=server.spec.properties.max_players),
+        timed=True,
+    )
+
+
+def _finalizer_patch(body: Obj) -> Obj | None:
+    meta = body["metadata"]
+    finalizers = list(meta.get("finalizers") or [])
+    if FINALIZER in finalizers:
+        return None
+    return {
+        "metadata": {
+            "finalizers": [*finalizers, FINALIZER],
+            "resourceVersion": meta["resourceVersion"],
+        }
+    }
+
+
+def _children(
+    server: ServerContext, live: Mapping[str, Obj | None], new_password: str
+) -> tuple[ChildApply, ...]:
+    # Never a new RCON password over an existing one: the running server would lock us out.
+    password = existing_password(live.get("Secret")) or new_password
+    changes = []
+    for desired in build_children(server, password):
+        kind = desired["kind"]
+        current = live.get(kind)
+        if kind == "StatefulSet" and current is not None:
+            # volumeClaimTemplates are immutable: keep what the StatefulSet was created with.
+            desired["spec"]["volumeClaimTemplates"] = current["spec"].get(
+                "volumeClaimTemplates", []
+            )
+        if not up_to_date(current, desired):
+            changes.append(ChildApply("created" if current is None else "repaired", desired))
+    return tuple(changes)
+
+
+def _volume(
+    server: ServerContext, pvc: Mapping[str, Any] | None, refusal: str | None
+) -> tuple[VolumeResize | None, str | None]:
+    """The resize to ask for, and the problem to report when spec.storage cannot apply."""
+    size = server.spec.storage.size
+    if refusal is not None:
+        # Refused by admission, typically a StorageClass without allowVolumeExpansion.
+        return None, f"the world volume cannot grow to {size}: {refusal}"
+    volume = plan_volume(server.spec.storage, pvc)
+    if volume.patch is None or pvc is None:
+        return None, volume.problem
+    return VolumeResize(pvc["metadata"]["name"], size, volume.patch), None
+
+
+def _status(seen: Gathered, body: Obj, derived: Derived, *, max_players: int | None) -> StatusPlan:
+    meta = body["metadata"]
+    previous: Mapping[str, Any] = body.get("status") or {}
+    generation = int(meta.get("generation") or 1)
+    desired = desired_status(derived, previous, generation, seen.now, seen.players)
+    patch = status_patch(previous, desired)
+    after = body if patch is None else {**body, "status": merge_patch(previous, patch)}
+    kube_events = list(_problem_events(previous, derived))
+    old_phase = previous.get("phase")
+    transition = None
+    if old_phase != derived.phase.value:
+        transition = Transition(old_phase, derived.phase, str(derived.reason))
+        kube_events.append(
+            KubeEvent(
+                warning=derived.phase is Phase.ERROR,
+                reason=str(derived.reason),
+                message=f"{derived.phase.value}: {derived.message}",
+            )
+        )
+    event = phase_event(after, seen.tenant)
+    if event is not None and state_key(event) == seen.published:
+        event = None
+    return StatusPlan(
+        patch=patch,
+        spec_events=_spec_events(previous, after, seen.tenant),
+        kube_events=tuple(kube_events),
+        transition=transition,
+        phase=derived.phase,
+        phase_event=event,
+        ping=_ping_target(after, derived, max_players, in_cluster=seen.ping_in_cluster),
+    )
+
+
+def _problem_events(previous: Mapping[str, Any], derived: Derived) -> tuple[KubeEvent, ...]:
+    """A Warning when a phase-neutral problem appears or changes (not on every pass)."""
+    if derived.degraded_reason is None or derived.degraded_message is None:
+        return ()
+    conditions: list[Mapping[str, Any]] = previous.get("conditions") or []
+    before: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Degraded"), {})
+    if (before.get("reason"), before.get("message")) == (
+        derived.degraded_reason,
+        derived.degraded_message,
+    ):
+        return ()
+    return (KubeEvent(True, derived.degraded_reason, derived.degraded_message),)
+
+
+def _spec_events(previous: Mapping[str, Any], body: Obj, tenant: str | None) -> tuple[Event, ...]:
+    observed = previous.get("observedGeneration")
+    generation = body["metadata"].get("generation")
+    if observed is None:
+        return (spec_event(EventType.SERVER_CREATED, body, tenant),)
+    if generation is not None and generation > observed:
+        return (spec_event(EventType.SERVER_UPDATED, body, tenant),)
+    return ()
+
+
+def _ping_target(
+    body: Obj, derived: Derived, max_players: int | None, *, in_cluster: bool
+) -> Target | None:
+    if derived.phase is not Phase.RUNNING or max_players is None:
+        return None
+    override = (body["metadata"].get("annotations") or {}).get(PING_TARGET_ANNOTATION)
+    if override:
+        return Target(override, max_players)
+    if in_cluster and derived.address is not None:
+        return Target(f"{derived.address.host}:{derived.address.port}", max_players)
+    return None
+
+
+def _invalid(exc: ValidationError) -> Derived:
+    fields = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+    return Derived(
+        phase=Phase.ERROR,
+        reason=Reason.INVALID_SPEC,
+        message=f"the spec is invalid: {fields}",
+        degraded=True,
+    )
+
+
+def _deletion(seen: Gathered, body: Obj) -> Plan:
+    meta = body["metadata"]
+    finalizers = list(meta.get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        return Plan(seen.key)
+    status = None
+    if (body.get("status") or {}).get("phase") != Phase.TERMINATING.value:
+        status = _status(seen, body, TERMINATING, max_players=None)
+    finalizers.remove(FINALIZER)
+    # Children go with the CR through their owner references; the world's PVC stays or goes
+    # with the StatefulSet's persistentVolumeClaimRetentionPolicy.
+    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
+    return Plan(
+        seen.key,
+        status=status,
+        status_best_effort=True,
+        finalize=Finalize(spec_event(EventType.SERVER_DELETED, body, seen.tenant), patch),
+        forget=True,
+    )
+
+
+def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> Obj:
+    """`target` with a JSON merge patch applied (RFC 7386), as the API server does it."""
+    result = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merge_patch(result[key], value)
+        elif isinstance(value, Mapping):
+            result[key] = merge_patch({}, value)
+        else:
+            result[key] = value
+    return result
+
+
+def _body_of(server: ServerContext) -> Obj:
+    """The CR as the phase derivation needs it (metadata and spec)."""
+    return {
+        "metadata": {
+            "name": server.name,
+            "namespace": server.namespace,
+            "uid": server.uid,
+            "generation": server.generation,
+            "annotations": dict(server.annotations),
+        },
+        "spec": server.spec.model_dump(mode="json", by_alias=True),
+    }
