@@ -11,6 +11,7 @@ def main() -> None:
         "projection": "bench.projection",
         "fanout": "bench.fanout",
         "scale": "bench.scale",
+        "realnode": "bench.realnode",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{'|'.join(names)}}} [options]", file=sys.stderr)

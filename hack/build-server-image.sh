@@ -142,11 +142,12 @@ prune_game_data() {
   python3 - "$data" <<'PY'
 import json, pathlib, shutil, sys
 data = pathlib.Path(sys.argv[1])
-keep = {"pc/common"} | set(json.loads((data / "dataPaths.json").read_text())["pc"]["1.21.4"].values())
-shutil.rmtree(data / "bedrock", ignore_errors=True)
-for version in (data / "pc").iterdir():
-    if f"pc/{version.name}" not in keep:
-        shutil.rmtree(version)
+keep = {"pc/common", "bedrock/common"}
+keep |= set(json.loads((data / "dataPaths.json").read_text())["pc"]["1.21.4"].values())
+for edition in ("pc", "bedrock"):
+    for version in (data / edition).iterdir():
+        if version.is_dir() and f"{edition}/{version.name}" not in keep:
+            shutil.rmtree(version)
 PY
 }
 

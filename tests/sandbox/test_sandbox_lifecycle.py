@@ -31,6 +31,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "CRAFTPLANE_NATS_MONITOR_PORT": "28222",
         "CRAFTPLANE_POSTGRES_PORT": "25432",
         "CRAFTPLANE_NODES": "1",
+        # One real node per host: its interfaces and kubelet ports belong to the main sandbox
+        # (tests/realnode covers its up, down and recovery).
+        "CRAFTPLANE_REAL_NODE": "false",
     }
     yield env
     subprocess.run([*CLI, "down"], env=env, capture_output=True, check=False)
