@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
+from craftplane.contracts.phases import ServerState
 from craftplane_gateway import auth, schemas
 from craftplane_gateway.problems import PROBLEM_MEDIA_TYPE
 
@@ -128,7 +129,7 @@ def _parameters() -> dict[str, Any]:
             "in": "query",
             "required": False,
             "description": "Only servers in this projected status.",
-            "schema": {"type": "string", "enum": [s.value for s in schemas.ServerState]},
+            "schema": {"type": "string", "enum": [s.value for s in ServerState]},
         },
         "Limit": {
             "name": "limit",

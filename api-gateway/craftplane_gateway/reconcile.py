@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from craftplane.contracts import events as contract
-from craftplane.contracts.events import Event, EventType, ServerRef
+from craftplane.contracts.events import EventType, SyncEvent, SyncScope
 from craftplane.kube import KubeClient, KubeError
 from craftplane_gateway import metrics
 from craftplane_gateway.cluster import cluster_servers
@@ -107,9 +107,9 @@ class ClusterSync:
         if js is None or not self._link.is_connected:
             return
         for row in rows:
-            event = Event(
+            event = SyncEvent(
                 type=EventType.SYNC_REQUIRED,
-                server=ServerRef(namespace=row["namespace"], name=row["name"]),
+                server=SyncScope(namespace=row["namespace"], name=row["name"]),
                 message="the gateway's projection differs from the cluster",
             )
             try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -22,12 +21,13 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
 from craftplane.contracts.events import EventType
-from craftplane.contracts.phases import ProjectedStatus
+from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import MinecraftServerSpec, ServerType
 from craftplane.contracts.status import Phase
 
@@ -54,18 +54,6 @@ def _utc(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
-
-
-class ServerState(StrEnum):
-    """Projected status of a server: the CR phase as shown outside the cluster, plus
-    ``deleted`` for a server whose CR is gone (kept in the timeline)."""
-
-    DEPLOYING = ProjectedStatus.DEPLOYING.value
-    RUNNING = ProjectedStatus.RUNNING.value
-    STOPPED = ProjectedStatus.STOPPED.value
-    FAILED = ProjectedStatus.FAILED.value
-    TERMINATING = ProjectedStatus.TERMINATING.value
-    DELETED = "deleted"
 
 
 class WireModel(BaseModel):
@@ -288,7 +276,15 @@ class SubscribeFrame(WireModel):
     type: Literal["subscribe"] = "subscribe"
     servers: (
         Annotated[list[ServerName], Field(max_length=MAX_SUBSCRIBED_SERVERS)] | Literal["all"]
-    ) = "all"
+    ) = Field(
+        default="all",
+        description=f'"all", or at most {MAX_SUBSCRIBED_SERVERS} names; null means "all".',
+    )
+
+    @field_validator("servers", mode="before")
+    @classmethod
+    def _null_is_all(cls, value: Any) -> Any:
+        return "all" if value is None else value
 
 
 class PingFrame(WireModel):
@@ -305,6 +301,13 @@ CLIENT_FRAME: Final[TypeAdapter[AuthFrame | SubscribeFrame | PingFrame]] = TypeA
 def parse_client_frame(data: str | bytes) -> AuthFrame | SubscribeFrame | PingFrame:
     """A client frame from JSON text; ValidationError if it is none."""
     return CLIENT_FRAME.validate_json(data, by_alias=True, by_name=False)
+
+
+class ReadyFrame(WireModel):
+    """server -> client once authenticated: whose servers this socket will show."""
+
+    type: Literal["ready"] = "ready"
+    tenant: str
 
 
 class SnapshotFrame(WireModel):
@@ -356,14 +359,14 @@ class PongFrame(WireModel):
 
 
 ServerFrame = Annotated[
-    SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame,
+    ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame,
     Field(discriminator="type"),
 ]
 SERVER_FRAME: Final[
-    TypeAdapter[SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame]
+    TypeAdapter[ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame]
 ] = TypeAdapter(ServerFrame)
 
 
 def frame_json(frame: BaseModel) -> str:
-    """A frame as the JSON text to send."""
-    return frame.model_dump_json(by_alias=True)
+    """A frame as the JSON text to send; what is unset is absent rather than null."""
+    return frame.model_dump_json(by_alias=True, exclude_none=True)

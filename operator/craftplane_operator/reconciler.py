@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from craftplane.contracts.events import Event, EventType, state_key
+from craftplane.contracts.cr_events import phase_event, spec_event
+from craftplane.contracts.events import Event, EventKind, EventType, state_key
 from craftplane.contracts.names import FINALIZER, MANAGER_NAME, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase
 from craftplane.kube import KubeClient, KubeError, Obj
@@ -32,7 +33,6 @@ from craftplane_operator.builders.naming import (
 )
 from craftplane_operator.builders.secret import existing_password, generate_password
 from craftplane_operator.conditions import desired_status, status_patch
-from craftplane_operator.eventing import phase_event, spec_event
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import PlayerTracker, Target
@@ -270,7 +270,7 @@ class Reconciler:
     def _publish(self, event: Event | None, *, force: bool = False) -> None:
         if event is None:
             return
-        if event.type.value.startswith(("k8s.", "server.status")):
+        if event.type.kind is EventKind.STATUS:
             uid = event.server.uid if event.server else ""
             state = state_key(event)
             if not force and self._published.get(uid) == state:

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from craftplane.contracts.crd import NAME_PATTERN
 from craftplane.contracts.names import KIND
+from craftplane.contracts.phases import ServerState
 from craftplane.kube import KubeError
 from craftplane_gateway import auth, problems, schemas
 from craftplane_gateway.cluster import FIELD_MANAGER, cr_body
@@ -22,7 +23,7 @@ from craftplane_gateway.frames import public_server
 from craftplane_gateway.routes.common import database, principal, state_of
 
 PREFIX = schemas.API_PREFIX
-STATUSES = {"deploying", "running", "stopped", "failed", "terminating", "deleted"}
+STATUSES = frozenset(s.value for s in ServerState)
 _NAME = re.compile(NAME_PATTERN)
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 

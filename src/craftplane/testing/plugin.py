@@ -93,7 +93,7 @@ async def nc(platform: Platform) -> AsyncIterator[Client]:
     await client.close()
 
 
-async def stream_events(nc: Client, namespace: str) -> list[contract.Event]:
+async def stream_events(nc: Client, namespace: str) -> list[contract.AnyEvent]:
     """Every event in the stream about servers in `namespace`, in stream order."""
     js = nc.jetstream()
     info = await js.stream_info(contract.STREAM_NAME)
@@ -102,7 +102,7 @@ async def stream_events(nc: Client, namespace: str) -> list[contract.Event]:
     sub = await js.subscribe(
         f"{contract.SUBJECT_PREFIX}.>", stream=contract.STREAM_NAME, ordered_consumer=True
     )
-    found: list[contract.Event] = []
+    found: list[contract.AnyEvent] = []
     try:
         last = info.state.last_seq
         while True:
@@ -111,7 +111,7 @@ async def stream_events(nc: Client, namespace: str) -> list[contract.Event]:
                 event = contract.decode(msg.data)
             except contract.InvalidEvent:
                 event = None  # garbage published on purpose by a fault test
-            if event and event.server is not None and event.server.namespace == namespace:
+            if event and event.server.namespace == namespace:
                 found.append(event)
             if msg.metadata.sequence.stream >= last:
                 break

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from craftplane.contracts.phases import ProjectedStatus
+from craftplane.contracts.phases import PROJECTED_STATUS
 from craftplane_gateway import problems, schemas
 from craftplane_gateway.schemas import (
     ServerLinks,
@@ -126,7 +126,9 @@ def test_patch_body_shape() -> None:
 
 
 def test_server_states_cover_the_projection() -> None:
-    assert {s.value for s in ProjectedStatus} | {"deleted"} == {s.value for s in ServerState}
+    assert {s.value for s in PROJECTED_STATUS.values()} | {"deleted"} == {
+        s.value for s in ServerState
+    }
 
 
 def server(**overrides: Any) -> ServerOut:
