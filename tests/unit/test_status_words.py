@@ -25,7 +25,7 @@ RUNTIME = ("src/craftplane", "operator", "api-gateway")
 # Test infrastructure, like tests/ and bench/: its "running"/"stopped" are process states.
 NOT_RUNTIME = ("src/craftplane/sandbox", "src/craftplane/testing")
 WORDS = frozenset(s.value for s in ServerState)
-_QUOTED = re.compile(r"'(%s)'" % "|".join(sorted(WORDS)))
+_QUOTED = re.compile("'({})'".format("|".join(sorted(WORDS))))
 
 # The same spelling with another meaning: (file, word) -> why it is not a status.
 OTHER_MEANINGS = {
