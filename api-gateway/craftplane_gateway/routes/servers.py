@@ -9,7 +9,6 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from craftplane.contracts.crd import NAME_PATTERN
 from craftplane.contracts.names import KIND
@@ -256,17 +255,4 @@ async def server_events(request: Request) -> Response:
     return JSONResponse(page)
 
 
-def routes() -> list[BaseRoute]:
-    return [
-        Route(f"{PREFIX}/servers", list_servers, methods=["GET"]),
-        Route(f"{PREFIX}/servers", create_server, methods=["POST"]),
-        Route(f"{PREFIX}/servers/{{name}}", get_server, methods=["GET"]),
-        Route(f"{PREFIX}/servers/{{name}}", patch_server, methods=["PATCH"]),
-        Route(f"{PREFIX}/servers/{{name}}", delete_server, methods=["DELETE"]),
-        Route(f"{PREFIX}/servers/{{name}}/start", start_server, methods=["POST"]),
-        Route(f"{PREFIX}/servers/{{name}}/stop", stop_server, methods=["POST"]),
-        Route(f"{PREFIX}/servers/{{name}}/events", server_events, methods=["GET"]),
-    ]
-
-
-__all__ = ["FIELD_MANAGER", "routes", "server_json"]
+__all__ = ["FIELD_MANAGER", "server_json"]
