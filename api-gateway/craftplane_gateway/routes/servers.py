@@ -27,14 +27,17 @@ _NAME = re.compile(NAME_PATTERN)
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 
-def server_json(row: ServerRow, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+def server_out(row: ServerRow, spec: dict[str, Any] | None = None) -> schemas.ServerOut:
     view = public_server(row.to_json())
     view.pop("generation", None)
     view["links"] = schemas.ServerLinks.for_server(row.name).model_dump(by_alias=True)
     if spec is not None:
         view["spec"] = spec
-    out = schemas.ServerOut.model_validate(view)
-    return out.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return schemas.ServerOut.model_validate(view)
+
+
+def server_json(row: ServerRow, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    return server_out(row, spec).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _name(request: Request) -> str:
@@ -255,4 +258,4 @@ async def server_events(request: Request) -> Response:
     return JSONResponse(page)
 
 
-__all__ = ["FIELD_MANAGER", "server_json"]
+__all__ = ["FIELD_MANAGER", "server_json", "server_out"]
