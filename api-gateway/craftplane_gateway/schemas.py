@@ -317,21 +317,55 @@ class SnapshotFrame(WireModel):
     servers: list[ServerOut]
 
 
+class PlayersSeen(WireModel):
+    """Players online in a delta: the maximum may not be known yet."""
+
+    online: int = Field(ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class ServerDelta(WireModel):
+    """The server in an event frame: only what this change speaks about. An absent key is
+    unchanged; a null one is cleared (e.g. no address any more)."""
+
+    name: str
+    namespace: str
+    uid: str
+    tenant: str | None = None
+    status: ServerState | None = None
+    phase: Phase | None = None
+    address: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    players: PlayersSeen | None = None
+    type: ServerType | None = None
+    version: str | None = None
+    generation: int | None = Field(default=None, ge=0)
+    reason: str | None = None
+    message: str | None = None
+    created_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
+
+
 class EventInfo(WireModel):
     """What happened, in an event frame."""
 
-    id: str
-    type: EventType
-    time: Timestamp
+    id: str | None = Field(description="The event's id; null for a change found by polling.")
+    type: EventType | Literal["cluster.observed", "projection.observed"] = Field(
+        description=(
+            "The event's type, or how the change was found without one: polling the cluster "
+            "(NATS down, drift) or catching up from the projection."
+        )
+    )
+    time: Timestamp | None
     reason: str | None = None
     message: str | None = None
 
 
 class EventFrame(WireModel):
-    """server -> client: a server changed; ``server`` is its state after the event."""
+    """server -> client: a server changed; ``server`` holds what changed (see ServerDelta)."""
 
     type: Literal["event"] = "event"
-    server: ServerOut
+    server: ServerDelta
     event: EventInfo
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,9 +11,10 @@ import pytest
 from craftplane.contracts.cr_events import ObservedServer, phase_event
 from craftplane.contracts.events import Event, EventType, ServerRef, SyncEvent
 from craftplane.contracts.status import Phase
+from craftplane_gateway import schemas
 from craftplane_gateway.db.models import ClusterServer
 from craftplane_gateway.db.rules import fold
-from craftplane_gateway.frames import FINAL_REVISION, delta_from_event, server_view
+from craftplane_gateway.frames import FINAL_REVISION, delta_from_event, delta_from_row, server_view
 
 pytestmark = pytest.mark.unit
 
@@ -115,3 +117,43 @@ def test_the_gateway_s_cluster_view_is_the_same_mapping() -> None:
     assert operator is not None and gateway is not None
     assert gateway.id == operator.id
     assert ClusterServer.coerce(ObservedServer.from_cr(cr, "t")) == polled
+
+
+def _as_sent(frame: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(frame, separators=(",", ":"), default=str))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        terminating(),
+        Event(type=EventType.K8S_RUNNING, server=REF, phase=Phase.RUNNING, address="h", port=1,
+              players_online=2, players_max=None, revision="3", time=T0),
+        Event(type=EventType.SERVER_CREATED, server=REF, generation=1, server_type="PAPER",
+              version="1.21", time=T0),
+        Event(type=EventType.SERVER_DELETED, server=REF, phase=Phase.TERMINATING, time=T0),
+    ],
+)  # fmt: skip
+def test_event_frames_are_what_the_model_documents(event: Event) -> None:
+    delta = delta_from_event(event)
+    assert delta is not None
+    sent = _as_sent(delta.frame)
+    frame = schemas.SERVER_FRAME.validate_python(sent)
+    assert isinstance(frame, schemas.EventFrame)
+    # Every key the frame carries is a field of the model (nothing undocumented is sent).
+    assert frame.model_dump(mode="json", by_alias=True, exclude_unset=True).keys() == sent.keys()
+    assert set(sent["server"]) == frame.server.model_fields_set | {"name", "namespace", "uid"}
+
+
+@pytest.mark.parametrize("reason", ["cluster", "projection"])
+def test_polled_frames_are_what_the_model_documents(reason: str) -> None:
+    row = fold(None, terminating(), 1)
+    sent = _as_sent(delta_from_row(row.to_json(), reason=reason).frame)
+    frame = schemas.SERVER_FRAME.validate_python(sent)
+    assert isinstance(frame, schemas.EventFrame)
+    assert frame.event.type == f"{reason}.observed" and frame.event.id is None
+    camel = {
+        schemas.ServerDelta.model_fields[name].alias or name
+        for name in frame.server.model_fields_set
+    }
+    assert set(sent["server"]) == camel

@@ -216,7 +216,7 @@ def test_server_frames_json() -> None:
     frames = [
         schemas.SnapshotFrame(servers=[server()]),
         schemas.EventFrame(
-            server=server(),
+            server=schemas.ServerDelta(name="survival", namespace="tenant-acme", uid="u-1"),
             event=schemas.EventInfo(
                 id="e1", type="k8s.running", time=datetime(2025, 1, 1, tzinfo=UTC)
             ),
