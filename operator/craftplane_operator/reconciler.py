@@ -271,7 +271,7 @@ class Reconciler:
         if event is None:
             return
         if event.type.kind is EventKind.STATUS:
-            uid = event.server.uid if event.server else ""
+            uid = event.server.uid
             state = state_key(event)
             if not force and self._published.get(uid) == state:
                 return

@@ -1,6 +1,7 @@
 """The projection rule, pure: whether an event wins over a row, and the row it leaves.
 
-Events are of four kinds:
+Events are of the contracts' three kinds (``EventType.kind``), with server.deleted set apart
+from the other spec events because for a row it is final:
 
 - **state** (``k8s.*``, ``server.status.changed``): the phase the operator derived and what
   goes with it (address, players, reason). Ordered by the CR ``resourceVersion`` they were

@@ -93,8 +93,9 @@ async def nc(platform: Platform) -> AsyncIterator[Client]:
     await client.close()
 
 
-async def stream_events(nc: Client, namespace: str) -> list[contract.AnyEvent]:
-    """Every event in the stream about servers in `namespace`, in stream order."""
+async def stream_events(nc: Client, namespace: str) -> list[contract.Event]:
+    """Every server event in the stream about servers in `namespace`, in stream order (sync
+    requests, which are about no one server's state, are left out)."""
     js = nc.jetstream()
     info = await js.stream_info(contract.STREAM_NAME)
     if info.state.messages == 0:
@@ -102,7 +103,7 @@ async def stream_events(nc: Client, namespace: str) -> list[contract.AnyEvent]:
     sub = await js.subscribe(
         f"{contract.SUBJECT_PREFIX}.>", stream=contract.STREAM_NAME, ordered_consumer=True
     )
-    found: list[contract.AnyEvent] = []
+    found: list[contract.Event] = []
     try:
         last = info.state.last_seq
         while True:
@@ -111,7 +112,7 @@ async def stream_events(nc: Client, namespace: str) -> list[contract.AnyEvent]:
                 event = contract.decode(msg.data)
             except contract.InvalidEvent:
                 event = None  # garbage published on purpose by a fault test
-            if event and event.server.namespace == namespace:
+            if isinstance(event, contract.Event) and event.server.namespace == namespace:
                 found.append(event)
             if msg.metadata.sequence.stream >= last:
                 break
