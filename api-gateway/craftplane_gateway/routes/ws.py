@@ -1,6 +1,6 @@
 """/api/v1/ws: a tenant's servers, live.
 
-Protocol (JSON text frames, the models in :mod:`craftplane_gateway.schemas`):
+Protocol (JSON text frames, the models in :mod:`craftplane_gateway.ws_frames`):
   client -> {"type": "auth", "token": "..."}          unless a header or cookie carried it
   server -> {"type": "ready", "tenant": "..."}
   client -> {"type": "subscribe", "servers": "all" | ["name", ...]}   at most 1000 names
@@ -28,7 +28,8 @@ from craftplane_gateway.db import queries
 from craftplane_gateway.frames import order_of
 from craftplane_gateway.hub import SLOW_CLIENT_CLOSE, Client
 from craftplane_gateway.routes.servers import server_out
-from craftplane_gateway.schemas import (
+from craftplane_gateway.state import GatewayState
+from craftplane_gateway.ws_frames import (
     MAX_SUBSCRIBED_SERVERS,
     AuthFrame,
     ErrorFrame,
@@ -41,7 +42,6 @@ from craftplane_gateway.schemas import (
     frame_json,
     parse_client_frame,
 )
-from craftplane_gateway.state import GatewayState
 
 log = logging.getLogger("craftplane.gateway.ws")
 

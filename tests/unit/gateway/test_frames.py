@@ -11,7 +11,7 @@ import pytest
 from craftplane.contracts.cr_events import ObservedServer, phase_event
 from craftplane.contracts.events import Event, EventType, ServerRef, SyncEvent
 from craftplane.contracts.status import Phase
-from craftplane_gateway import schemas
+from craftplane_gateway import ws_frames
 from craftplane_gateway.db.models import ClusterServer
 from craftplane_gateway.db.rules import fold
 from craftplane_gateway.frames import FINAL_REVISION, delta_from_event, delta_from_row, server_view
@@ -138,8 +138,8 @@ def test_event_frames_are_what_the_model_documents(event: Event) -> None:
     delta = delta_from_event(event)
     assert delta is not None
     sent = _as_sent(delta.frame)
-    frame = schemas.SERVER_FRAME.validate_python(sent)
-    assert isinstance(frame, schemas.EventFrame)
+    frame = ws_frames.SERVER_FRAME.validate_python(sent)
+    assert isinstance(frame, ws_frames.EventFrame)
     # Every key the frame carries is a field of the model (nothing undocumented is sent).
     assert frame.model_dump(mode="json", by_alias=True, exclude_unset=True).keys() == sent.keys()
     assert set(sent["server"]) == frame.server.model_fields_set | {"name", "namespace", "uid"}
@@ -149,11 +149,11 @@ def test_event_frames_are_what_the_model_documents(event: Event) -> None:
 def test_polled_frames_are_what_the_model_documents(reason: str) -> None:
     row = fold(None, terminating(), 1)
     sent = _as_sent(delta_from_row(row.to_json(), reason=reason).frame)
-    frame = schemas.SERVER_FRAME.validate_python(sent)
-    assert isinstance(frame, schemas.EventFrame)
+    frame = ws_frames.SERVER_FRAME.validate_python(sent)
+    assert isinstance(frame, ws_frames.EventFrame)
     assert frame.event.type == f"{reason}.observed" and frame.event.id is None
     camel = {
-        schemas.ServerDelta.model_fields[name].alias or name
+        ws_frames.ServerDelta.model_fields[name].alias or name
         for name in frame.server.model_fields_set
     }
     assert set(sent["server"]) == camel

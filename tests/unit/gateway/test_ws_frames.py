@@ -14,7 +14,7 @@ from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 
 from craftplane import tokens
-from craftplane_gateway import schemas
+from craftplane_gateway import ws_frames
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.routes import ws
 
@@ -57,7 +57,7 @@ def _session(client: TestClient) -> Any:
 
 
 def _ready(socket: Any) -> None:
-    socket.send_text(schemas.frame_json(schemas.AuthFrame(token=tokens.mint(TENANT, KEY))))
+    socket.send_text(ws_frames.frame_json(ws_frames.AuthFrame(token=tokens.mint(TENANT, KEY))))
     assert socket.receive_json() == {"type": "ready", "tenant": TENANT}
 
 
@@ -67,7 +67,7 @@ def test_auth_subscribe_and_snapshot(client: TestClient) -> None:
         socket.send_text('{"type": "subscribe", "servers": "all"}')
         snapshot = socket.receive_json()
         assert snapshot == {"type": "snapshot", "servers": []}
-        assert isinstance(schemas.SERVER_FRAME.validate_python(snapshot), schemas.SnapshotFrame)
+        assert isinstance(ws_frames.SERVER_FRAME.validate_python(snapshot), ws_frames.SnapshotFrame)
 
 
 def test_the_pong_echoes_the_ping_id(client: TestClient) -> None:
@@ -80,13 +80,13 @@ def test_the_pong_echoes_the_ping_id(client: TestClient) -> None:
 
 
 def test_the_subscribe_cap(client: TestClient) -> None:
-    too_many = [f"s{i}" for i in range(schemas.MAX_SUBSCRIBED_SERVERS + 1)]
+    too_many = [f"s{i}" for i in range(ws_frames.MAX_SUBSCRIBED_SERVERS + 1)]
     with _session(client) as socket:
         _ready(socket)
         socket.send_text(json.dumps({"type": "subscribe", "servers": too_many}))
         refused = socket.receive_json()
         assert refused["type"] == "error" and refused["code"] == "bad_request"
-        assert str(schemas.MAX_SUBSCRIBED_SERVERS) in refused["message"]
+        assert str(ws_frames.MAX_SUBSCRIBED_SERVERS) in refused["message"]
         # At the cap it is a subscription (to servers this tenant does not have).
         socket.send_text(json.dumps({"type": "subscribe", "servers": too_many[:-1]}))
         assert socket.receive_json()["code"] == "not_found"
@@ -113,7 +113,7 @@ def test_refused_frames_leave_the_socket_open(
         _ready(socket)
         socket.send_text(text)
         refused = socket.receive_json()
-        assert isinstance(schemas.SERVER_FRAME.validate_python(refused), schemas.ErrorFrame)
+        assert isinstance(ws_frames.SERVER_FRAME.validate_python(refused), ws_frames.ErrorFrame)
         assert refused["code"] == code and refused["message"].startswith(message), refused
         socket.send_text('{"type": "ping", "id": "still-open"}')
         assert socket.receive_json() == {"type": "pong", "id": "still-open"}
