@@ -61,6 +61,7 @@ __all__ = [
     "SyncScope",
     "decode",
     "encode",
+    "event_phase",
     "msg_id",
     "phase_event_type",
     "state_key",
