@@ -87,6 +87,8 @@ def synthetic_events(n: int, servers: int, namespace: str, tenant: str) -> list[
                 type=EventType.SERVER_CREATED,
                 server=ref,
                 generation=1,
+                server_type="PAPER",
+                version="1.21.4",
                 message="PAPER 1.21.4",
                 time=at,
             )

@@ -167,7 +167,7 @@ async def stream_events_since(
                 seq = msg.metadata.sequence.stream
                 with contextlib.suppress(contract.InvalidEvent):
                     event = contract.decode(msg.data)
-                    if event.server is not None and event.server.namespace == namespace:
+                    if isinstance(event, contract.Event) and event.server.namespace == namespace:
                         found.append((seq, event))
                 if seq >= last:
                     break

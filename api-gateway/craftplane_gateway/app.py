@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from craftplane import logs
@@ -22,7 +22,7 @@ from craftplane_gateway.live import CatchUp, LiveFeed
 from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.projector import Projector
 from craftplane_gateway.reconcile import ClusterSync
-from craftplane_gateway.routes import health, servers, ws
+from craftplane_gateway.routes import health, table
 from craftplane_gateway.settings import GatewaySettings
 from craftplane_gateway.state import Database, GatewayState
 
@@ -32,11 +32,7 @@ DEFAULT_DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard" / "dist"
 
 
 def _routes(settings: GatewaySettings) -> list[BaseRoute]:
-    routes: list[BaseRoute] = [
-        *health.routes(),
-        *servers.routes(),
-        WebSocketRoute("/api/v1/ws", ws.endpoint),
-    ]
+    routes = table.routes()
     dashboard = Path(settings.dashboard_dir) if settings.dashboard_dir else DEFAULT_DASHBOARD
     if (dashboard / "index.html").exists():
         routes.append(Mount("/", app=StaticFiles(directory=dashboard, html=True), name="dashboard"))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from craftplane.contracts.events import Event, EventType
-from craftplane.contracts.phases import projected_status
+from craftplane.contracts.events import AnyEvent, Event, EventKind, EventType, SyncEvent
+from craftplane.contracts.phases import ServerState, projected_status
 
 FINAL_REVISION = 2**62
 
@@ -37,14 +37,15 @@ def order_of(revision: str | int | None, moment: datetime | str | None) -> tuple
 def server_view(event: Event) -> dict[str, Any]:
     """The server as this event describes it; keys the event does not speak about are absent."""
     ref = event.server
-    assert ref is not None
     view: dict[str, Any] = {"name": ref.name, "namespace": ref.namespace, "uid": ref.uid}
     if event.type is EventType.SERVER_DELETED:
-        view["status"] = "deleted"
+        view["status"] = ServerState.DELETED.value
     elif event.phase is not None:
         view["status"] = projected_status(event.phase).value
         view["phase"] = event.phase.value
-    if event.type.value.startswith("k8s."):
+    # Every status event, Terminating's server.status.changed too: the projection takes
+    # these fields from each of them, so a delta without them would differ from the row.
+    if event.type.kind is EventKind.STATUS:
         view["address"] = event.address
         view["port"] = event.port
         view["players"] = (
@@ -57,13 +58,15 @@ def server_view(event: Event) -> dict[str, Any]:
     if event.generation is not None:
         view["generation"] = event.generation
     if event.type is EventType.SERVER_CREATED:
-        view.setdefault("status", "deploying")
+        view.setdefault("status", ServerState.DEPLOYING.value)
     return view
 
 
-def delta_from_event(event: Event) -> Delta | None:
+def delta_from_event(event: AnyEvent) -> Delta | None:
+    if isinstance(event, SyncEvent):
+        return None
     ref = event.server
-    if event.type.is_sync or ref is None or not ref.tenant or not ref.name:
+    if not ref.tenant:
         return None
     frame = {
         "type": "event",

@@ -64,7 +64,7 @@ class LiveFeed:
         # nats-py keeps the subscription across reconnects, and an ordered consumer
         # re-creates itself from the last sequence it saw when heartbeats stop.
         await js.subscribe(
-            f"{contract.SUBJECT_PREFIX}.>",
+            contract.subject_filter(),
             stream=contract.STREAM_NAME,
             ordered_consumer=True,
             deliver_policy=DeliverPolicy.NEW,
@@ -123,7 +123,7 @@ class CatchUp:
                 rows = await queries.projection_snapshot(conn, tenant, include_deleted=True)
             for row in rows:
                 order = order_of(row.last_revision, row.last_event_time)
-                deleted = row.status == "deleted"
+                deleted = row.deleted
                 if deleted:
                     order = (FINAL_REVISION, order[1])  # as the server.deleted event's delta
                 delta = None

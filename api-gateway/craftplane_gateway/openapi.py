@@ -8,12 +8,15 @@ Every schema comes from a pydantic model in :mod:`craftplane_gateway.schemas`
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
+from craftplane.contracts.phases import ServerState
 from craftplane_gateway import auth, schemas
 from craftplane_gateway.problems import PROBLEM_MEDIA_TYPE
 
@@ -22,6 +25,24 @@ JSON: Final = "application/json"
 MERGE_PATCH: Final = "application/merge-patch+json"
 METRICS_MEDIA_TYPE: Final = "text/plain; version=0.0.4"
 REF_TEMPLATE: Final = "#/components/schemas/{model}"
+
+Names = Mapping[str, str]
+"""A model's class name -> its name in components/schemas."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One row of the route table: what Starlette serves and what the document says."""
+
+    method: str
+    """Lower case, as OpenAPI spells it."""
+    path: str
+    handler: Callable[..., Any]
+    operation: Callable[[Names], dict[str, Any]]
+    """The OpenAPI operation object, given the component names of the models."""
+    public: bool = False
+    """Served without a token."""
+
 
 _MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
     (schemas.ServerCreate, "validation"),
@@ -52,7 +73,7 @@ _PROBLEMS: Final = {
 }
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
@@ -73,8 +94,8 @@ def _component_schemas() -> tuple[dict[str, str], dict[str, Any]]:
     """(model name -> component name, components/schemas)."""
     refs, top = models_json_schema(_MODELS, ref_template=REF_TEMPLATE)
     names: dict[str, str] = {}
-    for (model, _mode), ref in refs.items():
-        names[model.__name__] = ref["$ref"].rsplit("/", 1)[-1]
+    for (model, _mode), entry in refs.items():
+        names[model.__name__] = entry["$ref"].rsplit("/", 1)[-1]
     defs = _strip_extensions(top.get("$defs", {}))
     assert isinstance(defs, dict)
     return names, defs
@@ -83,7 +104,7 @@ def _component_schemas() -> tuple[dict[str, str], dict[str, Any]]:
 def _problem_response(description: str, status: int) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": _ref("ProblemDetails")}},
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": ref("ProblemDetails")}},
     }
     if status == 401:
         response["headers"] = {"WWW-Authenticate": {"$ref": "#/components/headers/WWWAuthenticate"}}
@@ -92,19 +113,19 @@ def _problem_response(description: str, status: int) -> dict[str, Any]:
     return response
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
+def problem_responses(*statuses: int) -> dict[str, Any]:
     return {
         str(status): {"$ref": f"#/components/responses/{_PROBLEMS[status][0]}"}
         for status in statuses
     }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-def _accepted(names: dict[str, str], description: str) -> dict[str, Any]:
-    response = _json(_ref(names["Accepted"]), description)
+def accepted(names: Names, description: str) -> dict[str, Any]:
+    response = json_response(ref(names["Accepted"]), description)
     response["headers"] = {"Location": {"$ref": "#/components/headers/Location"}}
     return response
 
@@ -128,7 +149,7 @@ def _parameters() -> dict[str, Any]:
             "in": "query",
             "required": False,
             "description": "Only servers in this projected status.",
-            "schema": {"type": "string", "enum": [s.value for s in schemas.ServerState]},
+            "schema": {"type": "string", "enum": [s.value for s in ServerState]},
         },
         "Limit": {
             "name": "limit",
@@ -159,169 +180,27 @@ def _parameters() -> dict[str, Any]:
     }
 
 
-def _param(name: str) -> dict[str, str]:
+def param(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
-def _paths(names: dict[str, str], prefix: str) -> dict[str, Any]:
-    server = f"{prefix}/servers/{{name}}"
-    name_param = [_param("ServerName")]
-
-    def action(verb: str, effect: str) -> dict[str, Any]:
-        return {
-            "post": {
-                "operationId": f"{verb}Server",
-                "summary": f"{verb.capitalize()} a server",
-                "description": effect,
-                "tags": ["servers"],
-                "responses": {
-                    "202": _accepted(names, "The CR was patched."),
-                    **_problems(400, 401, 403, 404, 409, 503),
-                },
-            },
-            "parameters": name_param,
-        }
-
-    open_security: list[dict[str, list[str]]] = []
-    return {
-        f"{prefix}/servers": {
-            "get": {
-                "operationId": "listServers",
-                "summary": "List the tenant's servers",
-                "description": "From the projection, ordered by name.",
-                "tags": ["servers"],
-                "parameters": [_param("StatusFilter"), _param("Limit"), _param("Cursor")],
-                "responses": {
-                    "200": _json(_ref(names["ServerPage"]), "One page of servers."),
-                    **_problems(400, 401, 503),
-                },
-            },
-            "post": {
-                "operationId": "createServer",
-                "summary": "Create a server",
-                "description": (
-                    "Validates the spec with the CRD's model and writes the MinecraftServer "
-                    "in the tenant's namespace; the server then converges (watch the "
-                    "WebSocket or GET it)."
-                ),
-                "tags": ["servers"],
-                "requestBody": {
-                    "required": True,
-                    "content": {JSON: {"schema": _ref(names["ServerCreate"])}},
-                },
-                "responses": {
-                    "202": _accepted(names, "The CR was written."),
-                    **_problems(400, 401, 403, 409, 415, 422, 503),
-                },
-            },
-        },
-        server: {
-            "parameters": name_param,
-            "get": {
-                "operationId": "getServer",
-                "summary": "Get a server",
-                "tags": ["servers"],
-                "responses": {
-                    "200": _json(_ref(names["ServerOut"]), "The server."),
-                    **_problems(400, 401, 404, 503),
-                },
-            },
-            "patch": {
-                "operationId": "patchServer",
-                "summary": "Change a server's spec",
-                "description": (
-                    "A JSON merge patch (RFC 7386) of the spec; the merged spec is validated "
-                    "like a new one."
-                ),
-                "tags": ["servers"],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        MERGE_PATCH: {"schema": _ref(names["ServerPatch"])},
-                        JSON: {"schema": _ref(names["ServerPatch"])},
-                    },
-                },
-                "responses": {
-                    "202": _accepted(names, "The CR was patched."),
-                    **_problems(400, 401, 403, 404, 409, 415, 422, 503),
-                },
-            },
-            "delete": {
-                "operationId": "deleteServer",
-                "summary": "Delete a server",
-                "description": "The world volume is kept unless spec.storage.retainOnDelete is false.",
-                "tags": ["servers"],
-                "responses": {
-                    "202": _accepted(names, "Deletion started."),
-                    **_problems(400, 401, 403, 404, 503),
-                },
-            },
-        },
-        f"{server}/start": action("start", "Sets spec.stopped to false."),
-        f"{server}/stop": action("stop", "Sets spec.stopped to true; the world is kept."),
-        f"{server}/events": {
-            "parameters": name_param,
-            "get": {
-                "operationId": "listServerEvents",
-                "summary": "A server's event timeline, newest first",
-                "tags": ["servers"],
-                "parameters": [_param("Limit"), _param("Before")],
-                "responses": {
-                    "200": _json(_ref(names["TimelinePage"]), "One page of events."),
-                    **_problems(400, 401, 404, 503),
-                },
-            },
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "healthz",
-                "summary": "Liveness",
-                "tags": ["operations"],
-                "security": open_security,
-                "responses": {"200": _json(_ref(names["Health"]), "Alive.")},
-            },
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "readyz",
-                "summary": "Readiness: NATS, the database and Kubernetes answer",
-                "tags": ["operations"],
-                "security": open_security,
-                "responses": {
-                    "200": _json(_ref(names["Readiness"]), "Ready."),
-                    "503": _json(_ref(names["Readiness"]), "A dependency does not answer."),
-                },
-            },
-        },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics",
-                "tags": ["operations"],
-                "security": open_security,
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text exposition format.",
-                        "content": {METRICS_MEDIA_TYPE: {"schema": {"type": "string"}}},
-                    },
-                },
-            },
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "tags": ["operations"],
-                "security": open_security,
-                "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
-            },
-        },
-    }
+def _paths(names: Names, endpoints: Iterable[Endpoint]) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for endpoint in endpoints:
+        item = paths.setdefault(endpoint.path, {})
+        if "{name}" in endpoint.path:
+            item["parameters"] = [param("ServerName")]
+        operation = endpoint.operation(names)
+        if endpoint.public:
+            operation["security"] = []
+        item[endpoint.method] = operation
+    return paths
 
 
-def build_openapi(version: str, *, prefix: str = schemas.API_PREFIX) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the gateway's HTTP API (the WebSocket is described in
-    the ``/api/v1/ws`` frame models, which OpenAPI cannot express)."""
+def build_openapi(version: str, endpoints: Iterable[Endpoint]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``endpoints`` (the gateway's: ``routes.table.ENDPOINTS``;
+    the WebSocket is described in the ``/api/v1/ws`` frame models, which OpenAPI cannot
+    express)."""
     names, component_schemas = _component_schemas()
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
@@ -341,7 +220,7 @@ def build_openapi(version: str, *, prefix: str = schemas.API_PREFIX) -> dict[str
             {"name": "operations", "description": "Health, readiness, metrics."},
         ],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
-        "paths": _paths(names, prefix),
+        "paths": _paths(names, endpoints),
         "components": {
             "schemas": component_schemas,
             "securitySchemes": {

@@ -20,7 +20,7 @@ from nats.js.errors import NotFoundError
 
 from craftplane import logs
 from craftplane.contracts import events as contract
-from craftplane.contracts.events import Event
+from craftplane.contracts.events import AnyEvent
 from craftplane.supervise import Supervised
 from craftplane_gateway import metrics
 from craftplane_gateway.db import projection
@@ -80,7 +80,7 @@ class Projector:
             await asyncio.sleep(2)
             return
         sub = await js.pull_subscribe(
-            f"{contract.SUBJECT_PREFIX}.>",
+            contract.subject_filter(),
             durable=self._durable,
             stream=contract.STREAM_NAME,
             config=ConsumerConfig(
@@ -105,7 +105,7 @@ class Projector:
 
     async def _project(self, msgs: list[Msg]) -> None:
         started = time.perf_counter()
-        good: list[tuple[int, Event]] = []
+        good: list[tuple[int, AnyEvent]] = []
         good_msgs: list[Msg] = []
         bad: list[tuple[Msg, str]] = []
         for msg in msgs:

@@ -22,7 +22,7 @@ import asyncpg
 
 from craftplane import logs
 from craftplane.contracts import events as contract
-from craftplane.contracts.events import Event, EventType, ServerRef
+from craftplane.contracts.events import EventType, SyncEvent, SyncScope
 from craftplane.kube import KubeClient, KubeError
 from craftplane.supervise import Supervised, every, stop_all
 from craftplane_gateway import metrics
@@ -108,9 +108,9 @@ class ClusterSync:
         if js is None or not self._link.is_connected:
             return
         for row in rows:
-            event = Event(
+            event = SyncEvent(
                 type=EventType.SYNC_REQUIRED,
-                server=ServerRef(namespace=row["namespace"], name=row["name"]),
+                server=SyncScope(namespace=row["namespace"], name=row["name"]),
                 message="the gateway's projection differs from the cluster",
             )
             try:

@@ -1,4 +1,4 @@
-"""The gateway's wire models: REST bodies, responses and WebSocket frames.
+"""The gateway's wire models: REST bodies and responses (WebSocket frames: ws_frames.py).
 
 JSON is camelCase throughout. Input models refuse unknown keys, and are
 validated with :func:`validate_create` / :func:`validate_patch`, which accept
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -21,20 +20,18 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
 )
 from pydantic.alias_generators import to_camel
 
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
 from craftplane.contracts.events import EventType
-from craftplane.contracts.phases import ProjectedStatus
+from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import MinecraftServerSpec, ServerType
 from craftplane.contracts.status import Phase
 
 API_PREFIX: Final = "/api/v1"
 MAX_PAGE_SIZE: Final = 200
 DEFAULT_PAGE_SIZE: Final = 50
-MAX_SUBSCRIBED_SERVERS: Final = 1000
 
 ServerName = Annotated[
     str,
@@ -54,18 +51,6 @@ def _utc(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
-
-
-class ServerState(StrEnum):
-    """Projected status of a server: the CR phase as shown outside the cluster, plus
-    ``deleted`` for a server whose CR is gone (kept in the timeline)."""
-
-    DEPLOYING = ProjectedStatus.DEPLOYING.value
-    RUNNING = ProjectedStatus.RUNNING.value
-    STOPPED = ProjectedStatus.STOPPED.value
-    FAILED = ProjectedStatus.FAILED.value
-    TERMINATING = ProjectedStatus.TERMINATING.value
-    DELETED = "deleted"
 
 
 class WireModel(BaseModel):
@@ -270,100 +255,3 @@ class ProblemDetails(BaseModel):
     errors: list[FieldErrorOut] | None = Field(
         default=None, description="The invalid fields (422, some 400)."
     )
-
-
-# --- WebSocket frames -----------------------------------------------------------------
-
-
-class AuthFrame(WireModel):
-    """client -> server, first message when no header/cookie token was sent."""
-
-    type: Literal["auth"] = "auth"
-    token: str = Field(max_length=4096)
-
-
-class SubscribeFrame(WireModel):
-    """client -> server: the servers to follow, replacing any earlier subscription."""
-
-    type: Literal["subscribe"] = "subscribe"
-    servers: (
-        Annotated[list[ServerName], Field(max_length=MAX_SUBSCRIBED_SERVERS)] | Literal["all"]
-    ) = "all"
-
-
-class PingFrame(WireModel):
-    """client -> server keep-alive; answered with a pong echoing ``id``."""
-
-    type: Literal["ping"] = "ping"
-    id: str | None = Field(default=None, max_length=64)
-
-
-ClientFrame = Annotated[AuthFrame | SubscribeFrame | PingFrame, Field(discriminator="type")]
-CLIENT_FRAME: Final[TypeAdapter[AuthFrame | SubscribeFrame | PingFrame]] = TypeAdapter(ClientFrame)
-
-
-def parse_client_frame(data: str | bytes) -> AuthFrame | SubscribeFrame | PingFrame:
-    """A client frame from JSON text; ValidationError if it is none."""
-    return CLIENT_FRAME.validate_json(data, by_alias=True, by_name=False)
-
-
-class SnapshotFrame(WireModel):
-    """server -> client after (re)subscribing: the subscribed servers as they are now."""
-
-    type: Literal["snapshot"] = "snapshot"
-    servers: list[ServerOut]
-
-
-class EventInfo(WireModel):
-    """What happened, in an event frame."""
-
-    id: str
-    type: EventType
-    time: Timestamp
-    reason: str | None = None
-    message: str | None = None
-
-
-class EventFrame(WireModel):
-    """server -> client: a server changed; ``server`` is its state after the event."""
-
-    type: Literal["event"] = "event"
-    server: ServerOut
-    event: EventInfo
-
-
-class MetricsFrame(WireModel):
-    """server -> client every 30 s, over the subscribed servers."""
-
-    type: Literal["metrics"] = "metrics"
-    players_by_server: dict[str, int]
-    servers_by_status: dict[ServerState, int]
-
-
-class ErrorFrame(WireModel):
-    """server -> client: something the client sent was refused (the socket may stay open)."""
-
-    type: Literal["error"] = "error"
-    code: str = Field(description="Machine-readable, e.g. unauthorized, not_found, bad_frame.")
-    message: str
-
-
-class PongFrame(WireModel):
-    """server -> client: answer to a ping."""
-
-    type: Literal["pong"] = "pong"
-    id: str | None = None
-
-
-ServerFrame = Annotated[
-    SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame,
-    Field(discriminator="type"),
-]
-SERVER_FRAME: Final[
-    TypeAdapter[SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame]
-] = TypeAdapter(ServerFrame)
-
-
-def frame_json(frame: BaseModel) -> str:
-    """A frame as the JSON text to send."""
-    return frame.model_dump_json(by_alias=True)

@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 
 from craftplane import logs
-from craftplane.contracts.events import ALL_TOKEN, Event, EventType, ServerRef
+from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
 from craftplane.kube import KubeClient
 from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
@@ -61,8 +61,8 @@ class Operator:
     async def _reconcile(self, key: str) -> None:
         await self.reconciler.reconcile(key)
 
-    async def _on_sync(self, request: Event) -> None:
-        ref = request.server or ServerRef()
+    async def _on_sync(self, request: SyncEvent) -> None:
+        ref = request.server
         namespace = ref.namespace if ref.namespace not in (None, ALL_TOKEN) else None
         name = ref.name if ref.name not in (None, ALL_TOKEN) else None
         count = await self.reconciler.republish(namespace, name)
@@ -73,9 +73,9 @@ class Operator:
             extra={"namespace": namespace or "*", "server": name or "*"},
         )
         self.publisher.submit(
-            Event(
+            SyncEvent(
                 type=EventType.SYNC_COMPLETE,
-                server=ServerRef(namespace=namespace, name=name),
+                server=SyncScope(namespace=namespace, name=name),
                 correlation_id=request.id,
                 message=f"{count} servers re-published",
             )

@@ -10,20 +10,20 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 
-from craftplane.contracts.events import Event
+from craftplane.contracts.events import AnyEvent
 from craftplane_operator import metrics
 
 
-def _key(event: Event) -> str:
+def _key(event: AnyEvent) -> str:
     ref = event.server
-    if ref is None or not ref.name:
+    if not ref.name:
         return f"_sync/{event.id}"
     return f"{ref.namespace}/{ref.name}"
 
 
 class Outbox:
     def __init__(self, per_server: int = 8) -> None:
-        self._pending: OrderedDict[str, deque[Event]] = OrderedDict()
+        self._pending: OrderedDict[str, deque[AnyEvent]] = OrderedDict()
         self._per_server = per_server
         self._ready = asyncio.Event()
         self._size = 0
@@ -31,7 +31,7 @@ class Outbox:
     def __len__(self) -> int:
         return self._size
 
-    def put(self, event: Event) -> None:
+    def put(self, event: AnyEvent) -> None:
         queue = self._pending.setdefault(_key(event), deque())
         if queue and queue[-1].id == event.id:
             return  # the same state again: nothing new to say
@@ -44,7 +44,7 @@ class Outbox:
         metrics.OUTBOX_SIZE.set(self._size)
         self._ready.set()
 
-    async def next(self) -> Event:
+    async def next(self) -> AnyEvent:
         """The oldest pending event (left in place until `done`)."""
         while not self._pending:
             self._ready.clear()
@@ -52,7 +52,7 @@ class Outbox:
         _, queue = next(iter(self._pending.items()))
         return queue[0]
 
-    def done(self, event: Event) -> None:
+    def done(self, event: AnyEvent) -> None:
         key = _key(event)
         queue = self._pending.get(key)
         if queue and queue[0].id == event.id:

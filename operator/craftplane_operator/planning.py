@@ -33,7 +33,7 @@ from craftplane_operator.builders.naming import (
     statefulset_name,
 )
 from craftplane_operator.conditions import desired_status, status_patch
-from craftplane_operator.eventing import phase_event, spec_event
+from craftplane.contracts.cr_events import phase_event, spec_event
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target

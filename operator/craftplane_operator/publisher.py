@@ -19,14 +19,14 @@ from nats.js.errors import BadRequestError
 
 from craftplane import logs
 from craftplane.contracts import events as contract
-from craftplane.contracts.events import Event
+from craftplane.contracts.events import AnyEvent, SyncEvent
 from craftplane.supervise import Backoff, Supervised, retry, stop_all
 from craftplane_operator import metrics
 from craftplane_operator.outbox import Outbox
 
 log = logs.get_logger(__name__)
 
-SyncHandler = Callable[[Event], Awaitable[None]]
+SyncHandler = Callable[[SyncEvent], Awaitable[None]]
 
 
 def stream_config(name: str = contract.STREAM_NAME) -> StreamConfig:
@@ -60,7 +60,7 @@ class Publisher:
         self._loops: list[Supervised] = []
         self.published = 0
 
-    def submit(self, event: Event) -> None:
+    def submit(self, event: AnyEvent) -> None:
         self.outbox.put(event)
 
     async def start(self) -> None:
@@ -102,7 +102,7 @@ class Publisher:
             js = nc.jetstream(timeout=5)
             await ensure_stream(js)
             if self._on_sync is not None:
-                subject = f"{contract.SUBJECT_PREFIX}.{contract.EventType.SYNC_REQUIRED}.>"
+                subject = contract.subject_filter(contract.EventType.SYNC_REQUIRED)
                 await nc.subscribe(subject, cb=self._sync_message)
         except Exception:
             # Connected but the stream could not be checked (NATS went away again): close it,
@@ -137,7 +137,7 @@ class Publisher:
         except contract.InvalidEvent as exc:
             log.warning("ignoring an invalid sync request: %s", exc)
             return
-        if self._on_sync is not None:
+        if isinstance(event, SyncEvent) and self._on_sync is not None:
             await self._on_sync(event)
 
     async def _publish_loop(self) -> None:

@@ -12,12 +12,12 @@ from dataclasses import replace
 
 from craftplane import logs
 from craftplane.clock import utcnow
-from craftplane.contracts.events import Event, state_key
+from craftplane.contracts.cr_events import phase_event
+from craftplane.contracts.events import Event, EventKind, state_key
 from craftplane.contracts.names import MANAGER_NAME
 from craftplane.kube import KubeClient, KubeError, Obj
 from craftplane_operator import metrics
 from craftplane_operator.builders import ServerContext, existing_password, generate_password
-from craftplane_operator.eventing import phase_event
 from craftplane_operator.placement import Placement, placed
 from craftplane_operator.planning import CHILD_NAMES, Gathered, Plan, StatusPlan, plan, read_spec
 from craftplane_operator.players import PlayerTracker
@@ -232,8 +232,8 @@ class Reconciler:
 
     def _publish(self, event: Event, *, force: bool = False) -> None:
         """Submit an event; a phase event is remembered, and unless forced, sent only when new."""
-        if event.type.value.startswith(("k8s.", "server.status")):
-            uid = event.server.uid if event.server else ""
+        if event.type.kind is EventKind.STATUS:
+            uid = event.server.uid
             state = state_key(event)
             if not force and self._published.get(uid) == state:
                 return

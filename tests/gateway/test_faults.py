@@ -274,38 +274,51 @@ async def test_two_replicas_project_once_and_both_broadcast(
         ws2 = await connect_ws(second.http_port, tenant_a.token)
         await ws1.until(lambda f: f["type"] == "snapshot")
         await ws2.until(lambda f: f["type"] == "snapshot")
-        before = gateway.metric("craftplane_gateway_events_projected_total") + second.metric(
-            "craftplane_gateway_events_projected_total"
-        )
         kubectl.apply(server_manifest("pair"), tenant_a.namespace)
         await ws1.until(lambda f: status_of(f, "pair") == "running")
         await ws2.until(lambda f: status_of(f, "pair") == "running")
         uid = kubectl.get("minecraftserver", "pair", tenant_a.namespace)["metadata"]["uid"]  # type: ignore[index]
-        nc = await nats.connect(platform.nats_url)
-        try:
-            published = [
-                e
-                for e in await stream_events(nc, tenant_a.namespace)
-                if e.server and e.server.uid == uid
-            ]
-        finally:
-            await nc.close()
 
-        async def all_projected() -> bool:
-            total = gateway.metric("craftplane_gateway_events_projected_total") + second.metric(
-                "craftplane_gateway_events_projected_total"
-            )
-            return total - before >= len(published)
+        async def published_ids() -> list[str]:
+            nc = await nats.connect(platform.nats_url)
+            try:
+                found = await stream_events(nc, tenant_a.namespace)
+            finally:
+                await nc.close()
+            return [e.id for e in found if isinstance(e, Event) and e.server.uid == uid]
 
-        await async_wait_for(all_projected, timeout=30, what="every event projected")
-        conn = await asyncpg.connect(gateway_db)
-        try:
-            rows_for_uid = await conn.fetch(
-                "SELECT event_id FROM server_events WHERE uid = $1", uid
-            )
-        finally:
-            await conn.close()
-        assert sorted(r["event_id"] for r in rows_for_uid) == sorted(e.id for e in published)
+        async def projected_ids() -> list[str]:
+            conn = await asyncpg.connect(gateway_db)
+            try:
+                records = await conn.fetch("SELECT event_id FROM server_events WHERE uid = $1", uid)
+            finally:
+                await conn.close()
+            return [r["event_id"] for r in records]
+
+        # Wait on this server's own timeline rows, not on the replicas' projection counters:
+        # those also count other servers' events (a previous test's leftovers still being
+        # projected), so they could reach the total before this server's last event landed.
+        published = await published_ids()
+
+        async def own_events_projected() -> bool:
+            return set(published) <= set(await projected_ids())
+
+        await async_wait_for(
+            own_events_projected, timeout=30, what="this server's events projected"
+        )
+
+        async def timeline_is_the_stream() -> tuple[list[str], list[str]] | None:
+            # Read again: the operator may have published one more state since the first read.
+            now_published, now_projected = await published_ids(), await projected_ids()
+            same = sorted(now_projected) == sorted(now_published)
+            return (now_projected, now_published) if same else None
+
+        projected, streamed = await async_wait_for(
+            timeline_is_the_stream, timeout=30, what="the timeline to hold the stream's events"
+        )
+        # Each of this server's stream events projected exactly once (by one of the replicas).
+        assert sorted(projected) == sorted(streamed)
+        assert len(set(projected)) == len(projected)
         await ws1.conn.close()
         await ws2.conn.close()
     finally:

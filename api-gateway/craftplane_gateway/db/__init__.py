@@ -14,7 +14,6 @@ from craftplane_gateway.db.models import (
     PlayerCount,
     ProjectedChange,
     ServerRow,
-    ServerStatus,
     TimelineEntry,
 )
 from craftplane_gateway.db.retry import Conn, in_transaction, is_retryable
@@ -26,7 +25,6 @@ __all__ = [
     "PlayerCount",
     "ProjectedChange",
     "ServerRow",
-    "ServerStatus",
     "TimelineEntry",
     "in_transaction",
     "is_retryable",

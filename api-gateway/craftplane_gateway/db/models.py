@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Protocol, Self
 
-from craftplane.contracts.status import Phase
+from craftplane.contracts.cr_events import ObservedServer, read_int, read_phase, read_str
+from craftplane.contracts.phases import LIVE_STATES, ServerState
 
 
 class Record(Protocol):
@@ -17,20 +17,7 @@ class Record(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
-class ServerStatus(StrEnum):
-    """A row's ``status``: the projected statuses plus ``deleted`` (the CR is gone)."""
-
-    DEPLOYING = "deploying"
-    RUNNING = "running"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    TERMINATING = "terminating"
-    DELETED = "deleted"
-
-
-LIVE_STATUSES: tuple[str, ...] = tuple(
-    s.value for s in ServerStatus if s is not ServerStatus.DELETED
-)
+LIVE_STATUSES: tuple[str, ...] = tuple(s.value for s in LIVE_STATES)
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,7 +58,7 @@ class ServerRow:
 
     @property
     def deleted(self) -> bool:
-        return self.status == ServerStatus.DELETED
+        return self.status == ServerState.DELETED
 
     def visible(self) -> tuple[Any, ...]:
         """What a client can see; bookkeeping columns (last_*) left out."""
@@ -183,107 +170,37 @@ class DeadLetter:
     recorded_at: datetime
 
 
-def _phase(value: Any) -> Phase | None:
-    try:
-        return Phase(value) if value else None
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdecimal():
-        return int(value)
-    return None
-
-
-def _str(value: Any) -> str | None:
-    # Kept as is (even ""), like the operator does, so that event ids match.
-    return value if isinstance(value, str) else None
-
-
 @dataclass(frozen=True)
-class ClusterServer:
-    """A MinecraftServer as the cluster shows it (for drift reconciliation / polling)."""
-
-    uid: str
-    tenant: str | None
-    namespace: str
-    name: str
-    phase: Phase | None = None
-    generation: int | None = None
-    """status.observedGeneration, else metadata.generation (as in the operator's events)."""
-    address: str | None = None
-    port: int | None = None
-    players_online: int | None = None
-    players_max: int | None = None
-    reason: str | None = None
-    """The Ready condition's reason."""
-    message: str | None = None
-    revision: str | None = None
-    """metadata.resourceVersion."""
-    spec_generation: int | None = None
-    """metadata.generation."""
-    server_type: str | None = None
-    version: str | None = None
+class ClusterServer(ObservedServer):
+    """A MinecraftServer as the cluster shows it (for drift reconciliation / polling): read
+    from the CR with the contracts' mapping (``from_cr``), so that its events are the
+    operator's."""
 
     @classmethod
-    def coerce(cls, value: ClusterServer | Mapping[str, Any]) -> ClusterServer:
+    def coerce(cls, value: ObservedServer | Mapping[str, Any]) -> ClusterServer:
         """A ClusterServer, or a dict with its field names (``server_version`` for version;
         ``revision`` may be an int)."""
         if isinstance(value, ClusterServer):
             return value
+        if isinstance(value, ObservedServer):
+            return cls(**{f.name: getattr(value, f.name) for f in fields(ObservedServer)})
         revision = value.get("revision")
         return cls(
             uid=str(value["uid"]),
             tenant=value.get("tenant"),
             namespace=str(value["namespace"]),
             name=str(value["name"]),
-            phase=_phase(value.get("phase")),
-            generation=_int(value.get("generation")),
-            address=_str(value.get("address")),
-            port=_int(value.get("port")),
-            players_online=_int(value.get("players_online")),
-            players_max=_int(value.get("players_max")),
-            reason=_str(value.get("reason")),
-            message=_str(value.get("message")),
+            phase=read_phase(value.get("phase")),
+            generation=read_int(value.get("generation")),
+            address=read_str(value.get("address")),
+            port=read_int(value.get("port")),
+            players_online=read_int(value.get("players_online")),
+            players_max=read_int(value.get("players_max")),
+            reason=read_str(value.get("reason")),
+            message=read_str(value.get("message")),
             revision=str(revision) if revision is not None else None,
-            spec_generation=_int(value.get("spec_generation", value.get("generation"))),
-            server_type=_str(value.get("server_type")),
-            version=_str(value.get("version", value.get("server_version"))),
-        )
-
-    @classmethod
-    def from_cr(cls, body: Mapping[str, Any], tenant: str | None) -> Self:
-        """Read a MinecraftServer object the way the operator builds its phase events, so that
-        a state seen by polling has the same event id as the operator's event for it."""
-        meta = body["metadata"]
-        spec = body.get("spec") or {}
-        status = body.get("status") or {}
-        address = status.get("address") or {}
-        players = status.get("players") or {}
-        conditions = status.get("conditions") or []
-        ready = next(
-            (c for c in conditions if isinstance(c, Mapping) and c.get("type") == "Ready"), {}
-        )
-        return cls(
-            uid=meta["uid"],
-            tenant=tenant,
-            namespace=meta["namespace"],
-            name=meta["name"],
-            phase=_phase(status.get("phase")),
-            generation=_int(status.get("observedGeneration") or meta.get("generation")),
-            address=_str(address.get("host")),
-            port=_int(address.get("port")),
-            players_online=_int(players.get("online")),
-            players_max=_int(players.get("max")),
-            reason=_str(ready.get("reason")),
-            message=_str(status.get("message")),
-            revision=_str(meta.get("resourceVersion")),
-            spec_generation=_int(meta.get("generation")),
-            server_type=_str(spec.get("type", "VANILLA")),
-            version=_str(spec.get("version", "LATEST")),
+            spec_generation=read_int(value.get("spec_generation", value.get("generation"))),
+            server_type=read_str(value.get("server_type")),
+            version=read_str(value.get("version", value.get("server_version"))),
+            max_players=read_int(value.get("max_players")),
         )

@@ -22,13 +22,15 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from craftplane.contracts.events import (
+    AnyEvent,
     Event,
     EventType,
     ServerRef,
+    SyncEvent,
     encode,
-    phase_event_type,
     subject_for,
 )
+from craftplane.contracts.phases import ServerState
 from craftplane.contracts.status import Phase
 from craftplane_gateway.db.models import (
     COLUMNS,
@@ -38,11 +40,9 @@ from craftplane_gateway.db.models import (
 )
 from craftplane_gateway.db.retry import DEFAULT_ATTEMPTS, Conn, RetryTransaction, in_transaction
 from craftplane_gateway.db.rules import (
-    Kind,
     Verdict,
     event_status,
     fold,
-    kind_of,
     parse_revision,
     project,
     unprojectable,
@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 GONE_REASON: Final = "NotFoundInCluster"
+_LIVE: Final = f"status <> '{ServerState.DELETED.value}'"
 
 # -- SQL ----------------------------------------------------------------------------------------
 
@@ -151,7 +152,6 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 
 def _timeline_values(stream_seq: int | None, event: Event) -> tuple[Any, ...]:
     ref = event.server
-    assert ref is not None and ref.namespace and ref.name
     return (
         stream_seq, event.id, ref.uid, ref.tenant, ref.namespace, ref.name, event.type.value,
         event.phase.value if event.phase else None, event_status(event), event.generation,
@@ -204,9 +204,7 @@ class _Changes:
         self._events: dict[str, list[str]] = {}
 
     def apply(self, event: Event, stream_seq: int | None) -> Verdict:
-        ref = event.server
-        assert ref is not None
-        previous = self.after.get(ref.uid)
+        previous = self.after.get(event.server.uid)
         verdict, row = project(previous, event, stream_seq)
         if verdict is Verdict.APPLY and row is not None:
             self.set(row, previous, event.id)
@@ -243,7 +241,7 @@ class _Changes:
 
 async def apply_batch(
     conn: Conn,
-    items: Sequence[tuple[int, Event]],
+    items: Sequence[tuple[int, AnyEvent]],
     *,
     attempts: int = DEFAULT_ATTEMPTS,
 ) -> list[ProjectedChange]:
@@ -257,11 +255,11 @@ async def apply_batch(
     (after retrying serialization failures and deadlocks ``attempts`` times).
     """
     events: list[tuple[int | None, Event]] = []
-    completions: list[Event] = []
+    completions: list[SyncEvent] = []
     rejects: list[tuple[int, Event, str]] = []
     seen: set[str] = set()
     for stream_seq, event in items:
-        if kind_of(event.type) is Kind.SYNC:
+        if isinstance(event, SyncEvent):
             if event.type is EventType.SYNC_COMPLETE and event.correlation_id:
                 completions.append(event)
             continue
@@ -277,25 +275,19 @@ async def apply_batch(
     async def work(c: Conn) -> list[ProjectedChange]:
         for bad_seq, bad, problem in rejects:
             await _insert_dead_letter(c, bad_seq, subject_for(bad), encode(bad), problem)
-        for event in completions:
-            assert event.correlation_id is not None
-            await c.execute(_COMPLETE_SYNC, event.correlation_id, event.time)
+        for completion in completions:
+            await c.execute(_COMPLETE_SYNC, completion.correlation_id, completion.time)
         new_ids = await _record_timeline(c, events)
         fresh = [(seq, event) for seq, event in events if event.id in new_ids]
         if not fresh:
             return []
-        changes = _Changes(await _lock_rows(c, (_uid(event) for _, event in fresh)))
+        changes = _Changes(await _lock_rows(c, (event.server.uid for _, event in fresh)))
         for stream_seq, event in fresh:
             changes.apply(event, stream_seq)
         await _write_rows(c, changes.before, changes.after)
         return changes.result()
 
     return await in_transaction(conn, work, attempts=attempts)
-
-
-def _uid(event: Event) -> str:
-    assert event.server is not None
-    return event.server.uid
 
 
 def _clean(text: str) -> str:
@@ -354,44 +346,6 @@ async def complete_sync(
     return result.endswith(" 1")
 
 
-def _state_event(server: ClusterServer, at: datetime) -> Event | None:
-    """The event the operator publishes for this state: the same id, hence deduplicated."""
-    if server.phase is None:
-        return None
-    return Event(
-        type=phase_event_type(server.phase),
-        server=ServerRef(
-            uid=server.uid, namespace=server.namespace, name=server.name, tenant=server.tenant
-        ),
-        phase=server.phase,
-        generation=server.generation,
-        address=server.address,
-        port=server.port,
-        players_online=server.players_online,
-        players_max=server.players_max,
-        reason=server.reason,
-        message=server.message,
-        revision=server.revision,
-        time=at,
-    )
-
-
-def _spec_event(server: ClusterServer, at: datetime, *, created: bool) -> Event:
-    return Event(
-        type=EventType.SERVER_CREATED if created else EventType.SERVER_UPDATED,
-        server=ServerRef(
-            uid=server.uid, namespace=server.namespace, name=server.name, tenant=server.tenant
-        ),
-        generation=server.spec_generation,
-        message=(
-            f"{server.server_type} {server.version}"
-            if server.server_type and server.version
-            else None
-        ),
-        time=at,
-    )
-
-
 def _newer(row: ServerRow | None, event: Event) -> bool:
     # The same resourceVersion is the same state, whenever it was looked at.
     revision = parse_revision(event.revision)
@@ -425,7 +379,10 @@ async def upsert_from_cluster(
         candidates: dict[str, Event] = {}
         for uid, server in latest.items():
             previous = changes.after.get(uid)
-            spec = _spec_event(server, at, created=previous is None)
+            # The contracts' mapping, as the operator's: a state seen both ways has one id.
+            spec = server.spec_event(
+                EventType.SERVER_CREATED if previous is None else EventType.SERVER_UPDATED, time=at
+            )
             if previous is None or (
                 not previous.deleted
                 and (server.spec_generation or 0) >= (previous.spec_generation or 0)
@@ -433,7 +390,7 @@ async def upsert_from_cluster(
                 != (server.server_type, server.version, server.spec_generation)
             ):
                 changes.apply(spec, None)
-            state = _state_event(server, at)
+            state = server.phase_event(time=at)
             if state is not None:
                 candidates[uid] = state
         # Only states that win and show something new become timeline entries; a newer
@@ -480,7 +437,7 @@ async def mark_deleted_missing(
         return []
     query = f"""
         SELECT {_SELECT_COLUMNS} FROM servers
-        WHERE namespace = ANY($1::text[]) AND status <> 'deleted' AND NOT (uid = ANY($2::text[]))
+        WHERE namespace = ANY($1::text[]) AND {_LIVE} AND NOT (uid = ANY($2::text[]))
     """
     args: list[Any] = [sorted(set(namespaces)), sorted(set(present_uids))]
     if listed_at is not None:

@@ -10,19 +10,22 @@ from collections.abc import Collection
 from dataclasses import fields
 from typing import Any, Final
 
+from craftplane.contracts.phases import ServerState
 from craftplane_gateway.db.models import (
     COLUMNS,
     LIVE_STATUSES,
     DeadLetter,
     PlayerCount,
     ServerRow,
-    ServerStatus,
     TimelineEntry,
 )
 from craftplane_gateway.db.retry import Conn
 
 MAX_LIMIT: Final = 500
 _SELECT: Final = f"SELECT {', '.join(COLUMNS)} FROM servers"
+# Inlined as SQL literals (not parameters) so the statements stay as they were.
+_DELETED: Final = f"'{ServerState.DELETED.value}'"
+_LIVE: Final = f"status <> {_DELETED}"
 _TIMELINE_COLUMNS: Final = ", ".join(f"e.{f.name}" for f in fields(TimelineEntry))
 
 
@@ -69,8 +72,8 @@ async def list_servers(
     if wanted is not None:
         args.append(wanted)
         conditions.append(f"status = ANY(${len(args)}::text[])")
-    if not include_deleted and not (wanted and ServerStatus.DELETED.value in wanted):
-        conditions.append("status <> 'deleted'")
+    if not include_deleted and not (wanted and ServerState.DELETED.value in wanted):
+        conditions.append(_LIVE)
     if namespace is not None:
         args.append(namespace)
         conditions.append(f"namespace = ${len(args)}")
@@ -107,8 +110,8 @@ async def get_server(
         args.append(namespace)
         query += " AND namespace = $3"
     if not include_deleted:
-        query += " AND status <> 'deleted'"
-    query += " ORDER BY (status = 'deleted'), created_at DESC, updated_at DESC, uid LIMIT 1"
+        query += f" AND {_LIVE}"
+    query += f" ORDER BY (status = {_DELETED}), created_at DESC, updated_at DESC, uid LIMIT 1"
     record = await conn.fetchrow(query, *args)
     return ServerRow.from_record(record) if record is not None else None
 
@@ -166,8 +169,7 @@ async def status_counts(conn: Conn, tenant: str) -> dict[str, int]:
     """Live servers per status, every live status present (0 when none)."""
     counts = dict.fromkeys(LIVE_STATUSES, 0)
     records = await conn.fetch(
-        "SELECT status, count(*) AS n FROM servers"
-        " WHERE tenant = $1 AND status <> 'deleted' GROUP BY status",
+        f"SELECT status, count(*) AS n FROM servers WHERE tenant = $1 AND {_LIVE} GROUP BY status",
         tenant,
     )
     for record in records:
@@ -179,7 +181,7 @@ async def players_by_server(conn: Conn, tenant: str) -> list[PlayerCount]:
     """Players online (0 when unknown) and the maximum of each live server."""
     records = await conn.fetch(
         "SELECT namespace, name, uid, players_online, players_max FROM servers"
-        " WHERE tenant = $1 AND status <> 'deleted' ORDER BY namespace, name, uid",
+        f" WHERE tenant = $1 AND {_LIVE} ORDER BY namespace, name, uid",
         tenant,
     )
     return [
@@ -200,7 +202,7 @@ async def projection_snapshot(
     """Every live server of the tenant (or those named), for a WebSocket snapshot. Each row
     carries last_revision/last_event_time: a delta older than that is already in the row.
     ``include_deleted`` adds deleted rows (catching clients up on deletions they missed)."""
-    live = "" if include_deleted else " AND status <> 'deleted'"
+    live = "" if include_deleted else f" AND {_LIVE}"
     if names is None:
         records = await conn.fetch(
             f"{_SELECT} WHERE tenant = $1{live} ORDER BY namespace, name, uid",
@@ -219,10 +221,10 @@ async def projection_snapshot(
 async def live_servers(conn: Conn, namespaces: Collection[str] | None = None) -> list[ServerRow]:
     """Every non-deleted row (of ``namespaces``), any tenant: drift reconciliation's side."""
     if namespaces is None:
-        records = await conn.fetch(f"{_SELECT} WHERE status <> 'deleted' ORDER BY uid")
+        records = await conn.fetch(f"{_SELECT} WHERE {_LIVE} ORDER BY uid")
     else:
         records = await conn.fetch(
-            f"{_SELECT} WHERE status <> 'deleted' AND namespace = ANY($1::text[]) ORDER BY uid",
+            f"{_SELECT} WHERE {_LIVE} AND namespace = ANY($1::text[]) ORDER BY uid",
             sorted(set(namespaces)),
         )
     return [ServerRow.from_record(r) for r in records]

@@ -1,6 +1,7 @@
 """The projection rule, pure: whether an event wins over a row, and the row it leaves.
 
-Events are of four kinds:
+Events are of the contracts' three kinds (``EventType.kind``), with server.deleted set apart
+from the other spec events because for a row it is final:
 
 - **state** (``k8s.*``, ``server.status.changed``): the phase the operator derived and what
   goes with it (address, players, reason). Ordered by the CR ``resourceVersion`` they were
@@ -22,10 +23,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from craftplane.contracts.events import Event, EventType
-from craftplane.contracts.phases import projected_status
-from craftplane.contracts.status import Phase
-from craftplane_gateway.db.models import ServerRow, ServerStatus
+from craftplane.contracts.events import (
+    AnyEvent,
+    Event,
+    EventKind,
+    EventType,
+    SyncEvent,
+    event_phase,
+)
+from craftplane.contracts.phases import ServerState, projected_status
+from craftplane_gateway.db.models import ServerRow
 
 MAX_BIGINT: Final = 2**63 - 1
 
@@ -38,29 +45,17 @@ class Kind(StrEnum):
 
 
 _KINDS: Final = {
-    EventType.SERVER_CREATED: Kind.SPEC,
-    EventType.SERVER_UPDATED: Kind.SPEC,
-    EventType.SERVER_DELETED: Kind.DELETE,
-    EventType.SERVER_STATUS_CHANGED: Kind.STATE,
-    EventType.K8S_STARTING: Kind.STATE,
-    EventType.K8S_RUNNING: Kind.STATE,
-    EventType.K8S_STOPPED: Kind.STATE,
-    EventType.K8S_ERROR: Kind.STATE,
-    EventType.SYNC_REQUIRED: Kind.SYNC,
-    EventType.SYNC_COMPLETE: Kind.SYNC,
-}
-
-# The phase a k8s.* event stands for when it does not carry one.
-_TYPE_PHASES: Final = {
-    EventType.K8S_STARTING: Phase.STARTING,
-    EventType.K8S_RUNNING: Phase.RUNNING,
-    EventType.K8S_STOPPED: Phase.STOPPED,
-    EventType.K8S_ERROR: Phase.ERROR,
+    EventKind.STATUS: Kind.STATE,
+    EventKind.SPEC: Kind.SPEC,
+    EventKind.SYNC: Kind.SYNC,
 }
 
 
 def kind_of(event_type: EventType) -> Kind:
-    return _KINDS[event_type]
+    """The contract's kind, with server.deleted apart: for a row it is final."""
+    if event_type is EventType.SERVER_DELETED:
+        return Kind.DELETE
+    return _KINDS[event_type.kind]
 
 
 class Verdict(StrEnum):
@@ -101,11 +96,11 @@ def parse_revision(value: str | None) -> int | None:
     return number if number <= MAX_BIGINT else None
 
 
-def decide(row: RowVersion | None, event: Event) -> Verdict:
+def decide(row: RowVersion | None, event: AnyEvent) -> Verdict:
     """Whether ``event`` wins over a row at version ``row`` (None: there is no row yet)."""
-    kind = kind_of(event.type)
-    if kind is Kind.SYNC:
+    if isinstance(event, SyncEvent):
         return Verdict.NOT_STATE
+    kind = kind_of(event.type)
     if row is None:
         return Verdict.APPLY
     if row.deleted:
@@ -126,40 +121,30 @@ def decide(row: RowVersion | None, event: Event) -> Verdict:
     return Verdict.STALE
 
 
-def event_phase(event: Event) -> Phase | None:
-    return event.phase or _TYPE_PHASES.get(event.type)
-
-
 def event_status(event: Event) -> str | None:
     """The status an event announces, as recorded in the timeline (None for spec events)."""
     kind = kind_of(event.type)
     if kind is Kind.DELETE:
-        return ServerStatus.DELETED.value
+        return ServerState.DELETED.value
     phase = event_phase(event)
     if kind is Kind.STATE and phase is not None:
         return projected_status(phase).value
     return None
 
 
-def parse_type_version(message: str | None) -> tuple[str, str] | None:
-    """``"PAPER 1.21.1"`` (the message of the operator's spec events) as (type, version)."""
-    parts = (message or "").split()
-    return (parts[0], parts[1]) if len(parts) == 2 else None
-
-
-def unprojectable(event: Event) -> str | None:
+def unprojectable(event: AnyEvent) -> str | None:
     """Why a (valid) event cannot be stored, or None. Such events are dead-lettered."""
-    if kind_of(event.type) is Kind.SYNC:
-        return None
+    if isinstance(event, SyncEvent):
+        return None  # stored as a row of no server; nothing to refuse
     ref = event.server
-    if ref is None or not ref.uid:
+    if not ref.uid:
         return "the event names no server uid"
     for number in (event.generation, event.players_online, event.players_max):
         if number is not None and number > MAX_BIGINT:
             return f"a number is out of range: {number}"
     texts = (
         event.id, ref.uid, ref.tenant, ref.namespace, ref.name, event.address,
-        event.reason, event.message, event.revision,
+        event.reason, event.message, event.revision, event.server_type, event.version,
     )  # fmt: skip
     if any(text is not None and "\x00" in text for text in texts):
         return "a text field contains a NUL character"
@@ -183,10 +168,9 @@ def _highest(a: int | None, b: int | None) -> int | None:
 def new_row(event: Event) -> ServerRow:
     """The row of a server seen for the first time, before ``event`` is folded in."""
     ref = event.server
-    assert ref is not None and ref.namespace and ref.name
     return ServerRow(
         uid=ref.uid, tenant=ref.tenant, namespace=ref.namespace, name=ref.name,
-        status=ServerStatus.DEPLOYING.value, phase=None, generation=None, spec_generation=None,
+        status=ServerState.DEPLOYING.value, phase=None, generation=None, spec_generation=None,
         address=None, port=None, players_online=None, players_max=None, reason=None,
         message=None, server_type=None, version=None, created_at=event.time,
         updated_at=event.time, deleted_at=None, last_event_id=None, last_event_time=None,
@@ -194,14 +178,13 @@ def new_row(event: Event) -> ServerRow:
     )  # fmt: skip
 
 
-def fold(row: ServerRow | None, event: Event, stream_seq: int | None) -> ServerRow:
+def fold(row: ServerRow | None, event: AnyEvent, stream_seq: int | None) -> ServerRow:
     """The row after applying ``event`` (which decide() said should be applied)."""
-    kind = kind_of(event.type)
-    if kind is Kind.SYNC:
+    if isinstance(event, SyncEvent):
         raise ValueError("sync events are not folded into rows")
+    kind = kind_of(event.type)
     base = row if row is not None else new_row(event)
     ref = event.server
-    assert ref is not None
     common = replace(
         base,
         tenant=ref.tenant or base.tenant,
@@ -214,21 +197,20 @@ def fold(row: ServerRow | None, event: Event, stream_seq: int | None) -> ServerR
     if kind is Kind.DELETE:
         return replace(
             common,
-            status=ServerStatus.DELETED.value,
+            status=ServerState.DELETED.value,
             phase=event.phase.value if event.phase else base.phase,
             players_online=None,
             deleted_at=event.time,
             last_event_time=_later(base.last_event_time, event.time),
         )
     if kind is Kind.SPEC:
-        type_version = parse_type_version(event.message)
         return replace(
             common,
             spec_generation=(
                 event.generation if event.generation is not None else base.spec_generation
             ),
-            server_type=type_version[0] if type_version else base.server_type,
-            version=type_version[1] if type_version else base.version,
+            server_type=event.server_type or base.server_type,
+            version=event.version or base.version,
             players_max=base.players_max if base.players_max is not None else event.players_max,
         )
     phase = event_phase(event)

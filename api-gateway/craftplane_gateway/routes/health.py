@@ -1,4 +1,4 @@
-"""/healthz, /readyz, /metrics, /openapi.json."""
+"""/healthz, /readyz, /metrics, and the page shown where the dashboard is not built."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import asyncio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from craftplane.kube import KubeError
 from craftplane_gateway import metrics
-from craftplane_gateway.openapi import build_openapi
 from craftplane_gateway.routes.common import state_of
 
 VERSION = "0.1.0"
@@ -50,21 +48,8 @@ async def prometheus(_: Request) -> Response:
     )
 
 
-async def openapi(_: Request) -> Response:
-    return JSONResponse(build_openapi(VERSION))
-
-
 async def no_dashboard(_: Request) -> Response:
     return PlainTextResponse(
         "Craftplane gateway. The dashboard is not built: run `make up` (npm ci && npm run build "
         "in dashboard/). The API is at /api/v1 and described at /openapi.json.\n"
     )
-
-
-def routes() -> list[BaseRoute]:
-    return [
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", prometheus),
-        Route("/openapi.json", openapi),
-    ]

@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from craftplane.contracts.crd import NAME_PATTERN
 from craftplane.contracts.names import KIND
+from craftplane.contracts.phases import ServerState
 from craftplane.kube import KubeError
 from craftplane_gateway import auth, problems, schemas
 from craftplane_gateway.cluster import FIELD_MANAGER, cr_body
@@ -22,19 +22,22 @@ from craftplane_gateway.frames import public_server
 from craftplane_gateway.routes.common import database, principal, state_of
 
 PREFIX = schemas.API_PREFIX
-STATUSES = {"deploying", "running", "stopped", "failed", "terminating", "deleted"}
+STATUSES = frozenset(s.value for s in ServerState)
 _NAME = re.compile(NAME_PATTERN)
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 
-def server_json(row: ServerRow, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+def server_out(row: ServerRow, spec: dict[str, Any] | None = None) -> schemas.ServerOut:
     view = public_server(row.to_json())
     view.pop("generation", None)
     view["links"] = schemas.ServerLinks.for_server(row.name).model_dump(by_alias=True)
     if spec is not None:
         view["spec"] = spec
-    out = schemas.ServerOut.model_validate(view)
-    return out.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return schemas.ServerOut.model_validate(view)
+
+
+def server_json(row: ServerRow, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    return server_out(row, spec).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _name(request: Request) -> str:
@@ -255,17 +258,4 @@ async def server_events(request: Request) -> Response:
     return JSONResponse(page)
 
 
-def routes() -> list[BaseRoute]:
-    return [
-        Route(f"{PREFIX}/servers", list_servers, methods=["GET"]),
-        Route(f"{PREFIX}/servers", create_server, methods=["POST"]),
-        Route(f"{PREFIX}/servers/{{name}}", get_server, methods=["GET"]),
-        Route(f"{PREFIX}/servers/{{name}}", patch_server, methods=["PATCH"]),
-        Route(f"{PREFIX}/servers/{{name}}", delete_server, methods=["DELETE"]),
-        Route(f"{PREFIX}/servers/{{name}}/start", start_server, methods=["POST"]),
-        Route(f"{PREFIX}/servers/{{name}}/stop", stop_server, methods=["POST"]),
-        Route(f"{PREFIX}/servers/{{name}}/events", server_events, methods=["GET"]),
-    ]
-
-
-__all__ = ["FIELD_MANAGER", "routes", "server_json"]
+__all__ = ["FIELD_MANAGER", "server_json", "server_out"]

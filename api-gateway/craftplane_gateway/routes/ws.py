@@ -1,12 +1,14 @@
 """/api/v1/ws: a tenant's servers, live.
 
-Protocol (JSON text frames):
+Protocol (JSON text frames, the models in :mod:`craftplane_gateway.ws_frames`):
   client -> {"type": "auth", "token": "..."}          unless a header or cookie carried it
-  client -> {"type": "subscribe", "servers": "all" | ["name", ...]}
+  server -> {"type": "ready", "tenant": "..."}
+  client -> {"type": "subscribe", "servers": "all" | ["name", ...]}   at most 1000 names
   server -> {"type": "snapshot", "servers": [...]}     the projection, then deltas with no gap
   server -> {"type": "event", "event": {...}, "server": {...}}   changed fields of one server
   server -> {"type": "metrics", "playersByServer": {...}, "serversByStatus": {...}} every 30 s
-  client -> {"type": "ping"}  server -> {"type": "pong"}
+  client -> {"type": "ping", "id": "7"}  server -> {"type": "pong", "id": "7"}  (id optional)
+  server -> {"type": "error", "code": "...", "message": "..."}  the socket stays open
 Close codes: 1008 origin or token refused, 4001 not authenticated in time, 4008 too slow.
 """
 
@@ -17,6 +19,7 @@ import contextlib
 import json
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from craftplane import logs
@@ -24,14 +27,28 @@ from craftplane_gateway import auth, metrics, problems
 from craftplane_gateway.db import queries
 from craftplane_gateway.frames import order_of
 from craftplane_gateway.hub import SLOW_CLIENT_CLOSE, Client
-from craftplane_gateway.routes.servers import server_json
+from craftplane_gateway.routes.servers import server_out
 from craftplane_gateway.state import GatewayState
+from craftplane_gateway.ws_frames import (
+    MAX_SUBSCRIBED_SERVERS,
+    AuthFrame,
+    ErrorFrame,
+    MetricsFrame,
+    PingFrame,
+    PongFrame,
+    ReadyFrame,
+    SnapshotFrame,
+    SubscribeFrame,
+    frame_json,
+    parse_client_frame,
+)
 
 log = logs.get_logger(__name__)
 
 AUTH_TIMEOUT = 5.0
 POLICY_VIOLATION = 1008
 AUTH_MISSING = 4001
+CLIENT_FRAMES = ("subscribe", "ping")
 
 
 def _origin_allowed(ws: WebSocket, gw: GatewayState) -> bool:
@@ -50,34 +67,22 @@ class Session:
         self.lock = asyncio.Lock()
         self.subscribed = asyncio.Event()
 
-    async def send(self, frame: dict[str, Any]) -> None:
+    async def send(self, frame: BaseModel | dict[str, Any]) -> None:
+        """A frame model, or a delta the hub queued (built by frames.py, already JSON-ready)."""
+        if isinstance(frame, BaseModel):
+            text = frame_json(frame)
+        else:
+            text = json.dumps(frame, separators=(",", ":"), default=str)
         async with self.lock:
-            await self.ws.send_text(json.dumps(frame, separators=(",", ":"), default=str))
+            await self.ws.send_text(text)
         metrics.WS_SENT.inc()
 
-    async def subscribe(self, servers: Any) -> None:
-        names: frozenset[str] | None
-        if servers == "all" or servers is None:
-            names = None
-        elif isinstance(servers, list) and all(isinstance(n, str) for n in servers):
-            names = frozenset(servers)
-        else:
-            await self.send(
-                {
-                    "type": "error",
-                    "code": "bad_request",
-                    "message": 'servers must be "all" or a list of names',
-                }
-            )
-            return
+    async def subscribe(self, frame: SubscribeFrame) -> None:
+        names = None if frame.servers == "all" else frozenset(frame.servers)
         pool = self.gw.db.get()
         if pool is None:
             await self.send(
-                {
-                    "type": "error",
-                    "code": "unavailable",
-                    "message": "the database is unreachable; retry shortly",
-                }
+                ErrorFrame(code="unavailable", message="the database is unreachable; retry shortly")
             )
             return
         self.subscribed.clear()
@@ -93,17 +98,15 @@ class Session:
                 # Another tenant's server looks exactly like one that does not exist.
                 self.client.servers = frozenset()
                 await self.send(
-                    {
-                        "type": "error",
-                        "code": "not_found",
-                        "message": f"no such servers: {', '.join(sorted(missing))}",
-                    }
+                    ErrorFrame(
+                        code="not_found", message=f"no such servers: {', '.join(sorted(missing))}"
+                    )
                 )
                 return
         self.client.view = {
             row.uid: order_of(row.last_revision, row.last_event_time) for row in rows
         }
-        await self.send({"type": "snapshot", "servers": [server_json(row) for row in rows]})
+        await self.send(SnapshotFrame(servers=[server_out(row) for row in rows]))
         self.client.synced = True
         self.subscribed.set()
 
@@ -124,34 +127,47 @@ class Session:
                 counts = await queries.status_counts(conn, self.client.tenant)
                 players = await queries.players_by_server(conn, self.client.tenant)
             await self.send(
-                {
-                    "type": "metrics",
-                    "playersByServer": {p.name: p.online for p in players},
-                    "serversByStatus": counts,
-                }
-            )
+                MetricsFrame.model_validate(
+                    {"players_by_server": {p.name: p.online for p in players},
+                     "servers_by_status": counts}
+                )
+            )  # fmt: skip
 
     async def receiver(self) -> None:
         while True:
             text = await self.ws.receive_text()
             try:
-                frame = json.loads(text)
-                kind = frame.get("type")
+                kind = json.loads(text).get("type")
             except (ValueError, AttributeError):
-                await self.send({"type": "error", "code": "bad_frame", "message": "not JSON"})
+                await self.send(ErrorFrame(code="bad_frame", message="not JSON"))
                 continue
-            if kind == "subscribe":
-                await self.subscribe(frame.get("servers", "all"))
-            elif kind == "ping":
-                await self.send({"type": "pong"})
-            else:
+            if kind not in CLIENT_FRAMES:
                 await self.send(
-                    {
-                        "type": "error",
-                        "code": "bad_frame",
-                        "message": f"unknown frame type {kind!r}",
-                    }
+                    ErrorFrame(code="bad_frame", message=f"unknown frame type {kind!r}")
                 )
+                continue
+            try:
+                frame = parse_client_frame(text)
+            except ValidationError as exc:
+                await self.send(_refusal(kind, exc))
+                continue
+            if isinstance(frame, SubscribeFrame):
+                await self.subscribe(frame)
+            elif isinstance(frame, PingFrame):
+                await self.send(PongFrame(id=frame.id))
+
+
+def _refusal(kind: str, exc: ValidationError) -> ErrorFrame:
+    if kind == "subscribe":
+        return ErrorFrame(
+            code="bad_request",
+            message=(
+                f'servers must be "all" or a list of at most {MAX_SUBSCRIBED_SERVERS} server names'
+            ),
+        )
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+    return ErrorFrame(code="bad_frame", message=f"{kind} frame: {where}: {first['msg']}")
 
 
 async def _authenticate(ws: WebSocket, gw: GatewayState) -> auth.Principal | None:
@@ -164,21 +180,18 @@ async def _authenticate(ws: WebSocket, gw: GatewayState) -> auth.Principal | Non
     if token is None:
         try:
             async with asyncio.timeout(AUTH_TIMEOUT):
-                first = json.loads(await ws.receive_text())
-            token = first.get("token") if first.get("type") == "auth" else None
-        except (TimeoutError, ValueError, AttributeError):
+                first = parse_client_frame(await ws.receive_text())
+            token = first.token if isinstance(first, AuthFrame) else None
+        except (TimeoutError, ValidationError):
             token = None
         if not token:
             await ws.close(code=AUTH_MISSING, reason="authenticate first")
             return None
     try:
-        return auth.principal_from_token(str(token), gw.settings.token_key)
+        return auth.principal_from_token(token, gw.settings.token_key)
     except problems.Problem as exc:
-        await ws.send_text(
-            json.dumps(
-                {"type": "error", "code": "unauthorized", "message": exc.detail or exc.title}
-            )
-        )
+        refused = ErrorFrame(code="unauthorized", message=exc.detail or exc.title)
+        await ws.send_text(frame_json(refused))
         await ws.close(code=POLICY_VIOLATION, reason="invalid token")
         return None
 
@@ -200,7 +213,7 @@ async def endpoint(ws: WebSocket) -> None:
         asyncio.create_task(client.slow.wait()),
     ]
     try:
-        await session.send({"type": "ready", "tenant": who.tenant})
+        await session.send(ReadyFrame(tenant=who.tenant))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if tasks[3] in done and ws.application_state == WebSocketState.CONNECTED:
             await ws.close(code=SLOW_CLIENT_CLOSE, reason="too slow: reconnect for a snapshot")

@@ -95,7 +95,8 @@ async def nc(platform: Platform) -> AsyncIterator[Client]:
 
 
 async def stream_events(nc: Client, namespace: str) -> list[contract.Event]:
-    """Every event in the stream about servers in `namespace`, in stream order."""
+    """Every server event in the stream about servers in `namespace`, in stream order (sync
+    requests, which are about no one server's state, are left out)."""
     js = nc.jetstream()
     info = await js.stream_info(contract.STREAM_NAME)
     if info.state.messages == 0:
@@ -112,7 +113,7 @@ async def stream_events(nc: Client, namespace: str) -> list[contract.Event]:
                 event = contract.decode(msg.data)
             except contract.InvalidEvent:
                 event = None  # garbage published on purpose by a fault test
-            if event and event.server is not None and event.server.namespace == namespace:
+            if isinstance(event, contract.Event) and event.server.namespace == namespace:
                 found.append(event)
             if msg.metadata.sequence.stream >= last:
                 break

@@ -64,15 +64,21 @@ def spec(
     message: str | None = "PAPER 1.21.1",
     **fields: Any,
 ) -> Event:
-    """server.created / server.updated like the operator's."""
+    """server.created / server.updated like the operator's: type and version as fields, and
+    in the message for people (taken from ``message`` unless given)."""
     return Event(
         type=kind,
         server=ref(uid, name, namespace, tenant),
         generation=generation,
         message=message,
         time=at(t),
-        **fields,
+        **(_type_and_version(message) | fields),
     )
+
+
+def _type_and_version(message: str | None) -> dict[str, str]:
+    parts = (message or "").split()
+    return {"server_type": parts[0], "version": parts[1]} if len(parts) == 2 else {}
 
 
 def deleted(
@@ -90,6 +96,8 @@ def deleted(
         phase=Phase.TERMINATING,
         generation=generation,
         message="PAPER 1.21.1",
+        server_type="PAPER",
+        version="1.21.1",
         time=at(t),
     )
 

@@ -9,7 +9,8 @@ from typing import Any, TypeAlias
 import asyncpg
 import pytest
 
-from craftplane.contracts.events import Event, EventType, ServerRef
+from craftplane.contracts.cr_events import phase_event
+from craftplane.contracts.events import Event, EventType, SyncEvent, SyncScope
 from craftplane.contracts.status import Phase
 from craftplane_gateway.db import queries
 from craftplane_gateway.db.models import ClusterServer
@@ -20,7 +21,6 @@ from craftplane_gateway.db.projection import (
     record_sync_requested,
     upsert_from_cluster,
 )
-from craftplane_operator.eventing import phase_event
 from tests.gateway.db.factories import at, cr, deleted, spec, state
 
 pytestmark = pytest.mark.services
@@ -166,11 +166,11 @@ async def test_recreated_server_has_its_own_row(conn: Conn) -> None:
 
 
 async def test_sync_events_change_no_server(conn: Conn) -> None:
-    request = Event(type=EventType.SYNC_REQUIRED, server=ServerRef(namespace="team-a"))
+    request = SyncEvent(type=EventType.SYNC_REQUIRED, server=SyncScope(namespace="team-a"))
     await record_sync_requested(conn, request.id, "team-a/_all", 3)
-    complete = Event(
+    complete = SyncEvent(
         type=EventType.SYNC_COMPLETE,
-        server=ServerRef(namespace="team-a"),
+        server=SyncScope(namespace="team-a"),
         correlation_id=request.id,
         time=at(50),
     )

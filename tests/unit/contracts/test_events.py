@@ -16,6 +16,8 @@ from craftplane.contracts.events import (
     EventType,
     InvalidEvent,
     ServerRef,
+    SyncEvent,
+    SyncScope,
     decode,
     encode,
     msg_id,
@@ -89,15 +91,16 @@ def test_phase_event_type(phase: Phase, event_type: EventType) -> None:
         (running(), "craftplane.k8s.running.team-a.survival"),
         (
             Event(type=EventType.SERVER_STATUS_CHANGED, server=REF),
-            "craftplane.server.status.changed.team-a.survival",
+            # One token for "status.changed": every type has five tokens.
+            "craftplane.server.status_changed.team-a.survival",
         ),
-        (Event(type=EventType.SYNC_REQUIRED), "craftplane.sync.required._all._all"),
+        (SyncEvent(type=EventType.SYNC_REQUIRED), "craftplane.sync.required._all._all"),
         (
-            Event(type=EventType.SYNC_REQUIRED, server=ServerRef(namespace="team-a")),
+            SyncEvent(type=EventType.SYNC_REQUIRED, server=SyncScope(namespace="team-a")),
             "craftplane.sync.required.team-a._all",
         ),
         (
-            Event(type=EventType.SYNC_COMPLETE, server=ServerRef(namespace="a", name="b")),
+            SyncEvent(type=EventType.SYNC_COMPLETE, server=SyncScope(namespace="a", name="b")),
             "craftplane.sync.complete.a.b",
         ),
         (
@@ -106,15 +109,33 @@ def test_phase_event_type(phase: Phase, event_type: EventType) -> None:
         ),
     ],
 )
-def test_subject_for(event: Event, subject: str) -> None:
+def test_subject_for(event: Event | SyncEvent, subject: str) -> None:
     assert subject_for(event) == subject
 
 
 def test_server_events_need_a_namespace_and_name() -> None:
-    with pytest.raises(ValidationError, match=r"needs server\.namespace"):
-        Event(type=EventType.K8S_RUNNING)
-    with pytest.raises(ValidationError, match=r"needs server\.namespace"):
-        Event(type=EventType.SERVER_DELETED, server=ServerRef(namespace="team-a"))
+    with pytest.raises(ValidationError, match=r"server\s+Field required"):
+        Event(type=EventType.K8S_RUNNING)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match=r"name\s+Field required"):
+        Event(type=EventType.SERVER_DELETED, server=ServerRef(namespace="team-a"))  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match=r"name\s+String should have at least 1"):
+        ServerRef(namespace="team-a", name="")
+    with pytest.raises(InvalidEvent):
+        decode(b'{"schema_version": 2, "type": "k8s.running", "server": {"namespace": "a"}}')
+
+
+def test_sync_and_server_events_are_apart() -> None:
+    with pytest.raises(ValidationError, match="is a SyncEvent"):
+        Event(type=EventType.SYNC_REQUIRED, server=REF)
+    with pytest.raises(ValidationError, match="is an Event"):
+        SyncEvent(type=EventType.K8S_RUNNING)
+    # A sync request needs no server at all; on the wire, null and absent mean every server.
+    every = SyncEvent(type=EventType.SYNC_REQUIRED, time=T0)
+    assert every.server == SyncScope()
+    wire = json.loads(encode(every))
+    assert isinstance(decode(encode(every)), SyncEvent)
+    wire["server"] = None
+    assert decode(json.dumps(wire).encode()) == every
 
 
 def test_id_is_msg_id_and_same_state_gives_same_id() -> None:
@@ -144,10 +165,10 @@ def test_different_state_gives_different_id(change: dict[str, Any]) -> None:
 
 
 def test_sync_requests_are_never_deduplicated_against_each_other() -> None:
-    first = Event(type=EventType.SYNC_REQUIRED, time=T0)
-    second = Event(type=EventType.SYNC_REQUIRED, time=T0 + timedelta(seconds=30))
+    first = SyncEvent(type=EventType.SYNC_REQUIRED, time=T0)
+    second = SyncEvent(type=EventType.SYNC_REQUIRED, time=T0 + timedelta(seconds=30))
     assert first.id != second.id
-    assert Event(type=EventType.SYNC_REQUIRED, time=T0).id == first.id
+    assert SyncEvent(type=EventType.SYNC_REQUIRED, time=T0).id == first.id
 
 
 def test_encode_decode_round_trip() -> None:
@@ -156,7 +177,7 @@ def test_encode_decode_round_trip() -> None:
     assert isinstance(data, bytes)
     assert decode(data) == event
     wire = json.loads(data)
-    assert wire["schema_version"] == 1
+    assert wire["schema_version"] == 2
     assert wire["type"] == "k8s.running"
     assert wire["server"] == {
         "uid": "0b6c-uid",
@@ -191,7 +212,8 @@ def test_times_are_normalised_to_utc() -> None:
         b"[]",
         b'{"type": "k8s.exploded"}',
         b'{"type": "k8s.running"}',
-        b'{"schema_version": 2, "type": "sync.required", "time": "2025-01-01T00:00:00Z"}',
+        b'{"schema_version": 3, "type": "sync.required", "time": "2025-01-01T00:00:00Z"}',
+        b'{"schema_version": 1, "type": "k8s.running", "time": "2025-01-01T00:00:00Z"}',
         b'{"type": "sync.required", "time": "2025-01-01T00:00:00"}',
     ],
 )

@@ -5,7 +5,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from craftplane.contracts.phases import PROJECTED_STATUS, ProjectedStatus, projected_status
+from craftplane.contracts.phases import (
+    LIVE_STATES,
+    PROJECTED_STATUS,
+    ServerState,
+    projected_status,
+)
 from craftplane.contracts.status import (
     Address,
     Condition,
@@ -22,30 +27,32 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize(
     ("phase", "projected"),
     [
-        (Phase.STARTING, ProjectedStatus.DEPLOYING),
-        (Phase.RUNNING, ProjectedStatus.RUNNING),
-        (Phase.STOPPED, ProjectedStatus.STOPPED),
-        (Phase.ERROR, ProjectedStatus.FAILED),
-        (Phase.TERMINATING, ProjectedStatus.TERMINATING),
+        (Phase.STARTING, ServerState.DEPLOYING),
+        (Phase.RUNNING, ServerState.RUNNING),
+        (Phase.STOPPED, ServerState.STOPPED),
+        (Phase.ERROR, ServerState.FAILED),
+        (Phase.TERMINATING, ServerState.TERMINATING),
     ],
 )
-def test_phase_projection(phase: Phase, projected: ProjectedStatus) -> None:
+def test_phase_projection(phase: Phase, projected: ServerState) -> None:
     assert projected_status(phase) is projected
 
 
 def test_every_phase_is_projected() -> None:
     assert set(PROJECTED_STATUS) == set(Phase)
-    assert set(PROJECTED_STATUS.values()) == set(ProjectedStatus)
+    assert set(PROJECTED_STATUS.values()) == set(ServerState) - {ServerState.DELETED}
+    assert set(LIVE_STATES) == set(PROJECTED_STATUS.values())
 
 
 def test_phase_strings_match_the_design() -> None:
     assert [p.value for p in Phase] == ["Starting", "Running", "Stopped", "Error", "Terminating"]
-    assert [s.value for s in ProjectedStatus] == [
+    assert [s.value for s in ServerState] == [
         "deploying",
         "running",
         "stopped",
         "failed",
         "terminating",
+        "deleted",
     ]
 
 

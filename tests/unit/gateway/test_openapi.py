@@ -6,31 +6,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from starlette.routing import Route, WebSocketRoute
 
 from craftplane_gateway.openapi import build_openapi
+from craftplane_gateway.routes import table
 
 pytestmark = pytest.mark.unit
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-ROUTES = {
-    ("get", "/api/v1/servers"),
-    ("post", "/api/v1/servers"),
-    ("get", "/api/v1/servers/{name}"),
-    ("patch", "/api/v1/servers/{name}"),
-    ("delete", "/api/v1/servers/{name}"),
-    ("post", "/api/v1/servers/{name}/start"),
-    ("post", "/api/v1/servers/{name}/stop"),
-    ("get", "/api/v1/servers/{name}/events"),
-    ("get", "/healthz"),
-    ("get", "/readyz"),
-    ("get", "/metrics"),
-}
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+ROUTES = {(endpoint.method, endpoint.path) for endpoint in table.ENDPOINTS}
+PUBLIC = {endpoint.path for endpoint in table.ENDPOINTS if endpoint.public}
 
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    return build_openapi("1.2.3")
+    return build_openapi("1.2.3", table.ENDPOINTS)
 
 
 def refs(node: Any) -> Iterator[str]:
@@ -76,8 +66,46 @@ def test_header(doc: dict[str, Any]) -> None:
 
 def test_every_route_is_documented(doc: dict[str, Any]) -> None:
     documented = {(method, path) for path, method, _, _ in operations(doc)}
-    assert documented >= ROUTES
-    assert documented - ROUTES == {("get", "/openapi.json")}
+    assert documented == ROUTES
+    assert len(ROUTES) == len(table.ENDPOINTS)  # one row per (method, path)
+    assert {
+        ("get", "/api/v1/servers"),
+        ("post", "/api/v1/servers"),
+        ("get", "/api/v1/servers/{name}"),
+        ("patch", "/api/v1/servers/{name}"),
+        ("delete", "/api/v1/servers/{name}"),
+        ("post", "/api/v1/servers/{name}/start"),
+        ("post", "/api/v1/servers/{name}/stop"),
+        ("get", "/api/v1/servers/{name}/events"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("get", "/openapi.json"),
+    } <= ROUTES
+    assert {"/healthz", "/readyz", "/metrics", "/openapi.json"} == PUBLIC
+
+
+def test_starlette_serves_exactly_the_table() -> None:
+    served = table.routes()
+    http = {
+        (method.lower(), route.path)
+        for route in served
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    assert http == ROUTES
+    assert [route.path for route in served if isinstance(route, WebSocketRoute)] == ["/api/v1/ws"]
+
+
+def test_the_served_document_is_the_built_one() -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    with TestClient(Starlette(routes=table.routes())) as client:
+        served = client.get("/openapi.json")
+    assert served.status_code == 200
+    assert served.json()["paths"] == build_openapi("x", table.ENDPOINTS)["paths"]
 
 
 def test_every_ref_resolves(doc: dict[str, Any]) -> None:

@@ -6,16 +6,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from craftplane.contracts.phases import ProjectedStatus
-from craftplane_gateway import problems, schemas
+from craftplane.contracts.phases import PROJECTED_STATUS
+from craftplane_gateway import problems, schemas, ws_frames
 from craftplane_gateway.schemas import (
     ServerLinks,
     ServerOut,
     ServerState,
     merge_patch,
     merge_spec,
-    parse_client_frame,
 )
+from craftplane_gateway.ws_frames import parse_client_frame
 
 pytestmark = pytest.mark.unit
 
@@ -126,7 +126,9 @@ def test_patch_body_shape() -> None:
 
 
 def test_server_states_cover_the_projection() -> None:
-    assert {s.value for s in ProjectedStatus} | {"deleted"} == {s.value for s in ServerState}
+    assert {s.value for s in PROJECTED_STATUS.values()} | {"deleted"} == {
+        s.value for s in ServerState
+    }
 
 
 def server(**overrides: Any) -> ServerOut:
@@ -181,16 +183,16 @@ def test_pages_and_accepted() -> None:
 
 def test_client_frames() -> None:
     auth = parse_client_frame('{"type": "auth", "token": "t"}')
-    assert isinstance(auth, schemas.AuthFrame)
+    assert isinstance(auth, ws_frames.AuthFrame)
     assert auth.token == "t"
     everything = parse_client_frame('{"type": "subscribe", "servers": "all"}')
-    assert isinstance(everything, schemas.SubscribeFrame)
+    assert isinstance(everything, ws_frames.SubscribeFrame)
     assert everything.servers == "all"
     some = parse_client_frame('{"type": "subscribe", "servers": ["a", "b"]}')
-    assert isinstance(some, schemas.SubscribeFrame)
+    assert isinstance(some, ws_frames.SubscribeFrame)
     assert some.servers == ["a", "b"]
     ping = parse_client_frame(b'{"type": "ping", "id": "7"}')
-    assert isinstance(ping, schemas.PingFrame)
+    assert isinstance(ping, ws_frames.PingFrame)
     assert ping.id == "7"
 
 
@@ -212,23 +214,23 @@ def test_bad_client_frames(text: str) -> None:
 
 def test_server_frames_json() -> None:
     frames = [
-        schemas.SnapshotFrame(servers=[server()]),
-        schemas.EventFrame(
-            server=server(),
-            event=schemas.EventInfo(
+        ws_frames.SnapshotFrame(servers=[server()]),
+        ws_frames.EventFrame(
+            server=ws_frames.ServerDelta(name="survival", namespace="tenant-acme", uid="u-1"),
+            event=ws_frames.EventInfo(
                 id="e1", type="k8s.running", time=datetime(2025, 1, 1, tzinfo=UTC)
             ),
         ),
-        schemas.MetricsFrame(
+        ws_frames.MetricsFrame(
             players_by_server={"survival": 1}, servers_by_status={ServerState.RUNNING: 1}
         ),
-        schemas.ErrorFrame(code="not_found", message="server 'x' not found"),
-        schemas.PongFrame(id="7"),
+        ws_frames.ErrorFrame(code="not_found", message="server 'x' not found"),
+        ws_frames.PongFrame(id="7"),
     ]
     for frame in frames:
-        text = schemas.frame_json(frame)
-        assert schemas.SERVER_FRAME.validate_json(text) == frame
-    metrics = schemas.frame_json(frames[2])
+        text = ws_frames.frame_json(frame)
+        assert ws_frames.SERVER_FRAME.validate_json(text) == frame
+    metrics = ws_frames.frame_json(frames[2])
     assert metrics == (
         '{"type":"metrics","playersByServer":{"survival":1},"serversByStatus":{"running":1}}'
     )

@@ -1,0 +1,159 @@
+"""The WebSocket frames of ``/api/v1/ws``, as models: what a client may send and what the
+gateway sends (see routes/ws.py for the protocol)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter, field_validator
+
+from craftplane.contracts.events import EventType
+from craftplane.contracts.phases import ServerState
+from craftplane.contracts.spec import ServerType
+from craftplane.contracts.status import Phase
+from craftplane_gateway.schemas import ServerName, ServerOut, Timestamp, WireModel
+
+MAX_SUBSCRIBED_SERVERS: Final = 1000
+
+
+class AuthFrame(WireModel):
+    """client -> server, first message when no header/cookie token was sent."""
+
+    type: Literal["auth"] = "auth"
+    token: str = Field(max_length=4096)
+
+
+class SubscribeFrame(WireModel):
+    """client -> server: the servers to follow, replacing any earlier subscription."""
+
+    type: Literal["subscribe"] = "subscribe"
+    servers: (
+        Annotated[list[ServerName], Field(max_length=MAX_SUBSCRIBED_SERVERS)] | Literal["all"]
+    ) = Field(
+        default="all",
+        description=f'"all", or at most {MAX_SUBSCRIBED_SERVERS} names; null means "all".',
+    )
+
+    @field_validator("servers", mode="before")
+    @classmethod
+    def _null_is_all(cls, value: Any) -> Any:
+        return "all" if value is None else value
+
+
+class PingFrame(WireModel):
+    """client -> server keep-alive; answered with a pong echoing ``id``."""
+
+    type: Literal["ping"] = "ping"
+    id: str | None = Field(default=None, max_length=64)
+
+
+ClientFrame = Annotated[AuthFrame | SubscribeFrame | PingFrame, Field(discriminator="type")]
+CLIENT_FRAME: Final[TypeAdapter[AuthFrame | SubscribeFrame | PingFrame]] = TypeAdapter(ClientFrame)
+
+
+def parse_client_frame(data: str | bytes) -> AuthFrame | SubscribeFrame | PingFrame:
+    """A client frame from JSON text; ValidationError if it is none."""
+    return CLIENT_FRAME.validate_json(data, by_alias=True, by_name=False)
+
+
+class ReadyFrame(WireModel):
+    """server -> client once authenticated: whose servers this socket will show."""
+
+    type: Literal["ready"] = "ready"
+    tenant: str
+
+
+class SnapshotFrame(WireModel):
+    """server -> client after (re)subscribing: the subscribed servers as they are now."""
+
+    type: Literal["snapshot"] = "snapshot"
+    servers: list[ServerOut]
+
+
+class PlayersSeen(WireModel):
+    """Players online in a delta: the maximum may not be known yet."""
+
+    online: int = Field(ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class ServerDelta(WireModel):
+    """The server in an event frame: only what this change speaks about. An absent key is
+    unchanged; a null one is cleared (e.g. no address any more)."""
+
+    name: str
+    namespace: str
+    uid: str
+    tenant: str | None = None
+    status: ServerState | None = None
+    phase: Phase | None = None
+    address: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    players: PlayersSeen | None = None
+    type: ServerType | None = None
+    version: str | None = None
+    generation: int | None = Field(default=None, ge=0)
+    reason: str | None = None
+    message: str | None = None
+    created_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
+
+
+class EventInfo(WireModel):
+    """What happened, in an event frame."""
+
+    id: str | None = Field(description="The event's id; null for a change found by polling.")
+    type: EventType | Literal["cluster.observed", "projection.observed"] = Field(
+        description=(
+            "The event's type, or how the change was found without one: polling the cluster "
+            "(NATS down, drift) or catching up from the projection."
+        )
+    )
+    time: Timestamp | None
+    reason: str | None = None
+    message: str | None = None
+
+
+class EventFrame(WireModel):
+    """server -> client: a server changed; ``server`` holds what changed (see ServerDelta)."""
+
+    type: Literal["event"] = "event"
+    server: ServerDelta
+    event: EventInfo
+
+
+class MetricsFrame(WireModel):
+    """server -> client every 30 s, over the subscribed servers."""
+
+    type: Literal["metrics"] = "metrics"
+    players_by_server: dict[str, int]
+    servers_by_status: dict[ServerState, int]
+
+
+class ErrorFrame(WireModel):
+    """server -> client: something the client sent was refused (the socket may stay open)."""
+
+    type: Literal["error"] = "error"
+    code: str = Field(description="Machine-readable, e.g. unauthorized, not_found, bad_frame.")
+    message: str
+
+
+class PongFrame(WireModel):
+    """server -> client: answer to a ping."""
+
+    type: Literal["pong"] = "pong"
+    id: str | None = None
+
+
+ServerFrame = Annotated[
+    ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame,
+    Field(discriminator="type"),
+]
+SERVER_FRAME: Final[
+    TypeAdapter[ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame]
+] = TypeAdapter(ServerFrame)
+
+
+def frame_json(frame: BaseModel) -> str:
+    """A frame as the JSON text to send; what is unset is absent rather than null."""
+    return frame.model_dump_json(by_alias=True, exclude_none=True)
