@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from craftplane.contracts.cr_events import phase_event, spec_event
 from craftplane.contracts.events import Event, EventType, state_key
 from craftplane.contracts.names import FINALIZER, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase, Players
@@ -33,7 +34,6 @@ from craftplane_operator.builders.naming import (
     statefulset_name,
 )
 from craftplane_operator.conditions import desired_status, status_patch
-from craftplane.contracts.cr_events import phase_event, spec_event
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target

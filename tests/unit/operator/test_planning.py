@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from craftplane.contracts.cr_events import phase_event
 from craftplane.contracts.events import EventType, state_key
 from craftplane.contracts.names import FINALIZER, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase, Players
 from craftplane_operator.builders import existing_password
-from craftplane.contracts.cr_events import phase_event
 from craftplane_operator.planning import Gathered, Plan, merge_patch, plan
 from craftplane_operator.players import Target
 from tests.unit.operator.factories import cr_body, merge, pod, pvc, service, statefulset
