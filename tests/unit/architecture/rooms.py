@@ -25,10 +25,19 @@ CORE_FILES = ("kube.py", "logs.py", "supervise.py", "tokens.py")
 
 # What each room must never import (prefixes). Runtime rooms never import test tooling.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "contracts": ("craftplane_operator", "craftplane_gateway", "craftplane.sandbox",
-                  "craftplane.testing", *CORE),
-    "core": ("craftplane_operator", "craftplane_gateway", "craftplane.sandbox",
-             "craftplane.testing"),
+    "contracts": (
+        "craftplane_operator",
+        "craftplane_gateway",
+        "craftplane.sandbox",
+        "craftplane.testing",
+        *CORE,
+    ),
+    "core": (
+        "craftplane_operator",
+        "craftplane_gateway",
+        "craftplane.sandbox",
+        "craftplane.testing",
+    ),
     "operator": ("craftplane_gateway", "craftplane.sandbox", "craftplane.testing"),
     "gateway": ("craftplane_operator", "craftplane.sandbox", "craftplane.testing"),
     "sandbox": ("craftplane_operator", "craftplane_gateway", "craftplane.testing"),

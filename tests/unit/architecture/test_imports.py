@@ -35,19 +35,34 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 @pytest.mark.parametrize(
     ("path", "source", "imported"),
     [
-        ("operator/craftplane_operator/x.py", "import craftplane_gateway.app\n",
-         "craftplane_gateway.app"),
-        ("api-gateway/craftplane_gateway/x.py",
-         "def f() -> None:\n    from craftplane_operator import main\n", "craftplane_operator"),
-        ("api-gateway/craftplane_gateway/x.py", "from craftplane import testing\n",
-         "craftplane.testing"),
-        ("operator/craftplane_operator/x.py",
-         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-         "    from craftplane.sandbox.config import SandboxConfig\n", "craftplane.sandbox.config"),
+        (
+            "operator/craftplane_operator/x.py",
+            "import craftplane_gateway.app\n",
+            "craftplane_gateway.app",
+        ),
+        (
+            "api-gateway/craftplane_gateway/x.py",
+            "def f() -> None:\n    from craftplane_operator import main\n",
+            "craftplane_operator",
+        ),
+        (
+            "api-gateway/craftplane_gateway/x.py",
+            "from craftplane import testing\n",
+            "craftplane.testing",
+        ),
+        (
+            "operator/craftplane_operator/x.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from craftplane.sandbox.config import SandboxConfig\n",
+            "craftplane.sandbox.config",
+        ),
         ("src/craftplane/contracts/x.py", "from ..sandbox import stack\n", "craftplane.sandbox"),
         ("src/craftplane/contracts/x.py", "from craftplane import kube\n", "craftplane.kube"),
-        ("src/craftplane/tokens.py", "import craftplane.testing.plugin\n",
-         "craftplane.testing.plugin"),
+        (
+            "src/craftplane/tokens.py",
+            "import craftplane.testing.plugin\n",
+            "craftplane.testing.plugin",
+        ),
     ],
 )
 def test_a_deliberate_violation_is_reported(
