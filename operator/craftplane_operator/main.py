@@ -14,6 +14,7 @@ import kopf
 from craftplane import logs
 from craftplane.contracts.events import ALL_TOKEN, Event, EventType, ServerRef
 from craftplane.kube import KubeClient
+from craftplane.startup import load_or_exit
 from craftplane_operator import metrics
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
 from craftplane_operator.http import serve
@@ -22,7 +23,7 @@ from craftplane_operator.players import PlayerTracker
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.reconciler import KIND, Reconciler
 from craftplane_operator.recorder import EventRecorder
-from craftplane_operator.settings import OperatorSettings
+from craftplane_operator.settings import OperatorSettings, startup_errors
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
 from craftplane_operator.workqueue import WorkQueue
@@ -182,7 +183,7 @@ async def run(settings: OperatorSettings) -> None:
 
 
 def main() -> None:
-    settings = OperatorSettings()
+    settings = load_or_exit("craftplane-operator", OperatorSettings, startup_errors)
     logs.configure(settings.log_level)
     log.info("starting", extra={"identity": settings.identity, "nats": settings.nats_url})
     with contextlib.suppress(KeyboardInterrupt):
