@@ -8,6 +8,7 @@ from PyPI); the component's own wheels are built from the working tree each time
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,32 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
     if component == "gateway":
         # Package data: the gateway migrates its database from these at start-up.
         assert list((site / "craftplane_gateway" / "db" / "migrations").glob("*.sql"))
+
+
+def test_the_lock_matches_the_projects() -> None:
+    # `--frozen` installs trust uv.lock blindly: a dependency added to a pyproject.toml without
+    # `uv lock` would silently be missing from the images.
+    done = subprocess.run(
+        [_uv(), "lock", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_one_uv_version_everywhere() -> None:
+    pinned = {
+        "hack/bootstrap.sh": re.search(r"^UV_VERSION=(\S+)", _read("hack/bootstrap.sh"), re.M),
+        "pyproject.toml": re.search(r'"uv==([^"]+)"', _read("pyproject.toml")),
+        **{
+            f"docker/{name}.Dockerfile": re.search(
+                r"^ARG UV_VERSION=(\S+)", _read(f"docker/{name}.Dockerfile"), re.M
+            )
+            for name in ("operator", "gateway")
+        },
+    }
+    versions = {path: match.group(1) if match else None for path, match in pinned.items()}
+    assert len(set(versions.values())) == 1 and None not in versions.values(), versions
+
+
+def _read(path: str) -> str:
+    return (ROOT / path).read_text()
