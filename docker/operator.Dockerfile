@@ -8,30 +8,32 @@
 # appending @sha256:... once the registry is reachable from the build machine).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
-# --- build: a virtualenv with the dependencies, then the project itself ---------------------
+# --- build: a virtualenv with the locked dependencies, then the component itself ----------
 FROM ${PYTHON_IMAGE} AS build
+ARG UV_VERSION=0.13.9
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
-    PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1
+RUN --mount=type=cache,target=/root/.cache/pip pip install "uv==${UV_VERSION}"
 WORKDIR /src
-# Dependencies first, in a layer that only changes with pyproject.toml: install the project
-# from empty package stubs, then remove it again, keeping its dependencies.
-COPY pyproject.toml README.md ./
-RUN --mount=type=cache,target=/root/.cache/pip \
-    mkdir -p src/craftplane operator/craftplane_operator api-gateway/craftplane_gateway \
- && touch src/craftplane/__init__.py operator/craftplane_operator/__init__.py \
-          api-gateway/craftplane_gateway/__init__.py \
- && pip install . \
- && pip uninstall --yes craftplane \
- && rm -rf src operator api-gateway
-COPY src/ src/
-COPY operator/ operator/
-COPY api-gateway/ api-gateway/
+# Dependencies first, in a layer that only changes with the lock: the workspace's project
+# files are all uv needs to install operator's dependencies (and only those) from uv.lock.
+COPY pyproject.toml uv.lock README.md ./
+COPY src/pyproject.toml src/
+COPY operator/pyproject.toml operator/
+COPY api-gateway/pyproject.toml api-gateway/
+COPY docker/install.sh docker/
+RUN --mount=type=cache,target=/root/.cache/uv sh docker/install.sh operator --no-install-workspace
+COPY src/craftplane/ src/craftplane/
+COPY operator/craftplane_operator/ operator/craftplane_operator/
 # Not editable: the code lands in site-packages, compiled to bytecode at install time (the
-# runtime filesystem is read-only).
-RUN pip install --no-deps . \
+# runtime filesystem is read-only). craftplane-core ships only the shared part of src/craftplane.
+RUN --mount=type=cache,target=/root/.cache/uv sh docker/install.sh operator \
  && python -c "import craftplane_operator.main"
 
 # --- base: the runtime without the build tools ---------------------------------------------
@@ -52,7 +54,10 @@ EXPOSE 8090
 
 # --- dev: for Tilt's live update (tilt builds with target="dev") ---------------------------
 FROM base AS dev
+# Tilt syncs every package directory into both images (Tiltfile): the other component's is
+# created empty, in this target only, so a sync into it does not fail.
 RUN cd /opt/venv/lib/python3.11/site-packages \
+ && mkdir -p craftplane_gateway \
  && chown -R 10001:10001 craftplane craftplane_operator craftplane_gateway
 USER 10001:10001
 ENTRYPOINT ["craftplane-operator"]

@@ -32,10 +32,16 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.craftplane-installed
-if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
-  log "installing Python packages into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check -U pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+UV_VERSION=0.13.9 # also in pyproject.toml's dev extra and docker/*.Dockerfile
+newer=$(find pyproject.toml uv.lock src/pyproject.toml operator/pyproject.toml \
+             api-gateway/pyproject.toml -newer "$stamp" 2>/dev/null | head -1 || true)
+if [[ ! -f $stamp || -n $newer ]]; then
+  log "installing Python packages into .venv (from uv.lock)"
+  .venv/bin/pip install -q --disable-pip-version-check -U pip "uv==$UV_VERSION"
+  # Every workspace package editable, with the dev extra, at the versions uv.lock pins;
+  # --inexact keeps pip, which the lock does not list.
+  UV_PYTHON_DOWNLOADS=never VIRTUAL_ENV="$PWD/.venv" \
+    .venv/bin/uv sync --quiet --frozen --inexact --extra dev --python .venv/bin/python
   touch "$stamp"
 fi
 

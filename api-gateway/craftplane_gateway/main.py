@@ -5,12 +5,13 @@ from __future__ import annotations
 import uvicorn
 
 from craftplane import logs
+from craftplane.startup import load_or_exit
 from craftplane_gateway.app import create_app
-from craftplane_gateway.settings import GatewaySettings
+from craftplane_gateway.settings import GatewaySettings, startup_errors
 
 
 def main() -> None:
-    settings = GatewaySettings()
+    settings = load_or_exit("craftplane-gateway", GatewaySettings, startup_errors)
     logs.configure(settings.log_level)
     uvicorn.run(
         create_app(settings),

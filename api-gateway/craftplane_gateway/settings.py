@@ -5,6 +5,9 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from craftplane import tokens
+from craftplane.startup import DATABASE_SCHEMES, NATS_SCHEMES, url_errors
+
 
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRAFTPLANE_GATEWAY_", extra="ignore")
@@ -35,3 +38,20 @@ class GatewaySettings(BaseSettings):
     client_queue: int = 256
     dashboard_dir: str | None = None
     log_level: str = "INFO"
+
+
+def startup_errors(settings: GatewaySettings) -> list[str]:
+    """What keeps these settings from serving, each naming its environment variable."""
+    errors: list[str] = []
+    if not settings.token_key:
+        errors.append("CRAFTPLANE_TOKEN_KEY must be set: it signs and checks tenant tokens")
+    else:
+        try:
+            tokens.check_key(settings.token_key)
+        except ValueError as exc:
+            length = len(settings.token_key.encode())
+            errors.append(f"CRAFTPLANE_TOKEN_KEY: {exc} (it is {length})")
+    errors += url_errors("NATS_URL", settings.nats_url, NATS_SCHEMES, host=True)
+    # No host is a Unix socket (postgresql:///db?host=/run/postgresql), which asyncpg accepts.
+    errors += url_errors("DATABASE_URL", settings.database_url, DATABASE_SCHEMES, host=False)
+    return errors

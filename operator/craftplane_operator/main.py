@@ -17,6 +17,7 @@ import kopf
 from craftplane import logs
 from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
 from craftplane.kube import KubeClient
+from craftplane.startup import load_or_exit
 from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
@@ -26,7 +27,7 @@ from craftplane_operator.players import PlayerTracker
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.reconciler import KIND, Reconciler
 from craftplane_operator.recorder import EventRecorder
-from craftplane_operator.settings import OperatorSettings
+from craftplane_operator.settings import OperatorSettings, startup_errors
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
 from craftplane_operator.workqueue import WorkQueue
@@ -252,7 +253,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parse_args(argv)
-    settings = OperatorSettings()
+    settings = load_or_exit("craftplane-operator", OperatorSettings, startup_errors)
     logs.configure(settings.log_level)
     log.info("starting", extra={"identity": settings.identity, "nats": settings.nats_url})
     with contextlib.suppress(KeyboardInterrupt):

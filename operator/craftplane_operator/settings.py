@@ -8,6 +8,7 @@ import socket
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from craftplane.startup import NATS_SCHEMES, url_errors
 from craftplane_operator.placement import Placement
 
 
@@ -48,3 +49,12 @@ class OperatorSettings(BaseSettings):
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
+
+
+def startup_errors(settings: OperatorSettings) -> list[str]:
+    """What keeps these settings from running, each naming its environment variable."""
+    errors = url_errors("NATS_URL", settings.nats_url, NATS_SCHEMES, host=True)
+    if settings.workers < 1:
+        # No worker would take a key off the queue: every server would wait forever.
+        errors.append("CRAFTPLANE_OPERATOR_WORKERS must be at least 1")
+    return errors

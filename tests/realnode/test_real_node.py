@@ -279,10 +279,16 @@ async def test_a_graceful_stop_saves_the_world_before_exit(
         "patch", "mcs", "saved", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":false}}'
     )
     _wait_started_again(kubectl, ns, "saved", None)
-    previous = kubectl.run("logs", "saved-0", "-n", ns, check=False).stdout
-    assert "Done!" in previous
     report = await bot(game_of(kubectl, ns, "saved"), "Alex", block="4,70,4")
     assert report.get("block") == "diamond_block", report
+
+    # Deleting the pod is the same SIGTERM: the next pod finds the unsaved change.
+    await rcon(game_of(kubectl, ns, "saved"), "setblock 5 70 5 emerald_block")
+    uid = _pod(kubectl, ns, "saved")["metadata"]["uid"]
+    kubectl.run("delete", "pod", "saved-0", "-n", ns, "--wait=true", f"--timeout={grace}s")
+    _wait_started_again(kubectl, ns, "saved", uid)
+    report = await bot(game_of(kubectl, ns, "saved"), "Alex", block="5,70,5")
+    assert report.get("block") == "emerald_block", report
 
 
 def test_too_little_memory_is_oomkilled_and_more_memory_brings_it_back(

@@ -3,134 +3,77 @@
 Each constraint that JSON schema cannot express (a rule spanning fields, a
 minimum on a quantity) is a pydantic validator with a CEL rule beside it, so
 both entry points refuse the same objects with an error naming the field.
+The values fields may take live in `spec_values` and are re-exported here.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Any, Final, Self
+from typing import Any, Self
 
 from pydantic import (
-    AfterValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
     model_validator,
 )
 
 from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
-from craftplane.contracts.quantity import MIN_MEMORY, QUANTITY_PATTERN, parse_quantity
-
-DEFAULT_IMAGE: Final = "itzg/minecraft-server:2025.10.2"
-DEFAULT_VERSION: Final = "LATEST"
-
-# Variables the operator sets on the itzg image from typed fields; letting
-# `env` override them would make the spec lie about what runs.
-RESERVED_ENV_NAMES: Final = (
-    "EULA",
-    "TYPE",
-    "VERSION",
-    "MEMORY",
-    "INIT_MEMORY",
-    "MAX_MEMORY",
-    "RCON_PASSWORD",
-    "ENABLE_RCON",
-    "RCON_PORT",
-    "SERVER_PORT",
-    "MOTD",
-    "MAX_PLAYERS",
-    "DIFFICULTY",
-    "MODE",
-    "ONLINE_MODE",
-    "PVP",
-    "VIEW_DISTANCE",
-    "SEED",
-    "OPS",
-    "WHITELIST",
-    "ENABLE_WHITELIST",
-    "JVM_OPTS",
+from craftplane.contracts.properties import Properties
+from craftplane.contracts.quantity import MIN_MEMORY
+from craftplane.contracts.spec_values import (
+    DEFAULT_IMAGE,
+    DEFAULT_VERSION,
+    ENV_NAME_PATTERN,
+    EULA_MESSAGE,
+    MAX_LIST_ITEMS,
+    NODE_PORT_MAX,
+    NODE_PORT_MIN,
+    PROPERTY_KEY_PATTERN,
+    RESERVED_ENV_NAMES,
+    USERNAME_PATTERN,
+    VERSION_PATTERN,
+    Cpu,
+    Difficulty,
+    GameMode,
+    Memory,
+    PropertyKey,
+    ServerType,
+    ServiceType,
+    Size,
+    Username,
 )
 
-VERSION_PATTERN: Final = (
-    r"^(LATEST|SNAPSHOT|[0-9]+(\.[0-9]+){1,3}(-(pre|rc)[0-9]+)?|[0-9]{2}w[0-9]{2}[a-z])$"
-)
-USERNAME_PATTERN: Final = r"^[A-Za-z0-9_]{3,16}$"
-ENV_NAME_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_]*$"
-PROPERTY_KEY_PATTERN: Final = r"^[a-z0-9.-]+$"
-NODE_PORT_MIN: Final = 30000
-NODE_PORT_MAX: Final = 32767
-MAX_LIST_ITEMS: Final = 100
+__all__ = [
+    "DEFAULT_IMAGE",
+    "DEFAULT_VERSION",
+    "ENV_NAME_PATTERN",
+    "EULA_MESSAGE",
+    "MAX_LIST_ITEMS",
+    "NODE_PORT_MAX",
+    "NODE_PORT_MIN",
+    "PROPERTY_KEY_PATTERN",
+    "RESERVED_ENV_NAMES",
+    "USERNAME_PATTERN",
+    "VERSION_PATTERN",
+    "Cpu",
+    "Difficulty",
+    "EnvVar",
+    "GameMode",
+    "Memory",
+    "MinecraftServerSpec",
+    "Properties",
+    "PropertyKey",
+    "Rcon",
+    "Resources",
+    "Scheduling",
+    "ServerType",
+    "ServiceSpec",
+    "ServiceType",
+    "Size",
+    "Storage",
+    "Username",
+]
 
-EULA_MESSAGE: Final = (
-    "eula must be true: running a server means accepting the Minecraft EULA "
-    "(https://aka.ms/MinecraftEULA)"
-)
-
-
-def _at_least_min_memory(value: str) -> str:
-    if parse_quantity(value) < parse_quantity(MIN_MEMORY):
-        raise ValueError(f"memory must be at least {MIN_MEMORY}; a smaller server cannot start")
-    return value
-
-
-def _positive(value: str) -> str:
-    if parse_quantity(value) <= 0:
-        raise ValueError("must be greater than zero")
-    return value
-
-
-_Quantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN, max_length=64)]
-Cpu = Annotated[_Quantity, AfterValidator(_positive)]
-Memory = Annotated[_Quantity, AfterValidator(_at_least_min_memory)]
-Size = Annotated[_Quantity, AfterValidator(_positive)]
-Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
-PropertyKey = Annotated[str, StringConstraints(pattern=PROPERTY_KEY_PATTERN)]
-
-
-class ServerType(StrEnum):
-    """Server software; the itzg image downloads it on first start."""
-
-    VANILLA = "VANILLA"
-    PAPER = "PAPER"
-    PURPUR = "PURPUR"
-    FABRIC = "FABRIC"
-    FORGE = "FORGE"
-    NEOFORGE = "NEOFORGE"
-    QUILT = "QUILT"
-    SPIGOT = "SPIGOT"
-    BUKKIT = "BUKKIT"
-    FOLIA = "FOLIA"
-    MOHIST = "MOHIST"
-
-
-class Difficulty(StrEnum):
-    """Game difficulty."""
-
-    PEACEFUL = "peaceful"
-    EASY = "easy"
-    NORMAL = "normal"
-    HARD = "hard"
-
-
-class GameMode(StrEnum):
-    """Game mode of players joining for the first time."""
-
-    SURVIVAL = "survival"
-    CREATIVE = "creative"
-    ADVENTURE = "adventure"
-    SPECTATOR = "spectator"
-
-
-class ServiceType(StrEnum):
-    """How the game port is exposed."""
-
-    CLUSTER_IP = "ClusterIP"
-    NODE_PORT = "NodePort"
-    LOAD_BALANCER = "LoadBalancer"
-
-
-# The quantity rules skip what is not a quantity: the pattern already reports
 # it, and a CEL evaluation error would only repeat it less clearly.
 
 
@@ -208,69 +151,6 @@ class Storage(ApiModel):
             "a server re-created with the same name finds its world again. false deletes the "
             "world with the server."
         ),
-    )
-
-
-class Properties(ApiModel):
-    """Settings written to server.properties."""
-
-    motd: str = Field(
-        default="A Craftplane server",
-        max_length=150,
-        description="Message of the day shown under the server name in the multiplayer list.",
-    )
-    max_players: int = Field(
-        default=20,
-        ge=1,
-        le=1000,
-        description="Most players online at once; further players are refused at login.",
-    )
-    difficulty: Difficulty = Field(
-        default=Difficulty.EASY,
-        description="Game difficulty: peaceful, easy, normal or hard.",
-    )
-    game_mode: GameMode = Field(
-        default=GameMode.SURVIVAL,
-        description=(
-            "Game mode of players joining for the first time: survival, creative, adventure "
-            "or spectator."
-        ),
-    )
-    online_mode: bool = Field(
-        default=True,
-        description=(
-            "Check players against Mojang's account servers. Turn off only behind a proxy "
-            "(Velocity, BungeeCord) that authenticates players itself."
-        ),
-    )
-    pvp: bool = Field(default=True, description="Whether players can damage each other.")
-    view_distance: int = Field(
-        default=10,
-        ge=3,
-        le=32,
-        description=(
-            "How many chunks around each player the server sends. Each step costs CPU and "
-            "memory quadratically."
-        ),
-    )
-    level_seed: str | None = Field(
-        default=None,
-        max_length=256,
-        description=(
-            "Seed of the world generator; random when omitted. Only used when the world is "
-            "first created."
-        ),
-    )
-    server_properties: dict[PropertyKey, Annotated[str, StringConstraints(max_length=1024)]] = (
-        Field(
-            default={},
-            max_length=MAX_LIST_ITEMS,
-            description=(
-                "Any other server.properties entry, key as in the file (e.g. "
-                "'spawn-protection': '0', 'allow-flight': 'true'). Values are strings. "
-                "The typed fields above take precedence over an entry for the same key."
-            ),
-        )
     )
 
 

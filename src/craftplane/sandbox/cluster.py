@@ -243,6 +243,35 @@ def start(cfg: SandboxConfig, patches: Patches | None = None) -> bool:
     return True
 
 
+def missing_components(cfg: SandboxConfig) -> list[str]:
+    """Control-plane components whose pid file names no running process."""
+    pids_dir = cluster_dir(cfg) / "pids"
+    return [p.stem for p in sorted(pids_dir.glob("*.pid")) if procs.read_pid(p) is None]
+
+
+def restart_missing(cfg: SandboxConfig) -> list[str]:
+    """Start the components that are not running, as systemd would after a crash, leaving the
+    running ones alone (unlike `start`, which clears every leftover); wait for /readyz. The
+    components it had to start."""
+    missing = missing_components(cfg)
+    if not missing and healthy(cfg):
+        return []
+    for name in missing:
+        # A killed component can linger as a zombie until PID 1 reaps it, and a zombie still
+        # answers kill(0): kwokctl would take it for running and not start it again.
+        (cluster_dir(cfg) / "pids" / f"{name}.pid").unlink(missing_ok=True)
+    result = _kwokctl(cfg, "start", "cluster", "--name", cfg.cluster_name, timeout=300)
+    if result.returncode != 0:
+        raise SandboxError(f"kwokctl start cluster failed: {result.stderr.strip()[-2000:]}")
+    procs.wait_until(lambda: healthy(cfg), timeout=120, what="kube-apiserver /readyz")
+    # A restarted scheduler or controller-manager would wait for its dead predecessor's lease
+    # to expire; free it (a live holder simply re-creates it on its next renewal).
+    leased = [c for c in missing if c in ("kube-scheduler", "kube-controller-manager")]
+    if leased:
+        kubectl(cfg, "delete", "lease", "-n", "kube-system", *leased, "--ignore-not-found")
+    return missing
+
+
 def _ensure_basics(cfg: SandboxConfig) -> None:
     applied = kubectl(cfg, "apply", "-f", "-", stdin=STORAGE_CLASS)
     if applied.returncode != 0:

@@ -1,0 +1,73 @@
+"""The game settings of a MinecraftServer spec, written to server.properties."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from craftplane.contracts.base import ApiModel
+from craftplane.contracts.spec_values import MAX_LIST_ITEMS, Difficulty, GameMode, PropertyKey
+
+
+class Properties(ApiModel):
+    """Settings written to server.properties."""
+
+    motd: str = Field(
+        default="A Craftplane server",
+        max_length=150,
+        description="Message of the day shown under the server name in the multiplayer list.",
+    )
+    max_players: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Most players online at once; further players are refused at login.",
+    )
+    difficulty: Difficulty = Field(
+        default=Difficulty.EASY,
+        description="Game difficulty: peaceful, easy, normal or hard.",
+    )
+    game_mode: GameMode = Field(
+        default=GameMode.SURVIVAL,
+        description=(
+            "Game mode of players joining for the first time: survival, creative, adventure "
+            "or spectator."
+        ),
+    )
+    online_mode: bool = Field(
+        default=True,
+        description=(
+            "Check players against Mojang's account servers. Turn off only behind a proxy "
+            "(Velocity, BungeeCord) that authenticates players itself."
+        ),
+    )
+    pvp: bool = Field(default=True, description="Whether players can damage each other.")
+    view_distance: int = Field(
+        default=10,
+        ge=3,
+        le=32,
+        description=(
+            "How many chunks around each player the server sends. Each step costs CPU and "
+            "memory quadratically."
+        ),
+    )
+    level_seed: str | None = Field(
+        default=None,
+        max_length=256,
+        description=(
+            "Seed of the world generator; random when omitted. Only used when the world is "
+            "first created."
+        ),
+    )
+    server_properties: dict[PropertyKey, Annotated[str, StringConstraints(max_length=1024)]] = (
+        Field(
+            default={},
+            max_length=MAX_LIST_ITEMS,
+            description=(
+                "Any other server.properties entry, key as in the file (e.g. "
+                "'spawn-protection': '0', 'allow-flight': 'true'). Values are strings. "
+                "The typed fields above take precedence over an entry for the same key."
+            ),
+        )
+    )
