@@ -124,7 +124,8 @@ function main () {
 
   serv.on('error', err => log(`server error: ${err.stack || err}`))
   serv.on('newPlayer', player => {
-    const name = player.username
+    // At this point flying-squid has not copied the name from the login yet.
+    const name = player._client.username
     if (settings.whitelist.enabled && !whitelist.has(name)) {
       log(`${name} was refused: not white-listed`)
       player.kick('You are not white-listed on this server!')

@@ -1,6 +1,6 @@
 """The real node's footprint on the host: its interfaces, routes, iptables chains and mounts.
 
-``ensure`` makes the node's address (a dummy interface, never the machine's own) and routes
+``ensure`` makes the node's address (a portless interface, never the machine's own) and routes
 that keep traffic for cluster-only addresses on this machine (removed with the interface). ``cleanup`` removes
 everything the node, its containers, CNI, the kubelet and kube-proxy left behind.
 """
@@ -34,7 +34,9 @@ def _link_exists(name: str) -> bool:
 
 def ensure(layout: NodeLayout, cluster_cidrs: list[str]) -> None:
     if not _link_exists(DUMMY):
-        _ip("link", "add", DUMMY, "type", "dummy")
+        # A bridge without ports: like a dummy interface (an address of its own, and what is
+        # routed to it is dropped), on kernels without the dummy module (this one).
+        _ip("link", "add", DUMMY, "type", "bridge")
     if f" {layout.node_ip}/32 " not in _ip("-o", "addr", "show", "dev", DUMMY).stdout:
         _ip("addr", "add", f"{layout.node_ip}/32", "dev", DUMMY)
     _ip("link", "set", DUMMY, "up")

@@ -19,6 +19,7 @@ from craftplane.sandbox import cluster, hostnet, pki, procs
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.nodeconfig import (
+    LOCAL_PATH_SERVICE_ACCOUNT,
     REAL_NODE_TOLERATION,
     STORAGE_CLASS,
     NodeLayout,
@@ -92,7 +93,10 @@ def check_host(cfg: SandboxConfig) -> None:
 
 
 def apiserver_args(cfg: SandboxConfig) -> list[dict[str, str]]:
-    """kube-apiserver flags that let it reach the kubelet with real certificates."""
+    """kube-apiserver flags that let it reach the kubelet with real certificates.
+
+    kwokctl already authorizes with Node,RBAC on its secure port (a second
+    --authorization-mode is refused as a duplicate)."""
     lay = layout(cfg)
     node_ca = pki.ensure_ca(lay.pki_dir, "node-ca", "craftplane-node-ca")
     client = pki.ensure_leaf(
@@ -103,7 +107,6 @@ def apiserver_args(cfg: SandboxConfig) -> list[dict[str, str]]:
         {"key": "kubelet-client-key", "value": str(client.key)},
         {"key": "kubelet-certificate-authority", "value": str(node_ca.cert)},
         {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
-        {"key": "authorization-mode", "value": "Node,RBAC"},
     ]
 
 
@@ -323,6 +326,7 @@ def _start_provisioner(cfg: SandboxConfig, lay: NodeLayout, helper_image: str) -
             "--provisioner-name=craftplane.io/local-path",
             f"--namespace={SYSTEM_NAMESPACE}",
             "--configmap-name=local-path-config",
+            f"--service-account-name={LOCAL_PATH_SERVICE_ACCOUNT}",
             f"--helper-image={helper_image}",
         ],
     )

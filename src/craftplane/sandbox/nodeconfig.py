@@ -25,6 +25,7 @@ REAL_NODE_TOLERATION: Final = {
 }
 STORAGE_CLASS: Final = "craftplane-local"
 LOCAL_PATH_PROVISIONER: Final = "craftplane.io/local-path"
+LOCAL_PATH_SERVICE_ACCOUNT: Final = "local-path-provisioner"
 BRIDGE: Final = "cp-br0"
 DUMMY: Final = "cp-node0"
 
@@ -242,11 +243,25 @@ def local_path_objects(
         "spec": {
             "priorityClassName": "system-node-critical",
             "containers": [
-                {"name": "helper-pod", "image": helper_image, "imagePullPolicy": "IfNotPresent"}
+                {
+                    "name": "helper-pod",
+                    "image": helper_image,
+                    "imagePullPolicy": "IfNotPresent",
+                    # The stand-in image runs as UID 1000; volumes are made in a root-owned
+                    # directory of the sandbox.
+                    "securityContext": {"runAsUser": 0, "runAsGroup": 0},
+                }
             ],
         },
     }
     return [
+        # The helper pods that make and remove the directories run as this (no API access).
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": LOCAL_PATH_SERVICE_ACCOUNT, "namespace": namespace},
+            "automountServiceAccountToken": False,
+        },
         {
             "apiVersion": "storage.k8s.io/v1",
             "kind": "StorageClass",

@@ -67,7 +67,7 @@ def test_pods_are_neither_masqueraded_nor_exposed_on_the_machines_interfaces() -
 
 
 def test_the_storage_class_binds_where_the_pod_lands() -> None:
-    storage_class, config = local_path_objects(LAYOUT, "craftplane-system", "img")
+    _, storage_class, config = local_path_objects(LAYOUT, "craftplane-system", "img")
     assert storage_class["volumeBindingMode"] == "WaitForFirstConsumer"
     paths = json.loads(config["data"]["config.json"])["nodePathMap"]
     assert paths == [{"node": "craftplane-real-0", "paths": ["/state/node/volumes"]}]
