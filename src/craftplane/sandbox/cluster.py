@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from craftplane.sandbox import procs
+from craftplane.sandbox import kwokconfig, procs
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.progress import say
@@ -104,67 +102,6 @@ def healthy(cfg: SandboxConfig) -> bool:
     return kubectl(cfg, "get", "--raw", "/readyz", timeout=10).returncode == 0
 
 
-Patches = list[dict[str, Any]]
-
-
-def _config(cfg: SandboxConfig, patches: Patches) -> str:
-    b = cfg.bin_dir
-    doc: dict[str, Any] = {
-        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-        "kind": "KwokctlConfiguration",
-        "options": {
-            "runtime": "binary",
-            "kubeVersion": cfg.k8s_version,
-            "etcdVersion": cfg.etcd_version.lstrip("v"),
-            "kubeApiserverPort": cfg.apiserver_port,
-            "bindAddress": "127.0.0.1",
-            "kubeApiserverBinary": str(b / "kube-apiserver"),
-            "kubeControllerManagerBinary": str(b / "kube-controller-manager"),
-            "kubeSchedulerBinary": str(b / "kube-scheduler"),
-            "kwokControllerBinary": str(b / "kwok"),
-            "etcdBinary": str(b / "etcd"),
-            "kubectlBinary": str(b / "kubectl"),
-            "quietPull": True,
-            # kwokctl multiplies every heartbeat setting by 5 by default, giving 200 s node
-            # leases: a kwok restarted after a crash then manages no node, and starts no pod,
-            # for up to 200 s. Short leases (renewed every 10 s) with relaxed status updates
-            # keep restarts quick without more node-status traffic.
-            "heartbeatFactor": 1.0,
-            "nodeLeaseDurationSeconds": 40,
-            "nodeStatusUpdateFrequencyMilliseconds": 50_000,
-            "kubeControllerManagerNodeMonitorPeriodMilliseconds": 25_000,
-            "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 200_000,
-        },
-    }
-    if patches:
-        doc["componentsPatches"] = patches
-    return yaml.safe_dump(doc, sort_keys=False)
-
-
-# kwokctl runs kwok with --manage-all-nodes=true, which would take over a real node too; it
-# manages only the nodes it creates itself (annotated kwok.x-k8s.io/node=fake) from now on.
-KWOK_OWN_NODES: Patches = [
-    {
-        "name": "kwok-controller",
-        "extraArgs": [
-            {"key": "manage-all-nodes", "value": "false"},
-            {"key": "manage-nodes-with-annotation-selector", "value": "kwok.x-k8s.io/node=fake"},
-        ],
-    }
-]
-
-
-def _missing_patches(cfg: SandboxConfig, patches: Patches) -> list[str]:
-    """Extra arguments that an existing cluster was created without."""
-    recorded = (cluster_dir(cfg) / "kwok.yaml").read_text()
-    return [
-        arg["key"]
-        for patch in patches
-        for arg in patch.get("extraArgs", [])
-        if f"--{arg['key']}=" not in recorded and arg["key"] not in recorded
-    ]
-
-
 def _link_kubeconfig(cfg: SandboxConfig) -> None:
     source = cluster_dir(cfg) / "kubeconfig.yaml"
     if not source.exists():
@@ -173,12 +110,12 @@ def _link_kubeconfig(cfg: SandboxConfig) -> None:
     cfg.kubeconfig.chmod(0o600)
 
 
-def start(cfg: SandboxConfig, patches: Patches | None = None) -> bool:
+def start(cfg: SandboxConfig, patches: kwokconfig.Patches | None = None) -> bool:
     """Create or restart the cluster; True when this call had anything to do.
 
     ``patches`` are kwokctl component patches (extra flags) the cluster is created with."""
-    patches = [*KWOK_OWN_NODES, *(patches or [])]
-    if exists(cfg) and (missing := _missing_patches(cfg, patches)):
+    patches = [*kwokconfig.KWOK_OWN_NODES, *(patches or [])]
+    if exists(cfg) and (missing := kwokconfig.missing_patches(cluster_dir(cfg), patches)):
         raise SandboxError(
             f"this sandbox's control plane was created without {', '.join(missing)} (it "
             f"predates the real node); remove it with `craftplane sandbox down` and "
@@ -213,7 +150,7 @@ def start(cfg: SandboxConfig, patches: Patches | None = None) -> bool:
     else:
         procs.ensure_port_free(cfg.apiserver_port, "kube-apiserver")
         config_file = cfg.state_dir / "kwokctl.yaml"
-        config_file.write_text(_config(cfg, patches))
+        config_file.write_text(kwokconfig.render(cfg, patches))
         stages = cfg.bin_dir.parent / "stages"
         # A custom Stage list replaces kwok's defaults, so it names them all: node, pod and
         # volume stages.
@@ -399,3 +336,6 @@ def delete(cfg: SandboxConfig) -> None:
         _kwokctl(cfg, "delete", "cluster", "--name", cfg.cluster_name, timeout=120)
     _kill_leftovers(cfg)
     shutil.rmtree(cluster_dir(cfg), ignore_errors=True)
+
+
+Patches = kwokconfig.Patches

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from craftplane.sandbox import cluster, hostnet, pki, procs
+from craftplane.sandbox import cluster, hostnet, nodefiles, nodeimages, procs
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.nodeconfig import (
@@ -23,18 +23,12 @@ from craftplane.sandbox.nodeconfig import (
     REAL_NODE_TOLERATION,
     STORAGE_CLASS,
     NodeLayout,
-    cni_config,
-    containerd_config,
-    kube_proxy_config,
-    kubeconfig,
-    kubelet_config,
-    local_path_config,
     local_path_objects,
 )
 from craftplane.sandbox.progress import say
 
 SYSTEM_NAMESPACE = "craftplane-system"
-APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client"
+APISERVER_KUBELET_CLIENT = nodefiles.APISERVER_KUBELET_CLIENT
 PROCESSES = ("local-path-provisioner", "kube-proxy", "kubelet", "containerd")
 
 RBAC = f"""\
@@ -87,77 +81,6 @@ def check_host(cfg: SandboxConfig) -> None:
         missing.append("/usr/lib/cni/bridge (containernetworking-plugins)")
     if missing:
         raise SandboxError(f"the real node needs {', '.join(missing)} (run: make bootstrap)")
-
-
-# -- certificates ---------------------------------------------------------------------------
-
-
-def apiserver_args(cfg: SandboxConfig) -> list[dict[str, str]]:
-    """kube-apiserver flags that let it reach the kubelet with real certificates.
-
-    kwokctl already authorizes with Node,RBAC on its secure port (a second
-    --authorization-mode is refused as a duplicate)."""
-    lay = layout(cfg)
-    node_ca = pki.ensure_ca(lay.pki_dir, "node-ca", "craftplane-node-ca")
-    client = pki.ensure_leaf(
-        lay.pki_dir, "apiserver-kubelet-client", node_ca, common_name=APISERVER_KUBELET_CLIENT
-    )
-    return [
-        {"key": "kubelet-client-certificate", "value": str(client.cert)},
-        {"key": "kubelet-client-key", "value": str(client.key)},
-        {"key": "kubelet-certificate-authority", "value": str(node_ca.cert)},
-        {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
-    ]
-
-
-def component_patches(cfg: SandboxConfig) -> cluster.Patches:
-    return [{"name": "kube-apiserver", "extraArgs": apiserver_args(cfg)}]
-
-
-def _cluster_ca(cfg: SandboxConfig) -> pki.KeyPair:
-    directory = cluster.cluster_dir(cfg) / "pki"
-    pair = pki.KeyPair(directory / "ca.crt", directory / "ca.key")
-    if not pair.cert.exists() or not pair.key.exists():
-        raise SandboxError(f"the control plane's CA is missing from {directory}")
-    return pair
-
-
-def _write_configs(cfg: SandboxConfig, lay: NodeLayout) -> None:
-    ca = _cluster_ca(cfg)
-    node_ca = pki.ensure_ca(lay.pki_dir, "node-ca", "craftplane-node-ca")
-    serving = pki.ensure_leaf(
-        lay.pki_dir, "kubelet-serving", node_ca, common_name=lay.name,
-        ip_sans=(lay.node_ip,), dns_sans=(lay.name,), server=True,
-    )  # fmt: skip
-    kubelet_client = pki.ensure_leaf(
-        lay.pki_dir, "kubelet-client", ca, common_name=f"system:node:{lay.name}",
-        organization="system:nodes",
-    )  # fmt: skip
-    proxy_client = pki.ensure_leaf(
-        lay.pki_dir, "kube-proxy-client", ca, common_name="system:kube-proxy"
-    )
-    server = f"https://127.0.0.1:{cfg.apiserver_port}"
-    files = {
-        lay.containerd_dir / "config.toml": containerd_config(lay),
-        lay.cni_conf_dir / "10-craftplane.conflist": cni_config(lay),
-        lay.root / "kubelet.yaml": kubelet_config(
-            lay, client_ca=node_ca.cert, serving=(serving.cert, serving.key)
-        ),
-        lay.root / "kubelet.kubeconfig": kubeconfig(
-            server, ca.cert, kubelet_client.cert, kubelet_client.key, f"system:node:{lay.name}"
-        ),
-        lay.root / "kube-proxy.kubeconfig": kubeconfig(
-            server, ca.cert, proxy_client.cert, proxy_client.key, "system:kube-proxy"
-        ),
-        lay.root / "local-path.json": local_path_config(lay),
-    }
-    files[lay.root / "kube-proxy.yaml"] = kube_proxy_config(lay, lay.root / "kube-proxy.kubeconfig")
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-    for directory in (lay.kubelet_dir, lay.pod_logs_dir, lay.volumes_dir, lay.cni_ipam_dir):
-        directory.mkdir(parents=True, exist_ok=True)
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -216,38 +139,6 @@ def _start_containerd(cfg: SandboxConfig, lay: NodeLayout) -> None:
         lambda: _containerd_ready(cfg), timeout=60, what="containerd",
         logfile=_logfile(cfg, "containerd"),
     )  # fmt: skip
-
-
-def images_script() -> Path:
-    return Path(__file__).resolve().parents[3] / "hack" / "build-server-image.sh"
-
-
-def server_image(cfg: SandboxConfig) -> str:
-    """The stand-in server image's reference (computed from its sources, built or not)."""
-    result = subprocess.run(
-        ["bash", str(images_script()), "-", "--print-ref"],
-        capture_output=True, text=True, check=False, env=_image_env(cfg),
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise SandboxError(f"could not compute the server image tag: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-def _image_env(cfg: SandboxConfig) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CRAFTPLANE_CACHE": str(cfg.cache),
-        "CRAFTPLANE_K8S_VERSION": cfg.k8s_version,
-    }
-
-
-def _ensure_images(cfg: SandboxConfig, lay: NodeLayout) -> None:
-    result = subprocess.run(
-        ["bash", str(images_script()), str(lay.containerd_socket)],
-        stdout=subprocess.PIPE, text=True, check=False, env=_image_env(cfg),
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise SandboxError("the sandbox images could not be built (see the lines above)")
 
 
 def _node_ready(cfg: SandboxConfig) -> bool:
@@ -336,16 +227,16 @@ def start(cfg: SandboxConfig) -> None:
     """Start whatever part of the real node is not running; a no-op when all of it is."""
     check_host(cfg)
     lay = layout(cfg)
-    _write_configs(cfg, lay)
+    nodefiles.write_configs(cfg, lay)
     hostnet.ensure(lay, cfg.cluster_cidrs)
     _start_containerd(cfg, lay)
-    _ensure_images(cfg, lay)
+    nodeimages.ensure_images(cfg, lay)
     applied = cluster.kubectl(cfg, "apply", "-f", "-", stdin=RBAC)
     if applied.returncode != 0:
         raise SandboxError(f"could not grant the API server access to kubelets: {applied.stderr}")
     _start_kubelet(cfg, lay)
     _start_kube_proxy(cfg, lay)
-    _start_provisioner(cfg, lay, server_image(cfg))
+    _start_provisioner(cfg, lay, nodeimages.server_image(cfg))
 
 
 def operator_env(cfg: SandboxConfig) -> dict[str, str]:
@@ -358,7 +249,7 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
         return {}
     placement = {
         "namespaces": cfg.real_node_namespaces,
-        "image": server_image(cfg),
+        "image": nodeimages.server_image(cfg),
         "nodeSelector": dict([cfg.real_node_label.split("=", 1)]),
         "tolerations": [REAL_NODE_TOLERATION],
         "storageClassName": STORAGE_CLASS,
@@ -367,6 +258,15 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
         "CRAFTPLANE_OPERATOR_PLACEMENT": json.dumps(placement),
         "CRAFTPLANE_OPERATOR_PING_IN_CLUSTER": "true",
     }
+
+
+def component_patches(cfg: SandboxConfig) -> cluster.Patches:
+    """What the API server must be created with for this node (see nodefiles)."""
+    return nodefiles.component_patches(cfg, layout(cfg))
+
+
+def server_image(cfg: SandboxConfig) -> str:
+    return nodeimages.server_image(cfg)
 
 
 def running(cfg: SandboxConfig) -> dict[str, bool]:
