@@ -152,6 +152,9 @@ PY
 }
 
 mkdir -p "$IMAGES"
+# One build at a time: a second `up` (or a test's) would remove the first one's work tree.
+exec 9>"$IMAGES/.lock"
+flock 9
 build_pause
 build_server
 log "images ready: $PAUSE_REF $SERVER_REF"

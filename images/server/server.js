@@ -82,7 +82,12 @@ function main () {
     'player-list-text': { header: { text: settings.motd }, footer: { text: 'Craftplane sandbox' } },
     'everybody-op': false,
     'max-entities': 100,
-    version: settings.version
+    version: settings.version,
+    // Vanilla lists up to 12 online players in its status answer; flying-squid lists none.
+    beforePing: (response) => {
+      response.players.sample = serv.players.slice(0, 12).map(p => ({ name: p.username, id: p.uuid }))
+      return response
+    }
   })
 
   let autosaveTimer = null

@@ -173,7 +173,9 @@ async def _async(value: Any) -> Any:
     return value
 
 
-def test_placement_is_configuration_not_code(kubectl: Kubectl, real_tenant: Tenant) -> None:
+def test_placement_is_configuration_not_code(
+    kubectl: Kubectl, real_tenant: Tenant, operator: ManagedProcess
+) -> None:
     """The StatefulSet differs from a kwok server's only by image, node selector, toleration
     and storage class: what the placement setting says."""
     apply_server(kubectl, real_tenant.namespace, "placed")
