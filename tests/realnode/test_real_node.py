@@ -133,7 +133,13 @@ async def test_a_server_runs_for_real_and_counts_a_real_player(
         one = await async_wait_for(
             lambda: _async(_players(kubectl, ns, "survival", 1)), timeout=40, what="1 player"
         )
-        assert one["sample"] == ["Alex"]
+        assert one["max"] == 10
+        # The count is up at login, the name once the player has spawned.
+        await async_wait_for(
+            lambda: _async((_players(kubectl, ns, "survival", 1) or {}).get("sample") == ["Alex"]),
+            timeout=30,
+            what="Alex in the status sample",
+        )
         report = await joined
         assert report.get("spawned"), report
         await async_wait_for(
