@@ -23,19 +23,27 @@ def _pids(cfg: SandboxConfig) -> dict[str, int | None]:
 
 def _leftovers(cfg: SandboxConfig) -> dict[str, list[str]]:
     """Everything of the real node's that could outlive it on this host."""
-    root = str(cfg.state_dir / "node")
-    binaries = ("containerd", "kubelet", "kube-proxy", "local-path-provisioner")
+    binaries = {"containerd", "containerd-shim-runc-v2", "kubelet", "kube-proxy"}
+    binaries.add("local-path-provisioner")
     processes = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and (root in cmdline or cmdline.split(" ")[0].endswith(binaries)):
-            processes.append(f"{entry.name}: {cmdline[:120]}")
+        command = [a.decode(errors="replace") for a in argv if a]
+        if state == "Z" or not command:
+            continue
+        # The node's own binaries, its pods' sandboxes, and the stand-in server in a container.
+        if (
+            Path(command[0]).name in binaries
+            or command[0] == "/pause"
+            or any(a.startswith("/opt/craftplane-server/") for a in command)
+        ):
+            processes.append(f"{entry.name}: {' '.join(command)[:120]}")
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     return {
         "processes": processes,

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from craftplane.sandbox import procs
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.nodeconfig import BRIDGE, DUMMY, NodeLayout
 
@@ -158,8 +159,10 @@ def _remove_fixed_paths(layout: NodeLayout) -> None:
 
 
 def _other_containerd() -> bool:
-    """Whether a containerd that is not ours runs on this host (its /run/containerd stays)."""
+    """Whether a containerd that is not ours runs on this host (its /run/containerd stays).
+
+    Zombies do not count: a stopped containerd that nobody reaped yet still has its name."""
     result = subprocess.run(
-        ["pgrep", "-a", "-x", "containerd"], capture_output=True, text=True, check=False
+        ["pgrep", "-x", "containerd"], capture_output=True, text=True, check=False
     )
-    return any(line.strip() for line in result.stdout.splitlines())
+    return any(procs.pid_alive(int(pid)) for pid in result.stdout.split())
