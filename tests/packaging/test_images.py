@@ -113,6 +113,7 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
     site = next((venv / "lib").glob("python3*/site-packages"))
     assert sorted(p.name for p in (site / "craftplane").iterdir() if p.name != "__pycache__") == [
         "__init__.py",
+        "clock.py",
         "contracts",
         "kube.py",
         "logs.py",
