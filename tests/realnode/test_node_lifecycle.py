@@ -25,25 +25,14 @@ def _leftovers(cfg: SandboxConfig) -> dict[str, list[str]]:
     """Everything of the real node's that could outlive it on this host."""
     binaries = {"containerd", "containerd-shim-runc-v2", "kubelet", "kube-proxy"}
     binaries.add("local-path-provisioner")
-    processes = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        command = [a.decode(errors="replace") for a in argv if a]
-        if state == "Z" or not command:
-            continue
-        # The node's own binaries, its pods' sandboxes, and the stand-in server in a container.
-        if (
-            Path(command[0]).name in binaries
-            or command[0] == "/pause"
-            or any(a.startswith("/opt/craftplane-server/") for a in command)
-        ):
-            processes.append(f"{entry.name}: {' '.join(command)[:120]}")
+    # The node's own binaries, its pods' sandboxes, and the stand-in server in a container.
+    processes = [
+        f"{pid}: {' '.join(argv)[:120]}"
+        for pid, argv in procs.command_lines()
+        if Path(argv[0]).name in binaries
+        or argv[0] == "/pause"
+        or any(a.startswith("/opt/craftplane-server/") for a in argv)
+    ]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     return {
         "processes": processes,

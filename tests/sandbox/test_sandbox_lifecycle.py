@@ -53,17 +53,11 @@ def _cli(env: dict[str, str], action: str) -> subprocess.CompletedProcess[str]:
 
 def _processes_under(state: str) -> list[str]:
     """Live (non-zombie) processes whose command line points into the sandbox's state dir."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if state in cmdline and procs.pid_alive(int(entry.name)):
-            found.append(f"{entry.name}: {cmdline[:120]}")
-    return found
+    return [
+        f"{pid}: {' '.join(argv)[:120]}"
+        for pid, argv in procs.command_lines()
+        if any(state in arg for arg in argv)
+    ]
 
 
 def test_up_is_idempotent_and_down_leaves_nothing(isolated_env: dict[str, str]) -> None:

@@ -322,15 +322,9 @@ def _stop_containers(cfg: SandboxConfig, grace: float = 30) -> None:
 def _kill_shims(lay: NodeLayout) -> None:
     """containerd's shims outlive it; those of this node's containerd are stopped here."""
     marker = str(lay.containerd_dir)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "containerd-shim" in cmdline and marker in cmdline:
-            procs.stop_pid(int(entry.name), timeout=10)
+    for pid, argv in procs.command_lines():
+        if "containerd-shim" in argv[0] and any(marker in arg for arg in argv):
+            procs.stop_pid(pid, timeout=10)
 
 
 def state_paths(cfg: SandboxConfig) -> list[Path]:

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from craftplane.sandbox.errors import SandboxError
@@ -49,6 +49,23 @@ def pid_alive(pid: int) -> bool:
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
             return False
     return True
+
+
+def command_lines() -> Iterator[tuple[int, list[str]]]:
+    """(pid, argv) of every live process on this host; zombies and kernel threads left out."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = [
+                a.decode(errors="replace")
+                for a in (entry / "cmdline").read_bytes().split(b"\0")
+                if a
+            ]
+        except OSError:
+            continue
+        if argv and pid_alive(int(entry.name)):
+            yield int(entry.name), argv
 
 
 def spawn(
