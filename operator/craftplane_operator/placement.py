@@ -32,7 +32,7 @@ class Placement(BaseModel):
     storage_class_name: str | None = Field(
         default=None,
         alias="storageClassName",
-        description="StorageClass for servers whose spec names none.",
+        description="StorageClass of the placed servers' worlds (the spec's is overridden).",
     )
 
     def applies_to(self, namespace: str) -> bool:
@@ -40,9 +40,9 @@ class Placement(BaseModel):
 
 
 def place(spec: MinecraftServerSpec, placement: Placement) -> MinecraftServerSpec:
-    """The spec as this cluster runs it: the placement's node selector wins over the spec's
-    (a tenant cannot leave the pool), its tolerations come first, and the image and storage
-    class fill only what the spec left at its default."""
+    """The spec as this cluster runs it: the placement's node selector and storage class win
+    over the spec's (a tenant can neither leave the pool nor put its world on another node's
+    storage), its tolerations come first, and its image replaces only the default image."""
     scheduling = spec.scheduling.model_copy(
         update={
             "node_selector": {**spec.scheduling.node_selector, **placement.node_selector},
@@ -55,7 +55,7 @@ def place(spec: MinecraftServerSpec, placement: Placement) -> MinecraftServerSpe
     update: dict[str, Any] = {"scheduling": scheduling}
     if placement.image and spec.image == DEFAULT_IMAGE:
         update["image"] = placement.image
-    if placement.storage_class_name and spec.storage.storage_class_name is None:
+    if placement.storage_class_name:
         update["storage"] = spec.storage.model_copy(
             update={"storage_class_name": placement.storage_class_name}
         )

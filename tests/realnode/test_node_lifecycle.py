@@ -37,7 +37,7 @@ def _leftovers(cfg: SandboxConfig) -> dict[str, list[str]]:
     return {
         "processes": processes,
         "mounts": hostnet.own_mounts(cfg.state_dir / "node"),
-        "netns": hostnet.own_netns(),
+        "netns": hostnet.own_netns(cfg.state_dir / "node"),
         "links": [name for name in (BRIDGE, DUMMY, "veth") if f" {name}" in links],
         "iptables": hostnet.own_chains("iptables") + hostnet.own_chains("ip6tables"),
         "host paths": [str(p) for p in node.state_paths(cfg) if p.exists()],

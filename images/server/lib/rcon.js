@@ -12,7 +12,7 @@ const RESPONSE = 0
 const MAX_BODY = 4096
 
 function encode (id, type, body) {
-  const payload = Buffer.from(body, 'utf8')
+  const payload = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')
   const packet = Buffer.alloc(14 + payload.length)
   packet.writeInt32LE(10 + payload.length, 0)
   packet.writeInt32LE(id, 4)
@@ -25,9 +25,14 @@ function listen ({ port, password, run, log }) {
   const server = net.createServer(socket => {
     let buffer = Buffer.alloc(0)
     let authed = false
+    // One packet at a time, in order: answers must not overtake each other.
+    let queue = Promise.resolve()
     socket.setNoDelay(true)
     socket.on('error', () => socket.destroy())
-    socket.on('data', async chunk => {
+    socket.on('data', chunk => {
+      queue = queue.then(() => handle(chunk)).catch(() => socket.destroy())
+    })
+    async function handle (chunk) {
       buffer = Buffer.concat([buffer, chunk])
       while (buffer.length >= 4) {
         const length = buffer.readInt32LE(0)
@@ -53,12 +58,13 @@ function listen ({ port, password, run, log }) {
         } catch (err) {
           output = `Error: ${err.message}`
         }
-        if (output.length === 0) socket.write(encode(id, RESPONSE, ''))
-        for (let at = 0; at < output.length; at += MAX_BODY) {
-          socket.write(encode(id, RESPONSE, output.slice(at, at + MAX_BODY)))
+        const bytes = Buffer.from(output, 'utf8')
+        if (bytes.length === 0) socket.write(encode(id, RESPONSE, ''))
+        for (let at = 0; at < bytes.length; at += MAX_BODY) {
+          socket.write(encode(id, RESPONSE, bytes.subarray(at, at + MAX_BODY)))
         }
       }
-    })
+    }
   })
   server.listen(port, '0.0.0.0', () => log(`RCON running on 0.0.0.0:${port}`))
   return server

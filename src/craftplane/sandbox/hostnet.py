@@ -18,8 +18,7 @@ from craftplane.sandbox.nodeconfig import BRIDGE, DUMMY, NodeLayout
 
 # Chains that the kubelet (KUBE-KUBELET-CANARY, KUBE-FIREWALL …), kube-proxy and the CNI
 # plugins (portmap's CNI-HOSTPORT-*, CNI-DN-*) create.
-OWN_CHAIN_PREFIXES = ("KUBE-", "CNI-")
-NETNS_DIR = Path("/run/netns")
+OWN_CHAIN_PREFIXES = ("KUBE-", "CNI-", "CRAFTPLANE-")
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -42,16 +41,72 @@ def ensure(layout: NodeLayout, cluster_cidrs: list[str]) -> None:
         _ip("addr", "add", f"{layout.node_ip}/32", "dev", DUMMY)
     _ip("link", "set", DUMMY, "up")
     for cidr in dict.fromkeys(cluster_cidrs):
+        existing = _ip("route", "show", "exact", cidr).stdout.strip()
+        if existing and f"dev {DUMMY}" not in existing:
+            raise SandboxError(
+                f"this host already routes {cidr} ({existing}); the real node would take that "
+                "route over. Set CRAFTPLANE_REAL_NODE=false, or free the range"
+            )
         # Without this, a connection to a kwok pod's fake address (through its Service) or to
         # a ClusterIP kube-proxy has not programmed yet would follow the default route off the
         # machine. A route (not a blackhole) is needed: the route is looked up before
         # kube-proxy's DNAT, which then re-routes real pods' traffic to the bridge.
         _ip("route", "replace", cidr, "dev", DUMMY)
+    _keep_pods_local(layout)
+
+
+FORWARD_CHAIN = "CRAFTPLANE-FORWARD"
+
+
+def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["iptables", *args], capture_output=True, text=True, check=False)
+
+
+def _keep_pods_local(layout: NodeLayout) -> None:
+    """The CNI bridge turns on IP forwarding for the whole host (and gives pods a default
+    route): nothing a pod sends may be forwarded beyond its own range, and nothing from
+    outside into it. The host's previous setting is kept to be restored by ``cleanup``."""
+    saved = layout.root / "ip_forward.before"
+    if not saved.exists():
+        saved.write_text(Path("/proc/sys/net/ipv4/ip_forward").read_text().strip())
+    _iptables("-N", FORWARD_CHAIN)
+    _iptables("-F", FORWARD_CHAIN)
+    pods = layout.pod_cidr
+    for rule in (("-s", pods, "!", "-d", pods), ("-d", pods, "!", "-s", pods)):
+        _iptables("-A", FORWARD_CHAIN, *rule, "-j", "DROP")
+    if _iptables("-C", "FORWARD", "-j", FORWARD_CHAIN).returncode != 0:
+        inserted = _iptables("-I", "FORWARD", "1", "-j", FORWARD_CHAIN)
+        if inserted.returncode != 0:
+            raise SandboxError(f"could not keep pod traffic local: {inserted.stderr.strip()}")
+
+
+def _restore_forwarding(layout: NodeLayout) -> None:
+    while _iptables("-D", "FORWARD", "-j", FORWARD_CHAIN).returncode == 0:
+        pass
+    _iptables("-F", FORWARD_CHAIN)
+    _iptables("-X", FORWARD_CHAIN)
+    saved = layout.root / "ip_forward.before"
+    if saved.exists():
+        Path("/proc/sys/net/ipv4/ip_forward").write_text(saved.read_text().strip() + "\n")
+        saved.unlink()
+
+
+def foreign_runtimes(root: Path) -> list[str]:
+    """Container runtimes and Kubernetes node agents on this host that are not the sandbox's.
+
+    The real node's cleanup removes KUBE-* and CNI-* iptables chains and containerd's
+    /run/containerd: with another kubelet, kube-proxy or runtime here, those are shared."""
+    names = {"dockerd", "containerd", "podman", "crio", "kubelet", "kube-proxy", "k3s"}
+    return [
+        f"{Path(argv[0]).name} (pid {pid})"
+        for pid, argv in procs.command_lines()
+        if Path(argv[0]).name in names and not any(str(root) in arg for arg in argv)
+    ]
 
 
 def cleanup(layout: NodeLayout) -> None:
     unmount_under(layout.root)
-    _remove_netns()
+    _restore_forwarding(layout)
     for link in (BRIDGE, DUMMY):
         if _link_exists(link):
             _ip("link", "del", link, check=False)
@@ -71,8 +126,7 @@ def mounts() -> list[str]:
 
 
 def own_mounts(root: Path) -> list[str]:
-    prefixes = (str(root) + "/", f"{NETNS_DIR}/cni-", "/run/containerd/")
-    return [m for m in mounts() if m.startswith(prefixes)]
+    return [m for m in mounts() if m.startswith(str(root) + "/")]
 
 
 def unmount_under(root: Path) -> None:
@@ -81,16 +135,14 @@ def unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-def _remove_netns() -> None:
-    if not NETNS_DIR.is_dir():
-        return
-    for ns in NETNS_DIR.glob("cni-*"):
-        subprocess.run(["umount", "-l", str(ns)], capture_output=True, check=False)
-        ns.unlink(missing_ok=True)
-
-
-def own_netns() -> list[str]:
-    return sorted(p.name for p in NETNS_DIR.glob("cni-*")) if NETNS_DIR.is_dir() else []
+def own_netns(root: Path) -> list[str]:
+    """The pods' network namespaces (containerd mounts them under its state directory)."""
+    found = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "nsfs" and fields[1].startswith(str(root) + "/"):
+            found.append(fields[1])
+    return sorted(found)
 
 
 def own_chains(tool: str) -> list[str]:
@@ -117,13 +169,15 @@ def remove_chains(tool: str) -> None:
         if saved.returncode != 0 or not any(p in saved.stdout for p in OWN_CHAIN_PREFIXES):
             continue
         kept = [line for line in saved.stdout.splitlines() if not _ours(line)]
-        subprocess.run(
+        restored = subprocess.run(
             [f"{tool}-restore"],
             input="\n".join(kept) + "\n",
             capture_output=True,
             text=True,
             check=False,
         )
+        if restored.returncode != 0:
+            raise SandboxError(f"{tool}-restore -t {table} failed: {restored.stderr.strip()}")
 
 
 def _ours(line: str) -> bool:

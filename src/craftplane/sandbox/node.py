@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import subprocess
+import time
+from datetime import datetime
 from pathlib import Path
 
 from craftplane.sandbox import cluster, hostnet, nodefiles, nodeimages, procs
@@ -81,6 +83,12 @@ def check_host(cfg: SandboxConfig) -> None:
         missing.append("/usr/lib/cni/bridge (containernetworking-plugins)")
     if missing:
         raise SandboxError(f"the real node needs {', '.join(missing)} (run: make bootstrap)")
+    others = hostnet.foreign_runtimes(layout(cfg).root)
+    if others:
+        raise SandboxError(
+            f"the real node shares iptables chains and /run/containerd with what runs here "
+            f"({', '.join(others)}); stop it or set CRAFTPLANE_REAL_NODE=false"
+        )
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -141,6 +149,18 @@ def _start_containerd(cfg: SandboxConfig, lay: NodeLayout) -> None:
     )  # fmt: skip
 
 
+def _lease_renewed_since(cfg: SandboxConfig, since: float) -> bool:
+    got = cluster.kubectl(
+        cfg, "get", "lease", "-n", "kube-node-lease", cfg.real_node_name, "-o", "json", timeout=10
+    )
+    if got.returncode != 0:
+        return False
+    renewed = json.loads(got.stdout).get("spec", {}).get("renewTime")
+    if not renewed:
+        return False
+    return datetime.fromisoformat(renewed.replace("Z", "+00:00")).timestamp() >= since
+
+
 def _node_ready(cfg: SandboxConfig) -> bool:
     got = cluster.kubectl(cfg, "get", "node", cfg.real_node_name, "-o", "json", timeout=10)
     if got.returncode != 0:
@@ -157,6 +177,8 @@ def _start_kubelet(cfg: SandboxConfig, lay: NodeLayout) -> None:
     if _running(cfg, "kubelet") and _kubelet_healthy(cfg):
         return
     procs.stop_pidfile(_pidfile(cfg, "kubelet"))
+    # Whole seconds, rounded down: the lease records when it was renewed to the microsecond.
+    started = int(time.time())
     _spawn(
         cfg,
         "kubelet",
@@ -172,9 +194,10 @@ def _start_kubelet(cfg: SandboxConfig, lay: NodeLayout) -> None:
             "--v=1",
         ],
     )
+    # Ready from this kubelet: a restarted one finds its predecessor's Ready=True.
     procs.wait_until(
-        lambda: _node_ready(cfg), timeout=120, what=f"node {lay.name} Ready",
-        logfile=_logfile(cfg, "kubelet"),
+        lambda: _lease_renewed_since(cfg, started) and _node_ready(cfg),
+        timeout=120, what=f"node {lay.name} Ready", logfile=_logfile(cfg, "kubelet"),
     )  # fmt: skip
 
 
@@ -280,7 +303,7 @@ def stop(cfg: SandboxConfig) -> None:
         if procs.stop_pidfile(_pidfile(cfg, name)):
             say(f"stopped {name}")
     if _containerd_ready(cfg):
-        _stop_containers(cfg)
+        _stop_containers(cfg, grace=_longest_grace(cfg))
     if procs.stop_pidfile(_pidfile(cfg, "containerd")):
         say("stopped containerd")
     _kill_shims(lay)
@@ -292,6 +315,19 @@ def stop(cfg: SandboxConfig) -> None:
             timeout=60,
         )
     hostnet.cleanup(lay)
+
+
+def _longest_grace(cfg: SandboxConfig) -> float:
+    """The longest termination grace period of the node's pods: a big world may need it all."""
+    default = 30.0
+    if not cluster.healthy(cfg):
+        return default
+    got = cluster.kubectl(
+        cfg, "get", "pods", "-A", "--field-selector", f"spec.nodeName={cfg.real_node_name}",
+        "-o", "jsonpath={.items[*].spec.terminationGracePeriodSeconds}",
+    )  # fmt: skip
+    values = [float(v) for v in got.stdout.split()] if got.returncode == 0 else []
+    return max([default, *values]) + 5
 
 
 def _stop_containers(cfg: SandboxConfig, grace: float = 30) -> None:

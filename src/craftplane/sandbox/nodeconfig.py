@@ -103,6 +103,9 @@ def containerd_config(layout: NodeLayout) -> str:
             # /proc/self/oom_score_adj: Permission denied".
             "  restrict_oom_score_adj = true",
             "  enable_selinux = false",
+            # Network namespaces under the state directory, not /run/netns (shared with podman
+            # and others): `down` removes only its own.
+            "  netns_mounts_under_state_dir = true",
             f"{cri[:-1]}.containerd]",
             '    snapshotter = "overlayfs"',
             '    default_runtime_name = "runc"',
@@ -112,12 +115,24 @@ def containerd_config(layout: NodeLayout) -> str:
             # containerd 1.6 has no RuntimeConfig call, so the kubelet cannot ask for the
             # driver: both sides are told cgroupfs.
             "        SystemdCgroup = false",
+            # runc's container state under the state directory too, not /run/containerd/runc.
+            f'        Root = "{d / "runc"}"',
+            # No registry: every pull goes to an address that answers nothing, so a server can
+            # only run an image the sandbox built and imported (and nothing is fetched from
+            # outside on a tenant's word).
+            f"{cri[:-1]}.registry]",
+            f'    config_path = "{d / "registry"}"',
             f"{cri[:-1]}.cni]",
             '    bin_dir = "/usr/lib/cni"',
             f'    conf_dir = "{layout.cni_conf_dir}"',
             "",
         ]
     )
+
+
+def registry_hosts() -> str:
+    """containerd's hosts.toml for every registry (``_default``): a closed local port."""
+    return 'server = "https://127.0.0.1:9"\n[host."https://127.0.0.1:9"]\n  capabilities = ["pull", "resolve"]\n'
 
 
 def cni_config(layout: NodeLayout) -> str:

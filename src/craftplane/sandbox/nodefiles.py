@@ -18,6 +18,7 @@ from craftplane.sandbox.nodeconfig import (
     kubeconfig,
     kubelet_config,
     local_path_config,
+    registry_hosts,
 )
 
 APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client"
@@ -69,6 +70,7 @@ def write_configs(cfg: SandboxConfig, lay: NodeLayout) -> None:
     server = f"https://127.0.0.1:{cfg.apiserver_port}"
     files = {
         lay.containerd_dir / "config.toml": containerd_config(lay),
+        lay.containerd_dir / "registry" / "_default" / "hosts.toml": registry_hosts(),
         lay.cni_conf_dir / "10-craftplane.conflist": cni_config(lay),
         lay.root / "kubelet.yaml": kubelet_config(
             lay, client_ca=node_ca.cert, serving=(serving.cert, serving.key)
@@ -88,3 +90,6 @@ def write_configs(cfg: SandboxConfig, lay: NodeLayout) -> None:
             path.write_text(text)
     for directory in (lay.kubelet_dir, lay.pod_logs_dir, lay.volumes_dir, lay.cni_ipam_dir):
         directory.mkdir(parents=True, exist_ok=True)
+    # Worlds are made 0777 (the server runs as UID 1000 and hostPath ignores fsGroup): only
+    # root may reach them on the host. Containers get the directory itself, not the path.
+    lay.volumes_dir.chmod(0o700)

@@ -9,6 +9,7 @@ server's client certificate for the kubelet, which the kubelet checks (x509 clie
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,14 @@ class KeyPair:
 
 
 def _openssl(*args: str, stdin: str | None = None) -> None:
-    result = subprocess.run(
-        ["openssl", *args], input=stdin, capture_output=True, text=True, check=False
-    )
+    # Keys are created private, not made private afterwards.
+    previous = os.umask(0o077)
+    try:
+        result = subprocess.run(
+            ["openssl", *args], input=stdin, capture_output=True, text=True, check=False
+        )
+    finally:
+        os.umask(previous)
     if result.returncode != 0:
         raise SandboxError(f"openssl {args[0]} failed: {result.stderr.strip()[-500:]}")
 

@@ -50,7 +50,7 @@ def test_a_placed_server_gets_the_pool_image_and_storage_class() -> None:
     assert pod["nodeSelector"] == {"pool": "game"}
 
 
-def test_what_the_spec_chose_is_kept_but_the_pool_selector_wins() -> None:
+def test_the_image_the_spec_chose_is_kept_but_the_pool_selector_and_storage_win() -> None:
     result = placed(
         server(
             "real-1",
@@ -61,7 +61,7 @@ def test_what_the_spec_chose_is_kept_but_the_pool_selector_wins() -> None:
         PLACEMENT,
     )
     assert result.spec.image == "example/custom:1"
-    assert result.spec.storage.storage_class_name == "fast"
+    assert result.spec.storage.storage_class_name == "local"
     assert result.spec.scheduling.node_selector == {"pool": "game", "zone": "a"}
 
 
