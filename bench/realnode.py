@@ -74,7 +74,7 @@ def baseline(cfg: SandboxConfig, n: int, image: str) -> dict[str, float]:
                             }.items()
                         ],
                         "readinessProbe": probe,
-                        "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}},
+                        "resources": {"limits": {"cpu": "150m", "memory": "1Gi"}},
                         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
                     }
                 ],
@@ -114,7 +114,7 @@ def platform(cfg: SandboxConfig, n: int) -> dict[str, float]:
             "spec": {
                 "eula": True,
                 "version": "1.21.4",
-                "resources": {"cpu": "500m", "memory": "1Gi"},
+                "resources": {"cpu": "150m", "memory": "1Gi"},
                 "storage": {"size": "1Gi"},
                 "properties": {"onlineMode": False},
             },

@@ -112,7 +112,7 @@ async def test_a_server_runs_for_real_and_counts_a_real_player(
     real_node: SandboxConfig,
 ) -> None:
     ns = real_tenant.namespace
-    ws = await connect_ws(gateway.http_port, real_tenant.token)
+    ws = None
     try:
         apply_server(kubectl, ns, "survival")
         body = wait_phase(kubectl, ns, "survival", "Running", timeout=START_TIMEOUT)
@@ -128,6 +128,18 @@ async def test_a_server_runs_for_real_and_counts_a_real_player(
 
         await async_wait_for(
             lambda: _async(_players(kubectl, ns, "survival", 0)), timeout=60, what="0 players"
+        )
+        # A WebSocket client reading all along (an unread socket stops answering pings).
+        ws = await connect_ws(gateway.http_port, real_tenant.token)
+        one_on_ws = asyncio.create_task(
+            ws.until(
+                lambda f: (
+                    f.get("type") == "event"
+                    and f["server"].get("name") == "survival"
+                    and (f["server"].get("players") or {}).get("online") == 1
+                ),
+                timeout=120,
+            )
         )
         joined = asyncio.create_task(bot(game, "Alex", stay=25))
         one = await async_wait_for(
@@ -155,14 +167,7 @@ async def test_a_server_runs_for_real_and_counts_a_real_player(
             return counts if counts[-3:] == [0, 1, 0] else None
 
         await async_wait_for(published, timeout=30, what="0 -> 1 -> 0 on the stream")
-        await ws.until(
-            lambda f: (
-                f.get("type") == "event"
-                and f["server"].get("name") == "survival"
-                and (f["server"].get("players") or {}).get("online") == 1
-            ),
-            timeout=30,
-        )
+        await one_on_ws
 
         async def projected() -> dict[str, Any] | None:
             got = await http.get("/api/v1/servers/survival", headers=real_tenant.headers)
@@ -172,7 +177,8 @@ async def test_a_server_runs_for_real_and_counts_a_real_player(
         row = await async_wait_for(projected, timeout=30, what="the projection")
         assert row["players"] == {"online": 0, "max": 10}, row
     finally:
-        await ws.conn.close()
+        if ws is not None:
+            await ws.conn.close()
 
 
 async def _async(value: Any) -> Any:
