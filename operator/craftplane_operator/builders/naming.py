@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from craftplane.contracts import names
+
 GAME_PORT: Final = 25565
 GAME_PORT_NAME: Final = "minecraft"
-RCON_PORT: Final = 25575
+RCON_PORT: Final = names.RCON_PORT
 RCON_PORT_NAME: Final = "rcon"
 
-CONTAINER_NAME: Final = "minecraft"
+CONTAINER_NAME: Final = names.SERVER_CONTAINER
 DATA_VOLUME: Final = "data"
 DATA_MOUNT_PATH: Final = "/data"
-RCON_PASSWORD_KEY: Final = "rcon-password"
+RCON_PASSWORD_KEY: Final = names.RCON_PASSWORD_KEY
 CONFIG_HASH_ANNOTATION: Final = "craftplane.io/config-hash"
 
 
@@ -25,7 +27,7 @@ def configmap_name(server_name: str) -> str:
 
 
 def secret_name(server_name: str) -> str:
-    return f"{server_name}-rcon"
+    return names.rcon_secret_name(server_name)
 
 
 def service_name(server_name: str) -> str:
@@ -36,9 +38,13 @@ def statefulset_name(server_name: str) -> str:
     return server_name
 
 
+def headless_service_name(server_name: str) -> str:
+    return names.pods_service_name(server_name)
+
+
 def pod_name(server_name: str) -> str:
     """The only pod of the StatefulSet (ordinal 0)."""
-    return f"{statefulset_name(server_name)}-0"
+    return names.server_pod_name(statefulset_name(server_name))
 
 
 def pvc_name(server_name: str) -> str:

@@ -52,3 +52,29 @@ def standard_labels(server_name: str) -> dict[str, str]:
         LABEL_MANAGED_BY: MANAGER_NAME,
         LABEL_PART_OF: PART_OF,
     }
+
+
+# Names of a server's children that components other than the operator reach for (the
+# gateway's console and logs): one place, so a rename cannot leave one looking elsewhere.
+RCON_PORT: Final = 25575
+RCON_PASSWORD_KEY: Final = "rcon-password"
+SERVER_CONTAINER: Final = "minecraft"
+
+
+def rcon_secret_name(server_name: str) -> str:
+    return f"{server_name}-rcon"
+
+
+def pods_service_name(server_name: str) -> str:
+    """The headless Service governing the StatefulSet: DNS names for its pod."""
+    return f"{server_name}-pods"
+
+
+def server_pod_name(server_name: str) -> str:
+    """The only pod of the server's StatefulSet (ordinal 0)."""
+    return f"{server_name}-0"
+
+
+def server_pod_host(server_name: str, namespace: str) -> str:
+    """The pod's stable DNS name through the headless Service (inside the cluster)."""
+    return f"{server_pod_name(server_name)}.{pods_service_name(server_name)}.{namespace}.svc"

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
+from craftplane.contracts.lifecycle import AllowlistMode, Jvm, Lifecycle, RestartSchedule
 from craftplane.contracts.properties import Properties
 from craftplane.contracts.quantity import MIN_MEMORY
 from craftplane.contracts.spec_values import (
@@ -55,16 +56,20 @@ __all__ = [
     "RESERVED_ENV_NAMES",
     "USERNAME_PATTERN",
     "VERSION_PATTERN",
+    "AllowlistMode",
     "Cpu",
     "Difficulty",
     "EnvVar",
     "GameMode",
+    "Jvm",
+    "Lifecycle",
     "Memory",
     "MinecraftServerSpec",
     "Properties",
     "PropertyKey",
     "Rcon",
     "Resources",
+    "RestartSchedule",
     "Scheduling",
     "ServerType",
     "ServiceSpec",
@@ -113,6 +118,7 @@ class Resources(ApiModel):
             f"at least 256Mi for the JVM itself, so the pod is not OOM-killed."
         ),
     )
+    jvm: Jvm = Field(default=Jvm(), description="JVM heap and flags, when the defaults do not fit.")
 
 
 class Storage(ApiModel):
@@ -199,13 +205,16 @@ class ServiceSpec(ApiModel):
 
 
 class Rcon(ApiModel):
-    """Remote console, used by the operator for graceful saves and commands."""
+    """Remote console (RCON) on a cluster-internal port, never exposed outside the cluster."""
 
     enabled: bool = Field(
         default=True,
         description=(
-            "Enable RCON on a cluster-internal port; its password is generated into a Secret "
-            "and never shown in the spec."
+            "Enable RCON. The operator uses it to apply allowlist and ops changes live, to "
+            "announce and save before stops and restarts, and the API's console runs commands "
+            "through it. Its password is generated into a Secret, mounted as a file, and never "
+            "leaves the cluster. Without RCON those changes wait for the next restart and the "
+            "console is unavailable."
         ),
     )
 
@@ -312,7 +321,16 @@ class MinecraftServerSpec(ApiModel):
         max_length=MAX_LIST_ITEMS,
         description=(
             "Minecraft usernames allowed to join. Empty means anyone may join; otherwise the "
-            "allowlist (whitelist) is enforced."
+            "allowlist (whitelist) is enforced. Applied live over RCON (adds and removes), "
+            "without a restart."
+        ),
+    )
+    allowlist_mode: AllowlistMode = Field(
+        default=AllowlistMode.ENFORCE,
+        description=(
+            "enforce: allowlist and ops are the whole truth; names added in game are reported "
+            "(condition AllowlistSynced) and removed at the next reconcile. merge: names added "
+            "in game are reported and kept."
         ),
     )
     ops: list[Username] = Field(
@@ -329,6 +347,9 @@ class MinecraftServerSpec(ApiModel):
         ),
     )
     rcon: Rcon = Field(default=Rcon(), description="Remote console settings.")
+    lifecycle: Lifecycle = Field(
+        default=Lifecycle(), description="Stops, restarts and scheduled maintenance."
+    )
     env: list[EnvVar] = Field(
         default=[],
         max_length=MAX_LIST_ITEMS,

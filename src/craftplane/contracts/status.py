@@ -46,6 +46,8 @@ class ConditionType(StrEnum):
     READY = "Ready"
     PROGRESSING = "Progressing"
     DEGRADED = "Degraded"
+    # Whether the running server's allowlist and ops match the spec (over RCON).
+    ALLOWLIST_SYNCED = "AllowlistSynced"
 
 
 class ConditionStatus(StrEnum):
@@ -59,7 +61,7 @@ class ConditionStatus(StrEnum):
 class Condition(ApiModel):
     """One aspect of the server's state, in the standard Kubernetes condition shape."""
 
-    type: ConditionType = Field(description="Ready, Progressing or Degraded.")
+    type: ConditionType = Field(description="Ready, Progressing, Degraded or AllowlistSynced.")
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(
         default="",
@@ -124,6 +126,20 @@ class Players(ApiModel):
         return self
 
 
+class LastRestart(ApiModel):
+    """The last restart the operator carried out."""
+
+    requested_at: str = Field(
+        max_length=64,
+        description=(
+            "The restart-requested-at annotation's value it answered, or the schedule's slot "
+            "(RFC 3339)."
+        ),
+    )
+    by: str = Field(default="", max_length=253, description="Who asked: a subject or 'schedule'.")
+    done_at: K8sTime | None = Field(default=None, description="When the pod was replaced.")
+
+
 class ServerStatus(ApiModel):
     """Observed state of a Minecraft server, written by the operator."""
 
@@ -136,7 +152,7 @@ class ServerStatus(ApiModel):
     )
     conditions: list[Condition] = Field(
         default=[],
-        description="Ready, Progressing and Degraded conditions, one of each at most.",
+        description="Ready, Progressing, Degraded and AllowlistSynced conditions, one of each at most.",
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],
@@ -161,4 +177,10 @@ class ServerStatus(ApiModel):
         default=None,
         max_length=32768,
         description="Human-readable explanation of the phase, e.g. why the server is in Error.",
+    )
+    next_restart: K8sTime | None = Field(
+        default=None, description="The next slot of spec.lifecycle.restartSchedule."
+    )
+    last_restart: LastRestart | None = Field(
+        default=None, description="The last restart carried out (by request or schedule)."
     )

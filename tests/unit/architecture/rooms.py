@@ -20,8 +20,22 @@ ROOMS: dict[str, tuple[str, str]] = {
     "testing": ("craftplane.testing", "src/craftplane/testing"),
 }
 # Core modules shared by the runtime components, beside the contracts.
-CORE = ("craftplane.kube", "craftplane.logs", "craftplane.supervise", "craftplane.tokens")
-CORE_FILES = ("clock.py", "kube.py", "logs.py", "startup.py", "supervise.py", "tokens.py")
+CORE = (
+    "craftplane.kube",
+    "craftplane.logs",
+    "craftplane.rcon",
+    "craftplane.supervise",
+    "craftplane.tokens",
+)
+CORE_FILES = (
+    "clock.py",
+    "kube.py",
+    "logs.py",
+    "rcon.py",
+    "startup.py",
+    "supervise.py",
+    "tokens.py",
+)
 
 # What each room must never import (prefixes). Runtime rooms never import test tooling.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
