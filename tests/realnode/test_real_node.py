@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -321,9 +322,14 @@ def test_too_little_memory_is_oomkilled_and_more_memory_brings_it_back(
         "get", "events", "-n", ns, "--field-selector", "involvedObject.name=hungry"
     )
     assert any(e["reason"] == "OOMKilled" and e["type"] == "Warning" for e in events["items"])
+    # The advice names the memory to ask for; asking for it brings the server up.
+    advised = re.search(
+        r"spec\.resources\.memory to at least (\S+?)[ ,;.)]", body["status"]["message"]
+    )
+    assert advised, body["status"]["message"]
     kubectl.run(
         "patch", "mcs", "hungry", "-n", ns, "--type=merge",
-        "-p", '{"spec":{"resources":{"memory":"1536Mi"}}}',
+        "-p", json.dumps({"spec": {"resources": {"memory": advised.group(1)}}}),
     )  # fmt: skip
     wait_phase(kubectl, ns, "hungry", "Running", timeout=START_TIMEOUT)
 

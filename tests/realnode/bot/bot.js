@@ -2,6 +2,7 @@
 // A real Minecraft Java client for the tests: joins, optionally reports the block at a
 // position and the players it sees, stays for a while, quits, and prints one JSON line.
 //   node bot.js --host H --port P --username U [--block x,y,z] [--stay SECONDS] [--chat TEXT]
+// Every chat/system message it receives is in the report's "messages", also when kicked.
 const mineflayer = require('mineflayer')
 const { Vec3 } = require('vec3')
 
@@ -13,7 +14,7 @@ function args () {
 }
 
 const opts = args()
-const timeout = setTimeout(() => finish({ error: 'timed out before spawning' }, 1), 60000)
+let timeout = setTimeout(() => finish({ error: 'timed out before spawning' }, 1), 60000)
 const bot = mineflayer.createBot({
   host: opts.host,
   port: Number(opts.port || 25565),
@@ -23,12 +24,15 @@ const bot = mineflayer.createBot({
   hideErrors: true
 })
 
+const messages = []
+bot.on('messagestr', text => messages.push(text))
+
 let done = false
 function finish (result, code = 0) {
   if (done) return
   done = true
   clearTimeout(timeout)
-  process.stdout.write(JSON.stringify(result) + '\n')
+  process.stdout.write(JSON.stringify({ ...result, messages }) + '\n')
   try { bot.quit() } catch (err) {}
   setTimeout(() => process.exit(code), 500)
 }
@@ -36,6 +40,8 @@ function finish (result, code = 0) {
 bot.once('kicked', reason => finish({ kicked: typeof reason === 'string' ? reason : JSON.stringify(reason) }, 2))
 bot.once('error', err => finish({ error: err.message }, 1))
 bot.once('spawn', async () => {
+  clearTimeout(timeout)
+  if (opts.ready) process.stderr.write('spawned\n')
   const result = { spawned: true, username: bot.username, position: bot.entity.position }
   try {
     if (opts.chat) bot.chat(opts.chat)
