@@ -311,7 +311,7 @@ def test_too_little_memory_is_oomkilled_and_more_memory_brings_it_back(
 ) -> None:
     ns = real_tenant.namespace
     # The stand-in holds this much besides its heap, as mods or off-heap buffers would.
-    heavy = [{"name": "STANDIN_RESERVE_MEMORY", "value": "700M"}]
+    heavy = [{"name": "STANDIN_RESERVE_MEMORY", "value": "560M"}]
     apply_server(kubectl, ns, "hungry", env=heavy, resources={"cpu": "250m", "memory": "512Mi"})
     body = wait_phase(kubectl, ns, "hungry", "Error", timeout=START_TIMEOUT)
     ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
