@@ -2,6 +2,7 @@ import { mount } from 'svelte';
 
 import App from './App.svelte';
 import './app.css';
+import './tabs.css';
 import { takeTokenFromUrl } from './lib/session.svelte.js';
 
 // A sign-in link (#token=...) is read and removed from the URL before anything renders, so the

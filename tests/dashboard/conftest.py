@@ -20,6 +20,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from craftplane import tokens
+from craftplane.sandbox import node
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
@@ -155,6 +156,19 @@ def _dashboard_gateway_running(request: pytest.FixtureRequest) -> None:
 def tenant(kubectl: Kubectl, dashboard_token_key: str) -> Iterator[Tenant]:
     """A tenant of the test's own, with no servers yet."""
     made = make_tenant(kubectl, dashboard_token_key, f"dash{secrets.token_hex(4)}")
+    yield made
+    kubectl.run("delete", "namespace", made.namespace, "--wait=false", check=False)
+
+
+@pytest.fixture
+def real_tenant(platform: Platform, kubectl: Kubectl, dashboard_token_key: str) -> Iterator[Tenant]:
+    """A tenant whose namespace (tenant-real-*) the sandbox's placement sends to the real node,
+    where its servers run the stand-in image for real (RCON, logs, restarts)."""
+    cfg = platform.sandbox
+    if cfg is None or not node.enabled(cfg):
+        pytest.skip("the real node exists only in the sandbox (CRAFTPLANE_REAL_NODE=true)")
+    node.start(cfg)  # idempotent: the session's `up` started it already
+    made = make_tenant(kubectl, dashboard_token_key, f"real-{secrets.token_hex(3)}")
     yield made
     kubectl.run("delete", "namespace", made.namespace, "--wait=false", check=False)
 

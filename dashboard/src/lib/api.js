@@ -40,9 +40,7 @@ export function describeError(error) {
  */
 export async function api(path, options = {}) {
   const token = options.token ?? session.token;
-  /** @type {Record<string, string>} */
-  const headers = { Accept: 'application/json, application/problem+json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const headers = authHeaders('application/json, application/problem+json', token);
   /** @type {RequestInit} */
   const init = { method: options.method || 'GET', headers, signal: options.signal, credentials: 'omit', cache: 'no-store' };
   if (options.body !== undefined) {
@@ -57,15 +55,37 @@ export async function api(path, options = {}) {
     throw new ApiError(0, 'The gateway cannot be reached');
   }
   const text = await response.text().catch(() => '');
-  let body = null;
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = null;
-    }
-  }
+  const body = parseJson(text);
   if (response.ok) return body;
+  throw problemError(response, body, options.token === undefined);
+}
+
+function parseJson(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The headers of an API call with the session's (or a given) bearer token. */
+export function authHeaders(accept, token = session.token) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: accept };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  return headers;
+}
+
+/**
+ * The ApiError for a failed response, from its problem details (a parsed JSON body or its text).
+ * A 401 on the signed-in session signs out with the gateway's reason.
+ * @param {Response} response
+ * @param {any} body
+ * @param {boolean} [sessionToken]  whether the call used the session's token
+ */
+export function problemError(response, body, sessionToken = true) {
+  if (typeof body === 'string') body = parseJson(body);
   const problem = body && typeof body === 'object' ? body : {};
   const error = new ApiError(response.status, problem.detail || problem.title || response.statusText || `HTTP ${response.status}`, {
     title: problem.title,
@@ -73,13 +93,13 @@ export async function api(path, options = {}) {
     errors: Array.isArray(problem.errors) ? problem.errors : [],
     retryAfter: Number(response.headers.get('Retry-After')) || undefined,
   });
-  if (response.status === 401 && options.token === undefined && session.token) {
+  if (response.status === 401 && sessionToken && session.token) {
     signOut({
       kind: 'error',
       text: `Your session has ended: ${problem.detail || 'the token was refused'}. Sign in again.`,
     });
   }
-  throw error;
+  return error;
 }
 
 /** Every server of the tenant, following the pages. */

@@ -61,6 +61,8 @@ class Live {
   /** @type {Map<string, number>} */
   #detailTries = new Map();
   #detailInFlight = new Set();
+  /** The console.open frame to send again on every new connection (one console per socket). */
+  #console = null;
 
   constructor() {
     if (typeof window !== 'undefined') {
@@ -104,6 +106,7 @@ class Live {
     this.state = 'idle';
     this.servers = {};
     this.loaded = false;
+    this.#console = null;
   }
 
   /** Reconnect at once instead of waiting for the backoff (a button, the browser back online). */
@@ -111,6 +114,32 @@ class Live {
     if (this.state !== 'reconnecting' || !this.#token) return;
     clearTimeout(this.#retryTimer);
     this.#open();
+  }
+
+  /** Send a frame on the socket; false when it is not connected (the caller falls back to REST). */
+  send(frame) {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.state !== 'live') return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /**
+   * Follow a server's log on the socket (console.line frames), now and after every reconnect;
+   * it replaces a console open for another server.
+   */
+  openConsole(server, tail = 100) {
+    this.#console = { type: 'console.open', server, tail };
+    const ws = this.#ws;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(this.#console));
+  }
+
+  /** Stop following a server's log (leaving the console tab). */
+  closeConsole(server) {
+    if (this.#console?.server !== server) return;
+    this.#console = null;
+    const ws = this.#ws;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'console.close', server }));
   }
 
   /** Listen to every frame (the server page builds its timeline from them). */
@@ -182,6 +211,11 @@ class Live {
       this.#lastFrameAt = Date.now();
       ws.send(JSON.stringify({ type: 'auth', token }));
       ws.send(JSON.stringify({ type: 'subscribe', servers: 'all' }));
+      if (this.#console) {
+        ws.send(JSON.stringify(this.#console));
+        // Not a gateway frame: tells the console that its tail is coming again.
+        this.#notify({ type: 'console.reopened', server: this.#console.server });
+      }
       clearInterval(this.#pingTimer);
       this.#pingTimer = window.setInterval(() => this.#heartbeat(ws), PING_EVERY_MS);
     };
@@ -274,6 +308,10 @@ class Live {
       default:
         break;
     }
+    this.#notify(frame);
+  }
+
+  #notify(frame) {
     for (const listener of this.#listeners) {
       try {
         listener(frame);

@@ -1,12 +1,18 @@
-// Hash routing: #/ (servers), #/new (create), #/servers/NAME (one server).
+// Hash routing: #/ (servers), #/new (create), #/servers/NAME (one server) and its tabs
+// #/servers/NAME/console, /logs, /settings.
 
-/** @typedef {{page: 'list'} | {page: 'new'} | {page: 'server', name: string}} Route */
+/** The tabs of a server's page; the first is its overview. */
+export const SERVER_TABS = ['overview', 'console', 'logs', 'settings'];
+
+/** @typedef {{page: 'list'} | {page: 'new'} | {page: 'server', name: string, tab: string}} Route */
 
 /** @returns {Route} */
 export function parseRoute(hash) {
   const path = (hash || '').replace(/^#/, '');
-  const server = /^\/servers\/([^/?#]+)\/?$/.exec(path);
-  if (server) return { page: 'server', name: decodeURIComponent(server[1]) };
+  const server = /^\/servers\/([^/?#]+)(?:\/([a-z]+))?\/?$/.exec(path);
+  if (server && (!server[2] || SERVER_TABS.includes(server[2]))) {
+    return { page: 'server', name: decodeURIComponent(server[1]), tab: server[2] || 'overview' };
+  }
   if (path === '/new' || path === '/new/') return { page: 'new' };
   return { page: 'list' };
 }
@@ -22,7 +28,8 @@ if (typeof window !== 'undefined') {
 export const href = {
   list: '#/',
   create: '#/new',
-  server: (name) => `#/servers/${encodeURIComponent(name)}`,
+  server: (name, tab = 'overview') =>
+    `#/servers/${encodeURIComponent(name)}${tab && tab !== 'overview' ? `/${tab}` : ''}`,
 };
 
 /** Go to a route (a new history entry, as a link would). */

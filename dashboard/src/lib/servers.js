@@ -185,6 +185,8 @@ export function entryFromFrame(frame) {
     if (server[key] != null) entry[key] = server[key];
   }
   if (event.reason != null) entry.reason = event.reason;
+  const actor = event.actor ?? frame.actor;
+  if (actor != null) entry.actor = actor;
   if (event.message != null) entry.message = event.message;
   return entry;
 }
@@ -251,6 +253,32 @@ export function formatAge(iso, now) {
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return `${hours}h`;
   return `${Math.floor(hours / 24)}d`;
+}
+
+/**
+ * When a time is, relative to now: "in 12m" or "3h ago" ("now" within a few seconds).
+ * @param {string|null|undefined} iso
+ * @param {number} now
+ */
+export function formatWhen(iso, now) {
+  if (!iso) return '—';
+  const then = Date.parse(iso);
+  if (!Number.isFinite(then)) return '—';
+  if (Math.abs(then - now) < 5000) return 'now';
+  const span = formatAge(new Date(Math.min(then, now)).toISOString(), Math.max(then, now));
+  return then > now ? `in ${span}` : `${span} ago`;
+}
+
+/**
+ * The last restart (status.lastRestart) in words: who asked, when, and whether it is done.
+ * @param {{requestedAt?: string, by?: string, doneAt?: string|null}|null|undefined} last
+ * @param {number} now
+ */
+export function describeRestart(last, now) {
+  if (!last || !last.requestedAt) return '—';
+  const by = last.by ? ` by ${last.by}` : '';
+  if (last.doneAt) return `${formatWhen(last.doneAt, now)}${by}`;
+  return `asked ${formatWhen(last.requestedAt, now)}${by}, under way`;
 }
 
 /** "host:port", or null while the server has no address. */

@@ -6,9 +6,11 @@ import {
   applySnapshot,
   backoffDelay,
   createBody,
+  describeRestart,
   entryFromFrame,
   fillServer,
   formatAge,
+  formatWhen,
   mergeTimeline,
   playerSeries,
   readClaims,
@@ -96,4 +98,24 @@ test('ages, claims, filters and the create body', () => {
     { name: 's1', spec: { eula: true, type: 'PAPER', resources: { memory: '2Gi' }, storage: { retainOnDelete: true }, properties: { motd: 'hi', maxPlayers: 12, gameMode: 'creative', difficulty: 'hard' } } },
   );
   assert.equal(createBody({ maxPlayers: 'lots' }).spec.properties.maxPlayers, 'lots');
+});
+
+test('timeline entries keep who asked for a request', () => {
+  const entry = entryFromFrame({
+    event: { id: 'r1', type: 'request.update', time: '2026-01-01T00:00:00Z', actor: 'alice@tenant-a', message: 'changed spec.resources.memory' },
+    server: { name: 'a' },
+  });
+  assert.equal(entry.actor, 'alice@tenant-a');
+  assert.equal(entry.message, 'changed spec.resources.memory');
+});
+
+test('times relative to now, and the last restart in words', () => {
+  const now = Date.parse('2026-01-02T00:00:00Z');
+  assert.equal(formatWhen('2026-01-02T03:00:00Z', now), 'in 3h');
+  assert.equal(formatWhen('2026-01-01T23:48:00Z', now), '12m ago');
+  assert.equal(formatWhen('2026-01-02T00:00:01Z', now), 'now');
+  assert.equal(formatWhen(null, now), '—');
+  assert.equal(describeRestart({ requestedAt: '2026-01-01T23:00:00Z', by: 'schedule', doneAt: '2026-01-01T23:01:00Z' }, now), '59m ago by schedule');
+  assert.equal(describeRestart({ requestedAt: '2026-01-01T23:59:00Z', by: 'bob' }, now), 'asked 1m ago by bob, under way');
+  assert.equal(describeRestart(null, now), '—');
 });
