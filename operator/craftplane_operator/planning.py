@@ -38,7 +38,7 @@ from craftplane_operator.conditions import Upkept, desired_status, problem_event
 from craftplane_operator.disruption import CountdownView, Upkeep
 from craftplane_operator.disruption import Notice as KubeEvent
 from craftplane_operator.matching import up_to_date
-from craftplane_operator.merge_patch import merge_patch
+from craftplane_operator.merge_patch import merge_patch as merge_patch  # re-exported
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target
 from craftplane_operator.upkeep import AllowlistJob, plan_day2
