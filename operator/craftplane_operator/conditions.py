@@ -7,6 +7,7 @@ repetition: the same derivation gives the same status, times included.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -20,6 +21,8 @@ from craftplane.contracts.status import (
     Players,
     ServerStatus,
 )
+from craftplane_operator.allowlist_sync import REASON_NOT_RUNNING, SyncOutcome
+from craftplane_operator.disruption import Notice
 from craftplane_operator.phase import Derived
 
 # The status fields this module owns; others (e.g. kopf's own bookkeeping)
@@ -31,6 +34,8 @@ MANAGED_STATUS_KEYS: Final = (
     "address",
     "players",
     "message",
+    "nextRestart",
+    "lastRestart",
 )
 
 
@@ -94,12 +99,62 @@ def build_conditions(
     ]
 
 
+def allowlist_condition(
+    outcome: SyncOutcome | None,
+    previous: Sequence[Mapping[str, Any]],
+    generation: int,
+    now: datetime,
+    *,
+    running: bool,
+) -> Condition | None:
+    """AllowlistSynced from the last sync's outcome; while not Running (or before the first
+    sync) the last value stays, or Unknown/NotRunning when there never was one."""
+    before = next(
+        (c for c in previous if isinstance(c, Mapping) and c.get("type") == "AllowlistSynced"),
+        None,
+    )
+    if outcome is None or not running:
+        if before is not None:
+            try:
+                return Condition.model_validate(before)
+            except ValidationError:
+                pass  # written by hand into something else: say it afresh
+        if running:
+            return None
+        outcome = SyncOutcome(
+            ConditionStatus.UNKNOWN, REASON_NOT_RUNNING, "the server is not running"
+        )
+    condition = Condition(
+        type=ConditionType.ALLOWLIST_SYNCED,
+        status=outcome.status,
+        reason=outcome.reason,
+        message=outcome.message,
+        last_transition_time=_aware(now),
+        observed_generation=generation,
+    )
+    if before is not None and before.get("status") == outcome.status.value:
+        kept = _time(before.get("lastTransitionTime"))
+        if kept is not None:
+            condition.last_transition_time = kept
+    return condition
+
+
+@dataclass(frozen=True)
+class Upkept:
+    """The parts of the status that stops, restarts and the allowlist add."""
+
+    allowlist: Condition | None = None
+    next_restart: str | None = None
+    last_restart: Mapping[str, Any] | None = None
+
+
 def desired_status(
     derived: Derived,
     previous_status: Mapping[str, Any] | None,
     generation: int,
     now: datetime,
     players: Players | None = None,
+    upkept: Upkept | None = None,
 ) -> dict[str, Any]:
     """The whole status to write, in the CRD's shape.
 
@@ -107,13 +162,21 @@ def desired_status(
     a crash would be a lie.
     """
     previous = (previous_status or {}).get("conditions") or []
-    status = ServerStatus(
-        phase=derived.phase,
-        conditions=_conditions(derived, previous, generation, now),
-        observed_generation=generation,
-        address=derived.address,
-        players=players if derived.phase is Phase.RUNNING else None,
-        message=derived.message,
+    extra = upkept or Upkept()
+    conditions = _conditions(derived, previous, generation, now)
+    if extra.allowlist is not None:
+        conditions.append(extra.allowlist)
+    status = ServerStatus.model_validate(
+        {
+            "phase": derived.phase,
+            "conditions": conditions,
+            "observedGeneration": generation,
+            "address": derived.address,
+            "players": players if derived.phase is Phase.RUNNING else None,
+            "message": derived.message,
+            "nextRestart": extra.next_restart,
+            "lastRestart": extra.last_restart,
+        }
     )
     return status.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -146,3 +209,17 @@ def status_patch(
         if key not in desired_status and current.get(key) is not None:
             patch[key] = None
     return patch
+
+
+def problem_events(previous: Mapping[str, Any], derived: Derived) -> tuple[Notice, ...]:
+    """A Warning when a phase-neutral problem appears or changes (not on every pass)."""
+    if derived.degraded_reason is None or derived.degraded_message is None:
+        return ()
+    conditions: list[Mapping[str, Any]] = previous.get("conditions") or []
+    before: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Degraded"), {})
+    if (before.get("reason"), before.get("message")) == (
+        derived.degraded_reason,
+        derived.degraded_message,
+    ):
+        return ()
+    return (Notice(True, derived.degraded_reason, derived.degraded_message),)

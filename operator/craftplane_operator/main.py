@@ -30,6 +30,7 @@ from craftplane_operator.recorder import EventRecorder
 from craftplane_operator.settings import OperatorSettings, startup_errors
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
+from craftplane_operator.upkeep_runner import build_upkeep
 from craftplane_operator.workqueue import WorkQueue
 
 log = logs.get_logger(__name__)
@@ -45,15 +46,25 @@ class Operator:
         self.players = PlayerTracker(self.queue.add, interval=settings.ping_interval)
         self.publisher = Publisher(settings.nats_url, on_sync=self._on_sync)
         self.store = ObjectStore()
+        self.recorder = EventRecorder(kube, settings.identity)
+        self.upkeep = build_upkeep(
+            kube,
+            settings.rcon_reach,
+            allowlist_seconds=settings.allowlist_seconds,
+            add=self.queue.add,
+            add_after=self.queue.add_after,
+            notify=self._notify,
+        )
         self.reconciler = Reconciler(
             kube,
             self.store,
             self.publisher,
-            EventRecorder(kube, settings.identity),
+            self.recorder,
             TenantDirectory(kube),
             self.players,
             ping_in_cluster=settings.ping_in_cluster,
             placement=settings.placement,
+            upkeep=self.upkeep,
         )
         self._resync: Supervised | None = None
         self.started = False
@@ -61,6 +72,13 @@ class Operator:
 
     async def _reconcile(self, key: str) -> None:
         await self.reconciler.reconcile(key)
+
+    async def _notify(self, key: str, reason: str, message: str) -> None:
+        """A Warning Event on the server from outside a reconcile (a failed announcement)."""
+        namespace, name = key.split("/", 1)
+        body = self.store.get(KIND, namespace, name)
+        if body is not None:
+            await self.recorder.record(body, warning=True, reason=reason, message=message)
 
     async def _on_sync(self, request: SyncEvent) -> None:
         ref = request.server
@@ -98,6 +116,7 @@ class Operator:
         if self._resync is not None:
             await self._resync.stop()
         await self.players.stop()
+        await self.upkeep.stop()
         await self.queue.stop()
         await self.publisher.stop()
 

@@ -23,6 +23,7 @@ from craftplane.contracts.cr_events import phase_event, spec_event
 from craftplane.contracts.events import Event, EventType, state_key
 from craftplane.contracts.names import FINALIZER, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase, Players
+from craftplane_operator.allowlist_sync import SyncOutcome
 from craftplane_operator.builders import build_children, existing_password
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.naming import (
@@ -33,10 +34,14 @@ from craftplane_operator.builders.naming import (
     service_name,
     statefulset_name,
 )
-from craftplane_operator.conditions import desired_status, status_patch
+from craftplane_operator.conditions import Upkept, desired_status, problem_events, status_patch
+from craftplane_operator.disruption import CountdownView, Upkeep
+from craftplane_operator.disruption import Notice as KubeEvent
 from craftplane_operator.matching import up_to_date
+from craftplane_operator.merge_patch import merge_patch as merge_patch  # re-exported
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target
+from craftplane_operator.upkeep import AllowlistJob, plan_day2
 from craftplane_operator.volume import STORAGE_NOT_APPLIED, plan_volume
 
 Obj = dict[str, Any]
@@ -87,6 +92,8 @@ class Gathered:
     ping_in_cluster: bool = False
     # The API server's refusal of the volume resize the previous plan asked for (403/422).
     volume_refusal: str | None = None
+    countdown: CountdownView | None = None  # the announcement running or run for the server
+    allowlist: SyncOutcome | None = None  # the last allowlist sync's outcome
 
     @classmethod
     def of(cls, key: str, body: Obj | None, now: datetime, **found: Any) -> Gathered:
@@ -105,15 +112,6 @@ class VolumeResize:
     name: str
     size: str
     patch: Obj
-
-
-@dataclass(frozen=True)
-class KubeEvent:
-    """A Kubernetes Event to record on the MinecraftServer."""
-
-    warning: bool
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -155,6 +153,8 @@ class Plan:
     finalize: Finalize | None = None
     forget: bool = False  # stop pinging and counting the server
     timed: bool = False  # a full reconcile of a valid server (what the duration metric measures)
+    upkeep: Upkeep | None = None  # announcements to start, when to wake up
+    allowlist: AllowlistJob | None = None  # sync the allowlist over RCON (when due)
 
     @property
     def writes(self) -> bool:
@@ -203,13 +203,29 @@ def plan(seen: Gathered) -> Plan:
     derived = derive(observed, seen.now)
     if problem is not None:
         derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
+    day2 = plan_day2(
+        server,
+        body.get("status") or {},
+        live,
+        _desired(server, live, seen.new_password),
+        derived,
+        players=seen.players,
+        countdown=seen.countdown,
+        outcome=seen.allowlist,
+        now=seen.now,
+    )
+    max_players = server.spec.properties.max_players
     return Plan(
         seen.key,
         finalizer_patch=finalizer_patch,
-        children=_children(server, live, seen.new_password),
+        children=_changes(day2.children, live),
         resize=resize,
-        status=_status(seen, body, derived, max_players=server.spec.properties.max_players),
+        status=_status(
+            seen, body, day2.derived, max_players=max_players, day2=(day2.upkept, day2.notices)
+        ),
         timed=True,
+        upkeep=day2.upkeep,
+        allowlist=day2.allowlist,
     )
 
 
@@ -226,22 +242,26 @@ def _finalizer_patch(body: Obj) -> Obj | None:
     }
 
 
-def _children(
-    server: ServerContext, live: Mapping[str, Obj | None], new_password: str
-) -> tuple[ChildApply, ...]:
+def _desired(server: ServerContext, live: Mapping[str, Obj | None], new_password: str) -> list[Obj]:
     # Never a new RCON password over an existing one: the running server would lock us out.
     password = existing_password(live.get("Secret")) or new_password
-    changes = []
-    for desired in build_children(server, password):
-        kind = desired["kind"]
-        current = live.get(kind)
-        if kind == "StatefulSet" and current is not None:
+    built = build_children(server, password)
+    for desired in built:
+        current = live.get(desired["kind"])
+        if desired["kind"] == "StatefulSet" and current is not None:
             # volumeClaimTemplates are immutable: keep what the StatefulSet was created with.
             desired["spec"]["volumeClaimTemplates"] = current["spec"].get(
                 "volumeClaimTemplates", []
             )
-        if not up_to_date(current, desired):
-            changes.append(ChildApply("created" if current is None else "repaired", desired))
+    return built
+
+
+def _changes(desired: list[Obj], live: Mapping[str, Obj | None]) -> tuple[ChildApply, ...]:
+    changes = []
+    for child in desired:
+        current = live.get(child["kind"])
+        if not up_to_date(current, child):
+            changes.append(ChildApply("created" if current is None else "repaired", child))
     return tuple(changes)
 
 
@@ -259,14 +279,22 @@ def _volume(
     return VolumeResize(pvc["metadata"]["name"], size, volume.patch), None
 
 
-def _status(seen: Gathered, body: Obj, derived: Derived, *, max_players: int | None) -> StatusPlan:
+def _status(
+    seen: Gathered,
+    body: Obj,
+    derived: Derived,
+    *,
+    max_players: int | None,
+    day2: tuple[Upkept, tuple[KubeEvent, ...]] | None = None,
+) -> StatusPlan:
     meta = body["metadata"]
     previous: Mapping[str, Any] = body.get("status") or {}
     generation = int(meta.get("generation") or 1)
-    desired = desired_status(derived, previous, generation, seen.now, seen.players)
+    upkept, notices = day2 or (_kept(previous), ())
+    desired = desired_status(derived, previous, generation, seen.now, seen.players, upkept)
     patch = status_patch(previous, desired)
     after = body if patch is None else {**body, "status": merge_patch(previous, patch)}
-    kube_events = list(_problem_events(previous, derived))
+    kube_events = [*problem_events(previous, derived), *notices]
     old_phase = previous.get("phase")
     transition = None
     if old_phase != derived.phase.value:
@@ -292,18 +320,11 @@ def _status(seen: Gathered, body: Obj, derived: Derived, *, max_players: int | N
     )
 
 
-def _problem_events(previous: Mapping[str, Any], derived: Derived) -> tuple[KubeEvent, ...]:
-    """A Warning when a phase-neutral problem appears or changes (not on every pass)."""
-    if derived.degraded_reason is None or derived.degraded_message is None:
-        return ()
-    conditions: list[Mapping[str, Any]] = previous.get("conditions") or []
-    before: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Degraded"), {})
-    if (before.get("reason"), before.get("message")) == (
-        derived.degraded_reason,
-        derived.degraded_message,
-    ):
-        return ()
-    return (KubeEvent(True, derived.degraded_reason, derived.degraded_message),)
+def _kept(previous: Mapping[str, Any]) -> Upkept:
+    """An invalid spec or a deletion: the restart records stay as they were."""
+    return Upkept(
+        next_restart=previous.get("nextRestart"), last_restart=previous.get("lastRestart")
+    )
 
 
 def _spec_events(previous: Mapping[str, Any], body: Obj, tenant: str | None) -> tuple[Event, ...]:
@@ -360,21 +381,6 @@ def _deletion(seen: Gathered, body: Obj) -> Plan:
         finalize=Finalize(spec_event(EventType.SERVER_DELETED, body, seen.tenant), patch),
         forget=True,
     )
-
-
-def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> Obj:
-    """`target` with a JSON merge patch applied (RFC 7386), as the API server does it."""
-    result = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = merge_patch(result[key], value)
-        elif isinstance(value, Mapping):
-            result[key] = merge_patch({}, value)
-        else:
-            result[key] = value
-    return result
 
 
 def _body_of(server: ServerContext) -> Obj:

@@ -25,6 +25,7 @@ from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
+from craftplane_operator.upkeep_runner import UpkeepRunner
 
 log = logs.get_logger(__name__)
 
@@ -48,6 +49,7 @@ class Reconciler:
         *,
         ping_in_cluster: bool,
         placement: Placement | None = None,
+        upkeep: UpkeepRunner | None = None,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -57,6 +59,7 @@ class Reconciler:
         self.players = players
         self.ping_in_cluster = ping_in_cluster
         self.placement = placement
+        self.upkeep = upkeep
         # The last phase-event state this process published per server uid: after a restart
         # it is empty, so every server's current state is published once (JetStream drops the
         # duplicates).
@@ -72,6 +75,8 @@ class Reconciler:
             seen = await self._write(decided, seen)
             decided = plan(seen)
         await self._settle(decided, seen)
+        if self.upkeep is not None:
+            self.upkeep.after(decided)
         if decided.timed:
             metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
 
@@ -90,6 +95,7 @@ class Reconciler:
             spec = placed(spec, self.placement)
             children = await self._children(namespace, name)
         secret = children.get("Secret")
+        countdown, allowlist = self.upkeep.gathered(key) if self.upkeep else (None, None)
         return Gathered(
             key=key,
             body=body,
@@ -101,6 +107,8 @@ class Reconciler:
             players=self.players.players(key),
             published=self._published.get(body["metadata"].get("uid", "")),
             ping_in_cluster=self.ping_in_cluster,
+            countdown=countdown,
+            allowlist=allowlist,
         )
 
     async def _fetch(self, namespace: str, name: str) -> Obj | None:

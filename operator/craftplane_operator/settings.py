@@ -8,6 +8,7 @@ import socket
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from craftplane.rcon import Reach
 from craftplane.startup import NATS_SCHEMES, url_errors
 from craftplane_operator.placement import Placement
 
@@ -46,6 +47,14 @@ class OperatorSettings(BaseSettings):
             "storageClassName) and the image for those that leave spec.image at its default"
         ),
     )
+    rcon_reach: Reach = Field(
+        default=Reach.DNS,
+        description="how RCON finds a server's pod: dns (in the cluster) or pod-ip",
+    )
+    allowlist_seconds: float = Field(
+        default=60.0,
+        description="how often a Running server's allowlist is re-read to notice drift",
+    )
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -57,4 +66,7 @@ def startup_errors(settings: OperatorSettings) -> list[str]:
     if settings.workers < 1:
         # No worker would take a key off the queue: every server would wait forever.
         errors.append("CRAFTPLANE_OPERATOR_WORKERS must be at least 1")
+    if settings.allowlist_seconds <= 0:
+        # A zero period would re-read every allowlist in a tight loop.
+        errors.append("CRAFTPLANE_OPERATOR_ALLOWLIST_SECONDS must be greater than 0")
     return errors

@@ -280,6 +280,9 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
     return {
         "CRAFTPLANE_OPERATOR_PLACEMENT": json.dumps(placement),
         "CRAFTPLANE_OPERATOR_PING_IN_CLUSTER": "true",
+        # The host routes to pod IPs but has no cluster DNS for the pods' names.
+        "CRAFTPLANE_OPERATOR_RCON_REACH": "pod-ip",
+        "CRAFTPLANE_OPERATOR_ALLOWLIST_SECONDS": "5",
     }
 
 
