@@ -114,7 +114,7 @@ class Session:
         while True:
             item = await self.client.queue.get()
             await self.subscribed.wait()
-            if self.client.remember(item["uid"], item["order"]):
+            if item["order"] is None or self.client.remember(item["uid"], item["order"]):
                 await self.send(item["frame"])
 
     async def metrics_frames(self) -> None:
