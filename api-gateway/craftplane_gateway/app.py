@@ -21,6 +21,7 @@ from craftplane_gateway.hub import Hub
 from craftplane_gateway.live import CatchUp, LiveFeed
 from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.projector import Projector
+from craftplane_gateway.ratelimit import TokenBuckets
 from craftplane_gateway.reconcile import ClusterSync
 from craftplane_gateway.routes import health, table
 from craftplane_gateway.settings import GatewaySettings
@@ -57,6 +58,7 @@ def create_app(
             nats=NatsLink(settings.nats_url),
             kube=client,
             hub=Hub(settings.client_queue),
+            console_limit=TokenBuckets(settings.console_rate, settings.console_burst),
         )
         projector = Projector(
             state.nats, state.db.get, durable=settings.consumer_name, batch=settings.batch_size

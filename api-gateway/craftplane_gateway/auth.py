@@ -25,10 +25,16 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: a tenant, and the namespace holding its servers."""
+    """An authenticated caller: a tenant, the namespace holding its servers, and who (the
+    token's subject: ``alice@acme``, or the tenant for a token naming nobody)."""
 
     tenant: str
     namespace: str
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", self.tenant)
 
 
 class Source(StrEnum):
@@ -87,7 +93,11 @@ def principal_from_token(token: str, key: str) -> Principal:
         claims = tokens.verify(token, key)
     except tokens.InvalidToken as exc:
         raise problems.unauthorized(exc.reason, invalid=True) from exc
-    return Principal(tenant=claims.tenant, namespace=tokens.namespace_for(claims.tenant))
+    return Principal(
+        tenant=claims.tenant,
+        namespace=tokens.namespace_for(claims.tenant),
+        subject=claims.subject,
+    )
 
 
 def _same_or_allowed_origin(conn: HTTPConnection, allowed_origins: Collection[str]) -> bool:

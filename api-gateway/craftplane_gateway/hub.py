@@ -76,10 +76,24 @@ class Hub:
             sent += self.send_to(client, delta)
         return sent
 
+    def publish_note(self, tenant: str, name: str, frame: dict[str, Any]) -> int:
+        """Queue a frame that changes no server state (a timeline entry of the gateway's own,
+        e.g. who ran a console command) for every interested client of the tenant: it has no
+        order to keep, so it is sent as it comes, whatever the client's view holds."""
+        sent = 0
+        for client in self.clients(tenant):
+            if client.slow.is_set() or not client.wants(name):
+                continue
+            sent += self._put(client, {"uid": None, "order": None, "frame": frame})
+        return sent
+
     def send_to(self, client: Client, delta: Delta) -> bool:
         """Queue a change for one client; a client whose queue is full is dropped."""
+        return self._put(client, {"uid": delta.uid, "order": delta.order, "frame": delta.frame})
+
+    def _put(self, client: Client, item: dict[str, Any]) -> bool:
         try:
-            client.queue.put_nowait({"uid": delta.uid, "order": delta.order, "frame": delta.frame})
+            client.queue.put_nowait(item)
             return True
         except asyncio.QueueFull:
             log.warning(

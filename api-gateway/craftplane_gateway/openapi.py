@@ -18,12 +18,15 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
 from craftplane.contracts.phases import ServerState
 from craftplane_gateway import auth, schemas
+from craftplane_gateway.console_models import ConsoleCommand, ConsoleReply
 from craftplane_gateway.problems import PROBLEM_MEDIA_TYPE
 
 OPENAPI_VERSION: Final = "3.1.0"
 JSON: Final = "application/json"
 MERGE_PATCH: Final = "application/merge-patch+json"
 METRICS_MEDIA_TYPE: Final = "text/plain; version=0.0.4"
+LOG_TEXT: Final = "text/plain; charset=utf-8"
+EVENT_STREAM: Final = "text/event-stream"
 REF_TEMPLATE: Final = "#/components/schemas/{model}"
 
 Names = Mapping[str, str]
@@ -52,6 +55,8 @@ _MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
     (schemas.TimelineEntry, "serialization"),
     (schemas.TimelinePage, "serialization"),
     (schemas.Accepted, "serialization"),
+    (ConsoleCommand, "validation"),
+    (ConsoleReply, "serialization"),
     (schemas.Health, "serialization"),
     (schemas.Readiness, "serialization"),
     (schemas.ProblemDetails, "serialization"),
@@ -69,6 +74,7 @@ _PROBLEMS: Final = {
     409: ("Conflict", "The name is taken, or the server's state does not allow this now."),
     415: ("UnsupportedMediaType", "The body is not JSON."),
     422: ("Unprocessable", "The body is invalid; `errors` names each field."),
+    429: ("TooManyRequests", "The tenant's rate limit is used up; retry after Retry-After."),
     503: ("Unavailable", "The database or the cluster cannot be reached; retry later."),
 }
 
@@ -108,7 +114,7 @@ def _problem_response(description: str, status: int) -> dict[str, Any]:
     }
     if status == 401:
         response["headers"] = {"WWW-Authenticate": {"$ref": "#/components/headers/WWWAuthenticate"}}
-    if status == 503:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
     return response
 
@@ -170,6 +176,27 @@ def _parameters() -> dict[str, Any]:
             "description": "nextCursor of the previous page (opaque).",
             "schema": {"type": "string", "maxLength": 512},
         },
+        "Tail": {
+            "name": "tail",
+            "in": "query",
+            "required": False,
+            "description": "How many of the last log lines to start with.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 5000, "default": 200},
+        },
+        "Follow": {
+            "name": "follow",
+            "in": "query",
+            "required": False,
+            "description": "Keep streaming new lines until the pod goes away.",
+            "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+        },
+        "Previous": {
+            "name": "previous",
+            "in": "query",
+            "required": False,
+            "description": "The log of the container's previous instance (after a crash).",
+            "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+        },
         "Before": {
             "name": "before",
             "in": "query",
@@ -217,6 +244,7 @@ def build_openapi(version: str, endpoints: Iterable[Endpoint]) -> dict[str, Any]
         "servers": [{"url": "/"}],
         "tags": [
             {"name": "servers", "description": "The tenant's Minecraft servers."},
+            {"name": "console", "description": "A server's console and log."},
             {"name": "operations", "description": "Health, readiness, metrics."},
         ],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],

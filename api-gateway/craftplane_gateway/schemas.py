@@ -28,6 +28,7 @@ from craftplane.contracts.events import EventType
 from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import MinecraftServerSpec, ServerType
 from craftplane.contracts.status import Phase
+from craftplane_gateway.audit import RequestType
 
 API_PREFIX: Final = "/api/v1"
 MAX_PAGE_SIZE: Final = 200
@@ -157,6 +158,16 @@ class ServerLinks(WireModel):
         return cls(self_=base, events=f"{base}/events", start=f"{base}/start", stop=f"{base}/stop")
 
 
+class LastRestartOut(WireModel):
+    """The last restart the operator carried out, by request or by schedule."""
+
+    requested_at: str = Field(
+        max_length=64, description="The request's (or the schedule slot's) time, RFC 3339."
+    )
+    by: str = Field(default="", description="Who asked: a token subject, or 'schedule'.")
+    done_at: Timestamp | None = Field(default=None, description="When the pod was replaced.")
+
+
 class ServerOut(WireModel):
     """A server as the REST API and the WebSocket show it: its projected state."""
 
@@ -179,6 +190,14 @@ class ServerOut(WireModel):
         default=None,
         description="The CR's spec (camelCase, as in the cluster), on GET of one server only.",
     )
+    next_restart: Timestamp | None = Field(
+        default=None,
+        description="The next scheduled restart (status.nextRestart), on GET of one server only.",
+    )
+    last_restart: LastRestartOut | None = Field(
+        default=None,
+        description="The last restart carried out (status.lastRestart), on GET of one server only.",
+    )
     links: ServerLinks
 
 
@@ -192,9 +211,15 @@ class ServerPage(WireModel):
 class TimelineEntry(WireModel):
     """One event in a server's history."""
 
-    id: str = Field(description="Event id (its Nats-Msg-Id).")
-    type: EventType
+    id: str = Field(description="Event id (its Nats-Msg-Id, or the gateway's for request.*).")
+    type: EventType | RequestType = Field(
+        description="An event of the operator's, or request.*: a write the gateway made."
+    )
     time: Timestamp
+    actor: str | None = Field(
+        default=None,
+        description="For request.*: who asked (the token's subject, or the tenant).",
+    )
     status: ServerState | None = None
     phase: Phase | None = None
     generation: int | None = Field(default=None, ge=0)

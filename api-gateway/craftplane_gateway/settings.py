@@ -6,6 +6,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from craftplane import tokens
+from craftplane.rcon import Reach
 from craftplane.startup import DATABASE_SCHEMES, NATS_SCHEMES, url_errors
 
 
@@ -38,6 +39,13 @@ class GatewaySettings(BaseSettings):
     client_queue: int = 256
     dashboard_dir: str | None = None
     log_level: str = "INFO"
+    # How the console reaches a server's RCON: its pod's DNS name inside the cluster, or the
+    # pod IP from the API (the sandbox, whose host routes to pod IPs but has no cluster DNS).
+    rcon_reach: Reach = Reach.DNS
+    rcon_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Console commands per tenant (REST and WebSocket together): a token bucket.
+    console_rate: float = Field(default=5.0, gt=0)
+    console_burst: int = Field(default=10, ge=1)
 
 
 def startup_errors(settings: GatewaySettings) -> list[str]:

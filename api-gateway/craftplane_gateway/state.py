@@ -13,6 +13,7 @@ from craftplane.supervise import Backoff, Supervised, retry
 from craftplane_gateway.db.migrate import migrate
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.natsconn import NatsLink
+from craftplane_gateway.ratelimit import TokenBuckets
 from craftplane_gateway.settings import GatewaySettings
 
 log = logs.get_logger(__name__)
@@ -75,3 +76,5 @@ class GatewayState:
     nats: NatsLink
     kube: KubeClient
     hub: Hub
+    console_limit: TokenBuckets
+    """Console commands per tenant, REST and WebSocket together."""

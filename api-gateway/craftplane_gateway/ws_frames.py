@@ -11,6 +11,7 @@ from craftplane.contracts.events import EventType
 from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import ServerType
 from craftplane.contracts.status import Phase
+from craftplane_gateway.audit import RequestType
 from craftplane_gateway.schemas import ServerName, ServerOut, Timestamp, WireModel
 
 MAX_SUBSCRIBED_SERVERS: Final = 1000
@@ -47,13 +48,75 @@ class PingFrame(WireModel):
     id: str | None = Field(default=None, max_length=64)
 
 
-ClientFrame = Annotated[AuthFrame | SubscribeFrame | PingFrame, Field(discriminator="type")]
-CLIENT_FRAME: Final[TypeAdapter[AuthFrame | SubscribeFrame | PingFrame]] = TypeAdapter(ClientFrame)
+class ConsoleOpenFrame(WireModel):
+    """client -> server: follow a server's log (replacing the console open before)."""
+
+    type: Literal["console.open"] = "console.open"
+    server: ServerName
+    tail: int = Field(default=100, ge=1, le=5000, description="Past lines to start with.")
 
 
-def parse_client_frame(data: str | bytes) -> AuthFrame | SubscribeFrame | PingFrame:
+class ConsoleCloseFrame(WireModel):
+    """client -> server: stop following the server's log."""
+
+    type: Literal["console.close"] = "console.close"
+    server: ServerName
+
+
+class ConsoleCommandFrame(WireModel):
+    """client -> server: run one console command (same checks and limit as REST)."""
+
+    type: Literal["console.command"] = "console.command"
+    server: ServerName
+    command: str = Field(max_length=4096, description="Checked like the REST console's.")
+    id: str | None = Field(default=None, max_length=64, description="Echoed in the answer.")
+
+
+AnyClientFrame = (
+    AuthFrame | SubscribeFrame | PingFrame | ConsoleOpenFrame | ConsoleCloseFrame
+    | ConsoleCommandFrame
+)  # fmt: skip
+ClientFrame = Annotated[AnyClientFrame, Field(discriminator="type")]
+CLIENT_FRAME: Final[TypeAdapter[AnyClientFrame]] = TypeAdapter(ClientFrame)
+
+
+def parse_client_frame(data: str | bytes) -> AnyClientFrame:
     """A client frame from JSON text; ValidationError if it is none."""
     return CLIENT_FRAME.validate_json(data, by_alias=True, by_name=False)
+
+
+class ConsoleLineFrame(WireModel):
+    """server -> client: one line of the open console's log."""
+
+    type: Literal["console.line"] = "console.line"
+    server: str
+    line: str
+
+
+class ConsoleOutputFrame(WireModel):
+    """server -> client: the RCON reply to a console.command."""
+
+    type: Literal["console.output"] = "console.output"
+    server: str
+    id: str | None = None
+    command: str
+    output: str
+
+
+class ConsoleErrorFrame(WireModel):
+    """server -> client: a console.command (or console.open) that could not run; ``status``
+    as the REST console would answer, ``retryAfter`` seconds for 429 (else null)."""
+
+    type: Literal["console.error"] = "console.error"
+    server: str
+    id: str | None = None
+    status: int = Field(ge=400, le=599)
+    detail: str
+    retry_after: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """With ``retryAfter`` (and ``id``) present when null, as the protocol spells it."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 class ReadyFrame(WireModel):
@@ -103,13 +166,15 @@ class EventInfo(WireModel):
     """What happened, in an event frame."""
 
     id: str | None = Field(description="The event's id; null for a change found by polling.")
-    type: EventType | Literal["cluster.observed", "projection.observed"] = Field(
+    type: EventType | RequestType | Literal["cluster.observed", "projection.observed"] = Field(
         description=(
-            "The event's type, or how the change was found without one: polling the cluster "
-            "(NATS down, drift) or catching up from the projection."
+            "The event's type, a write the gateway made (request.*), or how the change was "
+            "found without one: polling the cluster (NATS down, drift) or catching up from "
+            "the projection."
         )
     )
     time: Timestamp | None
+    actor: str | None = Field(default=None, description="For request.*: who asked.")
     reason: str | None = None
     message: str | None = None
 
@@ -145,13 +210,12 @@ class PongFrame(WireModel):
     id: str | None = None
 
 
-ServerFrame = Annotated[
-    ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame,
-    Field(discriminator="type"),
-]
-SERVER_FRAME: Final[
-    TypeAdapter[ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame]
-] = TypeAdapter(ServerFrame)
+AnyServerFrame = (
+    ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame
+    | ConsoleLineFrame | ConsoleOutputFrame | ConsoleErrorFrame
+)  # fmt: skip
+ServerFrame = Annotated[AnyServerFrame, Field(discriminator="type")]
+SERVER_FRAME: Final[TypeAdapter[AnyServerFrame]] = TypeAdapter(ServerFrame)
 
 
 def frame_json(frame: BaseModel) -> str:

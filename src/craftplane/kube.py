@@ -7,10 +7,11 @@ Client errors are converted here, at one boundary, into KubeError with the HTTP 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
 
 import aiohttp
 from kubernetes_asyncio import client, config
@@ -20,6 +21,9 @@ Obj = dict[str, Any]
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+
+# A log line longer than this is cut into pieces: one line never holds the whole stream.
+MAX_LINE_BYTES: Final = 64 * 1024
 
 _CORE = {
     "Secret": "secrets",
@@ -65,6 +69,58 @@ def path_for(kind: str, namespace: str | None = None, name: str | None = None) -
     if name is not None:
         path += f"/{name}"
     return path
+
+
+def pod_log_path(namespace: str, pod: str) -> str:
+    return f"{path_for('Pod', namespace, pod)}/log"
+
+
+class LineSplitter:
+    """Bytes as they arrive -> whole lines (without their newline), UTF-8 decoded."""
+
+    def __init__(self, max_bytes: int = MAX_LINE_BYTES) -> None:
+        self._pending = bytearray()
+        self._max = max_bytes
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._pending += chunk
+        lines: list[str] = []
+        while True:
+            end = self._pending.find(b"\n")
+            if end < 0:
+                break
+            lines.append(self._decode(self._pending[:end]))
+            del self._pending[: end + 1]
+        while len(self._pending) >= self._max:
+            lines.append(self._decode(self._pending[: self._max]))
+            del self._pending[: self._max]
+        return lines
+
+    def close(self) -> list[str]:
+        """The last line when the stream did not end with a newline."""
+        rest, self._pending = bytes(self._pending), bytearray()
+        return [self._decode(rest)] if rest else []
+
+    @staticmethod
+    def _decode(raw: bytes | bytearray) -> str:
+        return bytes(raw).decode("utf-8", errors="replace").removesuffix("\r")
+
+
+async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    splitter = LineSplitter()
+    async for chunk in resp.content.iter_any():
+        for line in splitter.feed(chunk):
+            yield line
+    for line in splitter.close():
+        yield line
+
+
+def _error_of(status: int, text: str) -> KubeError:
+    try:
+        payload: Obj = json.loads(text) if text else {}
+    except ValueError:
+        payload = {"text": text}
+    return KubeError(status, str(payload.get("message") or text[:300]), payload)
 
 
 class KubeClient:
@@ -153,6 +209,47 @@ class KubeClient:
             raise KubeError(0, f"API server unreachable: {exc}") from exc
         except TimeoutError as exc:
             raise KubeError(0, f"API server timed out on {method} {path}") from exc
+
+    @contextlib.asynccontextmanager
+    async def open_lines(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        connect_timeout: float = 30,
+        read_timeout: float | None = None,
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """A streamed text response (the pod log API) as lines; KubeError when the API refuses
+        it, raised on entering, before any line. Leaving closes the upstream connection.
+        ``read_timeout`` None waits for lines forever (a followed log)."""
+        session = self._client_session()
+        self.requests += 1
+        headers = await self._headers(None)
+        headers["Accept"] = "*/*"
+        timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
+        try:
+            async with session.get(
+                self._host + path,
+                proxy=self._proxy,
+                params=dict(params or {}),
+                headers=headers,
+                timeout=timeout,
+            ) as resp:
+                if resp.status >= 400:
+                    raise _error_of(resp.status, await resp.text())
+                yield _lines(resp)
+        except aiohttp.ClientError as exc:
+            raise KubeError(0, f"API server unreachable: {exc}") from exc
+        except TimeoutError as exc:
+            raise KubeError(0, f"API server timed out on GET {path}") from exc
+
+    async def stream_lines(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> AsyncIterator[str]:
+        """The lines of a streamed text response, as they come; see :meth:`open_lines`."""
+        async with self.open_lines(path, params) as lines:
+            async for line in lines:
+                yield line
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         try:

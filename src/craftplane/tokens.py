@@ -33,6 +33,7 @@ __all__ = [
     "InvalidToken",
     "check_key",
     "generate_key",
+    "is_subject_of",
     "is_valid_tenant",
     "mint",
     "namespace_for",
@@ -55,6 +56,8 @@ TENANT_PATTERN: Final = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 NAMESPACE_PREFIX: Final = "tenant-"
 _TENANT_RE: Final = re.compile(TENANT_PATTERN)
 _REQUIRED_CLAIMS: Final = ["sub", "tenant", "iat", "nbf", "exp", "iss", "aud", "jti"]
+# A person within a tenant: printable, no spaces or '@' (the tenant follows the '@').
+_USER_RE: Final = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
 
 
 class InvalidToken(Exception):
@@ -73,6 +76,12 @@ class Claims:
     expires_at: datetime
     issued_at: datetime
     token_id: str
+    subject: str = ""
+    """Who holds the token (``sub``): the tenant itself, or ``<user>@<tenant>``."""
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(self, "subject", self.tenant)
 
 
 def is_valid_tenant(tenant: object) -> bool:
@@ -93,6 +102,18 @@ def tenant_for_namespace(namespace: str) -> str | None:
         return None
     tenant = namespace.removeprefix(NAMESPACE_PREFIX)
     return tenant if is_valid_tenant(tenant) else None
+
+
+def is_subject_of(subject: object, tenant: str) -> bool:
+    """Whether ``subject`` may stand for someone in ``tenant``: the tenant itself (every
+    token minted before subjects existed), or ``<user>@<tenant>``. Binding the subject to the
+    tenant keeps a token from naming a person of another tenant."""
+    if not isinstance(subject, str):
+        return False
+    if subject == tenant:
+        return True
+    user, at, rest = subject.rpartition("@")
+    return bool(at) and rest == tenant and _USER_RE.fullmatch(user) is not None
 
 
 def check_key(key: str) -> None:
@@ -121,16 +142,21 @@ def mint(
     *,
     ttl: timedelta = DEFAULT_TTL,
     now: datetime | None = None,
+    subject: str | None = None,
 ) -> str:
-    """A token for ``tenant``, valid from ``now`` for ``ttl``."""
+    """A token for ``tenant``, valid from ``now`` for ``ttl``; ``subject`` (``<user>@<tenant>``)
+    names who holds it, the tenant itself by default."""
     check_key(key)
     if not is_valid_tenant(tenant):
         raise ValueError(f"not a tenant name: {tenant!r} (expected {TENANT_PATTERN})")
+    sub = tenant if subject is None else subject
+    if not is_subject_of(sub, tenant):
+        raise ValueError(f"subject {sub!r} must be {tenant!r} or '<user>@{tenant}'")
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive")
     issued = int(_at(now).timestamp())
     claims: dict[str, Any] = {
-        "sub": tenant,
+        "sub": sub,
         "tenant": tenant,
         "iat": issued,
         "nbf": issued,
@@ -211,9 +237,13 @@ def verify(
         raise InvalidToken("token not yet valid")
 
     tenant = payload.get("tenant")
-    if not is_valid_tenant(tenant) or payload.get("sub") != tenant:
+    if not is_valid_tenant(tenant):
         raise InvalidToken("missing or invalid tenant")
     assert isinstance(tenant, str)
+    subject = payload.get("sub")
+    if not is_subject_of(subject, tenant):
+        raise InvalidToken("missing or invalid tenant")
+    assert isinstance(subject, str)
     jti = payload.get("jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidToken("claim jti is not a string")
@@ -222,4 +252,5 @@ def verify(
         expires_at=datetime.fromtimestamp(expires, UTC),
         issued_at=datetime.fromtimestamp(issued, UTC),
         token_id=jti,
+        subject=subject,
     )

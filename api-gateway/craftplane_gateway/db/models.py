@@ -100,6 +100,8 @@ class TimelineEntry:
     message: str | None
     event_time: datetime
     recorded_at: datetime
+    actor: str | None = None
+    """Who asked, for the gateway's own writes (request.*); None for the operator's events."""
 
     @classmethod
     def from_record(cls, record: Record) -> Self:

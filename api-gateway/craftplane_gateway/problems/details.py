@@ -125,6 +125,22 @@ def conflict(detail: str) -> Problem:
     return Problem(409, "Conflict", detail, slug="conflict")
 
 
+def server_not_running(detail: str) -> Problem:
+    """409: the server has no pod (or no RCON, or no previous container) to do this with."""
+    return Problem(409, "Conflict", detail, slug="server-not-running")
+
+
+def too_many_requests(detail: str, *, retry_after: int) -> Problem:
+    """429 with ``Retry-After`` in whole seconds: the caller's rate limit is used up."""
+    return Problem(
+        429,
+        "Too many requests",
+        detail,
+        slug="rate-limited",
+        headers={"Retry-After": str(max(1, retry_after))},
+    )
+
+
 def unsupported_media_type(expected: Iterable[str]) -> Problem:
     """415: the body's Content-Type is not one the route reads."""
     return Problem(

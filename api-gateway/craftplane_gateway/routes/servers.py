@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from craftplane.clock import utcnow
 from craftplane.contracts.crd import NAME_PATTERN
+from craftplane.contracts.lifecycle import RESTART_REQUEST_ANNOTATION, RESTART_REQUESTER_ANNOTATION
 from craftplane.contracts.names import KIND
 from craftplane.contracts.phases import ServerState
 from craftplane.kube import KubeError
-from craftplane_gateway import auth, problems, schemas
+from craftplane_gateway import audit, auth, problems, recorder, schemas
+from craftplane_gateway.audit import RequestType
 from craftplane_gateway.cluster import FIELD_MANAGER, cr_body
 from craftplane_gateway.db import queries
 from craftplane_gateway.db.models import ServerRow
 from craftplane_gateway.frames import public_server
 from craftplane_gateway.routes.common import database, principal, state_of
+from craftplane_gateway.state import GatewayState
 
 PREFIX = schemas.API_PREFIX
 STATUSES = frozenset(s.value for s in ServerState)
@@ -27,24 +33,59 @@ _NAME = re.compile(NAME_PATTERN)
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 
-def server_out(row: ServerRow, spec: dict[str, Any] | None = None) -> schemas.ServerOut:
+def server_out(row: ServerRow, cr: dict[str, Any] | None = None) -> schemas.ServerOut:
+    """A projection row as the API shows it; with the CR (GET of one server), its spec and
+    the restart fields of its status too."""
     view = public_server(row.to_json())
     view.pop("generation", None)
     view["links"] = schemas.ServerLinks.for_server(row.name).model_dump(by_alias=True)
-    if spec is not None:
-        view["spec"] = spec
+    if cr is not None:
+        view.update(from_cr(cr))
     return schemas.ServerOut.model_validate(view)
 
 
-def server_json(row: ServerRow, spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    return server_out(row, spec).model_dump(mode="json", by_alias=True, exclude_none=True)
+def from_cr(cr: dict[str, Any]) -> dict[str, Any]:
+    """What GET of one server reads from the CR: the spec, status.nextRestart and
+    status.lastRestart (a malformed status field is left out rather than failing the GET)."""
+    found: dict[str, Any] = {}
+    if isinstance(cr.get("spec"), dict):
+        found["spec"] = cr["spec"]
+    raw_status = cr.get("status")
+    status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
+    if status.get("nextRestart"):
+        with contextlib.suppress(ValueError):
+            found["nextRestart"] = _timestamp(status["nextRestart"])
+    last = status.get("lastRestart")
+    if isinstance(last, dict):
+        with contextlib.suppress(ValueError):
+            found["lastRestart"] = schemas.LastRestartOut.model_validate(last).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            )
+    return found
 
 
-def _name(request: Request) -> str:
-    name: str = request.path_params["name"]
+def _timestamp(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not a time")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("not an aware time")
+    return moment.isoformat()
+
+
+def server_json(row: ServerRow, cr: dict[str, Any] | None = None) -> dict[str, Any]:
+    return server_out(row, cr).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def checked_name(name: str) -> str:
+    """A server name from a path or a frame; 404 for one no server can have."""
     if not _NAME.fullmatch(name) or len(name) > 52:
         raise problems.not_found(name)
     return name
+
+
+def _name(request: Request) -> str:
+    return checked_name(request.path_params["name"])
 
 
 async def _body(request: Request) -> Any:
@@ -70,7 +111,8 @@ def _int_param(request: Request, key: str, default: int, low: int, high: int) ->
     return value
 
 
-def _kube_problem(exc: KubeError, name: str) -> problems.Problem:
+def kube_problem(exc: KubeError, name: str) -> problems.Problem:
+    """A Kubernetes API error on the server ``name`` as the problem the caller gets."""
     if exc.status == 0 or exc.status >= 500:
         return problems.service_unavailable("the Kubernetes API is unreachable; retry shortly")
     if exc.status == 404:
@@ -121,20 +163,27 @@ async def create_server(request: Request) -> Response:
     except ValidationError as exc:
         raise problems.from_validation_error(exc) from exc
     gw = state_of(request)
-    manifest = cr_body(create.name, who.namespace, schemas.spec_document(create.spec), who.tenant)
+    document = schemas.spec_document(create.spec)
+    manifest = cr_body(create.name, who.namespace, document, who.tenant)
     try:
-        await gw.kube.create(manifest)
+        created = await gw.kube.create(manifest)
     except KubeError as exc:
-        raise _kube_problem(exc, create.name) from exc
+        raise kube_problem(exc, create.name) from exc
+    await recorder.record(gw, who, created, RequestType.CREATE, audit.create_message(document))
     return _accepted(create.name)
 
 
 async def _own_cr(request: Request, who: auth.Principal, name: str) -> dict[str, Any]:
-    gw = state_of(request)
+    return await own_cr(state_of(request), who, name)
+
+
+async def own_cr(gw: GatewayState, who: auth.Principal, name: str) -> dict[str, Any]:
+    """The caller's MinecraftServer ``name``; 404 when it has none of that name (another
+    tenant's is in another namespace, so it is never found)."""
     try:
         body = await gw.kube.get(KIND, who.namespace, name)
     except KubeError as exc:
-        raise _kube_problem(exc, name) from exc
+        raise kube_problem(exc, name) from exc
     if body is None:
         raise problems.not_found(name)
     return body
@@ -147,13 +196,11 @@ async def get_server(request: Request) -> Response:
         row = await queries.get_server(conn, who.tenant, name, namespace=who.namespace)
     if row is None:
         raise problems.not_found(name)
-    spec = None
-    try:
-        body = await state_of(request).kube.get(KIND, who.namespace, name)
-        spec = (body or {}).get("spec")
-    except KubeError:
-        pass  # the projection answers even while the cluster does not
-    return JSONResponse(server_json(row, spec))
+    cr = None
+    # The projection answers even while the cluster does not.
+    with contextlib.suppress(KubeError):
+        cr = await state_of(request).kube.get(KIND, who.namespace, name)
+    return JSONResponse(server_json(row, cr))
 
 
 async def patch_server(request: Request) -> Response:
@@ -165,30 +212,43 @@ async def patch_server(request: Request) -> Response:
     except ValidationError as exc:
         raise problems.from_validation_error(exc) from exc
     current = await _own_cr(request, who, name)
+    before = current.get("spec") or {}
     try:
-        schemas.merge_spec(current.get("spec") or {}, patch.spec)
+        schemas.merge_spec(before, patch.spec)
     except ValidationError as exc:
         raise problems.from_validation_error(exc, prefix="spec") from exc
-    await _merge(request, who, name, {"spec": patch.spec})
+    after = await _merge(request, who, name, {"spec": patch.spec})
+    paths = audit.changed_paths(before, schemas.merge_patch(before, patch.spec))
+    await recorder.record(
+        state_of(request), who, after, RequestType.UPDATE, audit.update_message(paths)
+    )
     return _accepted(name)
 
 
-async def _merge(request: Request, who: auth.Principal, name: str, patch: dict[str, Any]) -> None:
+async def _merge(
+    request: Request, who: auth.Principal, name: str, patch: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge-patch the caller's CR; the CR the API returned."""
     try:
-        await state_of(request).kube.merge_patch(KIND, who.namespace, name, patch)
+        return await state_of(request).kube.merge_patch(KIND, who.namespace, name, patch)
     except KubeError as exc:
-        raise _kube_problem(exc, name) from exc
+        raise kube_problem(exc, name) from exc
 
 
 async def delete_server(request: Request) -> Response:
     who = principal(request)
     name = _name(request)
+    # Read first: the timeline entry belongs to this incarnation (its uid).
+    current = await _own_cr(request, who, name)
     try:
         found = await state_of(request).kube.delete(KIND, who.namespace, name)
     except KubeError as exc:
-        raise _kube_problem(exc, name) from exc
+        raise kube_problem(exc, name) from exc
     if not found:
         raise problems.not_found(name)
+    await recorder.record(
+        state_of(request), who, current, RequestType.DELETE, audit.MESSAGES[RequestType.DELETE]
+    )
     return _accepted(name)
 
 
@@ -196,7 +256,23 @@ async def _set_stopped(request: Request, stopped: bool) -> Response:
     who = principal(request)
     name = _name(request)
     await _own_cr(request, who, name)
-    await _merge(request, who, name, {"spec": {"stopped": stopped}})
+    after = await _merge(request, who, name, {"spec": {"stopped": stopped}})
+    kind = RequestType.STOP if stopped else RequestType.START
+    await recorder.record(state_of(request), who, after, kind, audit.MESSAGES[kind])
+    return _accepted(name)
+
+
+async def restart_server(request: Request) -> Response:
+    """Ask the operator for a restart: the two annotations it answers (with announcements
+    and a save first); nothing else changes in the CR."""
+    who = principal(request)
+    name = _name(request)
+    await _own_cr(request, who, name)
+    at = utcnow().isoformat(timespec="seconds").replace("+00:00", "Z")
+    annotations = {RESTART_REQUEST_ANNOTATION: at, RESTART_REQUESTER_ANNOTATION: who.subject}
+    after = await _merge(request, who, name, {"metadata": {"annotations": annotations}})
+    kind = RequestType.RESTART
+    await recorder.record(state_of(request), who, after, kind, audit.MESSAGES[kind])
     return _accepted(name)
 
 
@@ -236,6 +312,7 @@ async def server_events(request: Request) -> Response:
             "id": data["event_id"],
             "type": data["type"],
             "time": data["event_time"],
+            "actor": data.get("actor"),
             "status": data.get("status"),
             "phase": data.get("phase"),
             "generation": data.get("generation"),

@@ -14,7 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from craftplane_gateway.openapi import (
+    EVENT_STREAM,
     JSON,
+    LOG_TEXT,
     MERGE_PATCH,
     METRICS_MEDIA_TYPE,
     Endpoint,
@@ -26,7 +28,7 @@ from craftplane_gateway.openapi import (
     problem_responses,
     ref,
 )
-from craftplane_gateway.routes import health, servers, ws
+from craftplane_gateway.routes import console, health, logs, servers, ws
 from craftplane_gateway.schemas import API_PREFIX
 
 SERVERS: Final = f"{API_PREFIX}/servers"
@@ -133,6 +135,49 @@ def _action(verb: str, effect: str) -> Any:
     return operation
 
 
+def _console(names: Names) -> dict[str, Any]:
+    return {
+        "operationId": "runConsoleCommand",
+        "summary": "Run a console command over RCON",
+        "description": (
+            "One command on the server's console; the answer is its RCON reply. Limited per "
+            "tenant (REST and WebSocket together; 429 with Retry-After when used up, checked "
+            "before RCON is reached). Recorded in the timeline as request.console."
+        ),
+        "tags": ["console"],
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": ref(names["ConsoleCommand"])}},
+        },
+        "responses": {
+            "200": json_response(ref(names["ConsoleReply"]), "The server's reply."),
+            **problem_responses(400, 401, 403, 404, 409, 415, 422, 429, 503),
+        },
+    }
+
+
+def _logs(_: Names) -> dict[str, Any]:
+    line = {"type": "string"}
+    return {
+        "operationId": "streamServerLogs",
+        "summary": "The server's log, streamed",
+        "description": (
+            "The minecraft container's log from the pod log API, one line per \\n as plain "
+            "text, or as server-sent events (`data: <line>`) with Accept: text/event-stream. "
+            "With follow=true the stream stays open until the pod goes away."
+        ),
+        "tags": ["console"],
+        "parameters": [param("Tail"), param("Follow"), param("Previous")],
+        "responses": {
+            "200": {
+                "description": "The log lines.",
+                "content": {LOG_TEXT: {"schema": line}, EVENT_STREAM: {"schema": line}},
+            },
+            **problem_responses(400, 401, 403, 404, 409, 503),
+        },
+    }
+
+
 def _server_events(names: Names) -> dict[str, Any]:
     return {
         "operationId": "listServerEvents",
@@ -212,6 +257,18 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         servers.stop_server,
         _action("stop", "Sets spec.stopped to true; the world is kept."),
     ),
+    Endpoint(
+        "post",
+        f"{SERVER}/restart",
+        servers.restart_server,
+        _action(
+            "restart",
+            "Asks the operator for a restart (the craftplane.io/restart-requested-at and "
+            "-by annotations); it announces, saves and replaces the pod.",
+        ),
+    ),
+    Endpoint("post", f"{SERVER}/console", console.post_console, _console),
+    Endpoint("get", f"{SERVER}/logs", logs.server_logs, _logs),
     Endpoint("get", f"{SERVER}/events", servers.server_events, _server_events),
     Endpoint("get", "/healthz", health.healthz, _healthz, public=True),
     Endpoint("get", "/readyz", health.readyz, _readyz, public=True),

@@ -9,6 +9,13 @@ Protocol (JSON text frames, the models in :mod:`craftplane_gateway.ws_frames`):
   server -> {"type": "metrics", "playersByServer": {...}, "serversByStatus": {...}} every 30 s
   client -> {"type": "ping", "id": "7"}  server -> {"type": "pong", "id": "7"}  (id optional)
   server -> {"type": "error", "code": "...", "message": "..."}  the socket stays open
+  client -> {"type": "console.open", "server": "x", "tail": 100}   follow x's log (one at a time)
+  server -> {"type": "console.line", "server": "x", "line": "..."}
+  client -> {"type": "console.close", "server": "x"}
+  client -> {"type": "console.command", "server": "x", "command": "list", "id": "c1"}
+  server -> {"type": "console.output", "server": "x", "id": "c1", "command": "list", "output": ""}
+         or {"type": "console.error", "server": "x", "id": "c1", "status": 429, "detail": "...",
+             "retryAfter": 1}   (see routes/ws_console.py)
 Close codes: 1008 origin or token refused, 4001 not authenticated in time, 4008 too slow.
 """
 
@@ -28,10 +35,14 @@ from craftplane_gateway.db import queries
 from craftplane_gateway.frames import order_of
 from craftplane_gateway.hub import SLOW_CLIENT_CLOSE, Client
 from craftplane_gateway.routes.servers import server_out
+from craftplane_gateway.routes.ws_console import CONSOLE_FRAMES, ConsoleChannel
 from craftplane_gateway.state import GatewayState
 from craftplane_gateway.ws_frames import (
     MAX_SUBSCRIBED_SERVERS,
     AuthFrame,
+    ConsoleCloseFrame,
+    ConsoleCommandFrame,
+    ConsoleOpenFrame,
     ErrorFrame,
     MetricsFrame,
     PingFrame,
@@ -48,7 +59,7 @@ log = logs.get_logger(__name__)
 AUTH_TIMEOUT = 5.0
 POLICY_VIOLATION = 1008
 AUTH_MISSING = 4001
-CLIENT_FRAMES = ("subscribe", "ping")
+CLIENT_FRAMES = ("subscribe", "ping", *CONSOLE_FRAMES)
 
 
 def _origin_allowed(ws: WebSocket, gw: GatewayState) -> bool:
@@ -60,12 +71,15 @@ def _origin_allowed(ws: WebSocket, gw: GatewayState) -> bool:
 
 
 class Session:
-    def __init__(self, ws: WebSocket, gw: GatewayState, client: Client) -> None:
+    def __init__(
+        self, ws: WebSocket, gw: GatewayState, client: Client, who: auth.Principal
+    ) -> None:
         self.ws = ws
         self.gw = gw
         self.client = client
         self.lock = asyncio.Lock()
         self.subscribed = asyncio.Event()
+        self.console = ConsoleChannel(gw, who, self.send)
 
     async def send(self, frame: BaseModel | dict[str, Any]) -> None:
         """A frame model, or a delta the hub queued (built by frames.py, already JSON-ready)."""
@@ -114,7 +128,7 @@ class Session:
         while True:
             item = await self.client.queue.get()
             await self.subscribed.wait()
-            if self.client.remember(item["uid"], item["order"]):
+            if item["order"] is None or self.client.remember(item["uid"], item["order"]):
                 await self.send(item["frame"])
 
     async def metrics_frames(self) -> None:
@@ -155,6 +169,8 @@ class Session:
                 await self.subscribe(frame)
             elif isinstance(frame, PingFrame):
                 await self.send(PongFrame(id=frame.id))
+            elif isinstance(frame, ConsoleOpenFrame | ConsoleCloseFrame | ConsoleCommandFrame):
+                await self.console.handle(frame)
 
 
 def _refusal(kind: str, exc: ValidationError) -> ErrorFrame:
@@ -205,7 +221,7 @@ async def endpoint(ws: WebSocket) -> None:
     if who is None:
         return
     client = gw.hub.register(who.tenant)
-    session = Session(ws, gw, client)
+    session = Session(ws, gw, client, who)
     tasks = [
         asyncio.create_task(session.receiver()),
         asyncio.create_task(session.sender()),
@@ -225,6 +241,7 @@ async def endpoint(ws: WebSocket) -> None:
     finally:
         for task in tasks:
             task.cancel()
+        await session.console.close()
         gw.hub.unregister(client)
         with contextlib.suppress(RuntimeError):
             if ws.application_state == WebSocketState.CONNECTED:

@@ -91,6 +91,7 @@ def gateway_env(cfg: SandboxConfig) -> dict[str, str]:
             "CRAFTPLANE_ALLOWED_ORIGINS": json.dumps(origins),
             "CRAFTPLANE_GATEWAY_PORT": str(cfg.gateway_port),
             "CRAFTPLANE_GATEWAY_HOST": "127.0.0.1",
+            "CRAFTPLANE_GATEWAY_RCON_REACH": "pod-ip",
         }
     )
     return env

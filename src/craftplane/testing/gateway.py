@@ -40,6 +40,7 @@ def gateway_process(
         "CRAFTPLANE_ALLOWED_ORIGINS": json.dumps([origin, f"http://localhost:{port}"]),
         "CRAFTPLANE_GATEWAY_PORT": str(port),
         "CRAFTPLANE_GATEWAY_HOST": "127.0.0.1",
+        "CRAFTPLANE_GATEWAY_RCON_REACH": "pod-ip",
         "CRAFTPLANE_GATEWAY_CONSUMER_NAME": consumer,
         "CRAFTPLANE_GATEWAY_POLL_SECONDS": "2",
         "CRAFTPLANE_GATEWAY_DRIFT_SECONDS": "10",
