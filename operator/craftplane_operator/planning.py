@@ -26,7 +26,10 @@ from craftplane.contracts.status import Phase, Players
 from craftplane_operator.builders import build_children, existing_password
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.naming import (
+    PODS_SERVICE_SLOT,
+    child_slot,
     configmap_name,
+    headless_service_name,
     pod_name,
     pvc_name,
     secret_name,
@@ -37,6 +40,7 @@ from craftplane_operator.conditions import desired_status, status_patch
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target
+from craftplane_operator.statefulset_migration import OrphanReplace, holds_apply, replacement
 from craftplane_operator.volume import STORAGE_NOT_APPLIED, plan_volume
 
 Obj = dict[str, Any]
@@ -46,6 +50,7 @@ CHILD_NAMES: Final = {
     "Secret": secret_name,
     "ConfigMap": configmap_name,
     "Service": service_name,
+    PODS_SERVICE_SLOT: headless_service_name,
     "StatefulSet": statefulset_name,
     "Pod": pod_name,
     "PersistentVolumeClaim": pvc_name,
@@ -149,6 +154,7 @@ class Plan:
     finalizer_patch: Obj | None = None
     children: tuple[ChildApply, ...] = ()
     resize: VolumeResize | None = None
+    replace: OrphanReplace | None = None  # a StatefulSet whose immutable fields changed
     status: StatusPlan | None = None
     # Terminating status is a courtesy: failing to write it must not hold up the deletion.
     status_best_effort: bool = False
@@ -159,7 +165,7 @@ class Plan:
     @property
     def writes(self) -> bool:
         """Whether it changes the CR's metadata or children (then the status comes later)."""
-        return bool(self.finalizer_patch or self.children or self.resize)
+        return bool(self.finalizer_patch or self.children or self.resize or self.replace)
 
     @property
     def changes_nothing(self) -> bool:
@@ -208,6 +214,7 @@ def plan(seen: Gathered) -> Plan:
         finalizer_patch=finalizer_patch,
         children=_children(server, live, seen.new_password),
         resize=resize,
+        replace=replacement(server.name, live.get("StatefulSet")),
         status=_status(seen, body, derived, max_players=server.spec.properties.max_players),
         timed=True,
     )
@@ -234,7 +241,9 @@ def _children(
     changes = []
     for desired in build_children(server, password):
         kind = desired["kind"]
-        current = live.get(kind)
+        current = live.get(child_slot(desired, server.name))
+        if kind == "StatefulSet" and holds_apply(server.name, current):
+            continue
         if kind == "StatefulSet" and current is not None:
             # volumeClaimTemplates are immutable: keep what the StatefulSet was created with.
             desired["spec"]["volumeClaimTemplates"] = current["spec"].get(

@@ -13,9 +13,10 @@ from craftplane.contracts.events import EventType, state_key
 from craftplane.contracts.names import FINALIZER, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase, Players
 from craftplane_operator.builders import existing_password
+from craftplane_operator.builders.naming import child_slot
 from craftplane_operator.planning import Gathered, Plan, merge_patch, plan
 from craftplane_operator.players import Target
-from tests.unit.operator.factories import cr_body, merge, pod, pvc, service, statefulset
+from tests.unit.operator.factories import NAME, cr_body, merge, pod, pvc, service, statefulset
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +52,7 @@ def created(
     live = merge(current or {}, desired)
     live["metadata"]["resourceVersion"] = revision
     if live["kind"] == "Service":
-        live["spec"]["clusterIP"] = "10.96.0.10"
+        live["spec"].setdefault("clusterIP", "10.96.0.10")  # a headless one says "None"
     return live
 
 
@@ -63,8 +64,15 @@ def write(decided: Plan, seen: Gathered) -> Gathered:
         cr["metadata"]["resourceVersion"] = "101"
     live = dict(seen.children)
     for change in decided.children:
-        kind = change.desired["kind"]
-        live[kind] = created(change.desired, live.get(kind))
+        slot = child_slot(change.desired, NAME)
+        live[slot] = created(change.desired, live.get(slot))
+    if decided.replace is not None:
+        # An orphaning delete: the StatefulSet lingers, terminating, until the GC is done.
+        gone = live["StatefulSet"]
+        assert gone is not None
+        live["StatefulSet"] = merge(
+            gone, {"metadata": {"deletionTimestamp": "2025-01-01T12:00:00Z"}}
+        )
     if decided.resize is not None:
         current = live["PersistentVolumeClaim"]
         assert current is not None
@@ -129,7 +137,13 @@ def summary(decided: Plan) -> Expect:
     )
 
 
-ALL_CREATED = ("created Secret", "created ConfigMap", "created Service", "created StatefulSet")
+ALL_CREATED = (
+    "created Secret",
+    "created ConfigMap",
+    "created Service",  # the game Service
+    "created Service",  # the headless governing Service
+    "created StatefulSet",
+)
 RUNNING_STATUS = {"phase": "Running", "observedGeneration": 3}
 RUNNING_CHILDREN = {"StatefulSet": statefulset(), "Pod": pod(ready=True), "Service": service()}
 
@@ -169,6 +183,7 @@ CASES: list[tuple[str, Gathered, Expect]] = [
                 "created Secret",
                 "created ConfigMap",
                 "repaired Service",
+                "created Service",
                 "repaired StatefulSet",
             ),
             spec_events=(EventType.SERVER_CREATED,),
@@ -190,6 +205,7 @@ CASES: list[tuple[str, Gathered, Expect]] = [
                 "created Secret",
                 "created ConfigMap",
                 "repaired Service",
+                "created Service",
                 "repaired StatefulSet",
             ),
             spec_events=(EventType.SERVER_CREATED,),
