@@ -11,11 +11,13 @@ from typing import Any
 from craftplane_operator.builders.configmap import build_configmap, config_hash, server_env
 from craftplane_operator.builders.context import IncompleteBody, ServerContext
 from craftplane_operator.builders.meta import object_meta, owner_reference
+from craftplane_operator.builders.restarts import LIVE_SPEC_PATHS, restarts_server
 from craftplane_operator.builders.secret import build_secret, existing_password, generate_password
 from craftplane_operator.builders.service import build_headless_service, build_service
 from craftplane_operator.builders.statefulset import build_statefulset
 
 __all__ = [
+    "LIVE_SPEC_PATHS",
     "IncompleteBody",
     "ServerContext",
     "build_children",
@@ -29,6 +31,7 @@ __all__ = [
     "generate_password",
     "object_meta",
     "owner_reference",
+    "restarts_server",
     "server_env",
 ]
 

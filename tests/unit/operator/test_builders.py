@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from craftplane.contracts import names
 from craftplane_operator.builders import (
+    LIVE_SPEC_PATHS,
     IncompleteBody,
     ServerContext,
     build_children,
@@ -22,6 +23,7 @@ from craftplane_operator.builders import (
     config_hash,
     existing_password,
     generate_password,
+    restarts_server,
 )
 from craftplane_operator.builders.naming import CONFIG_HASH_ANNOTATION, pvc_name
 from tests.unit.operator.factories import NAME, NAMESPACE, UID, cr_body, server
@@ -546,3 +548,38 @@ def test_volume_claim_template(storage: dict[str, Any], expected_spec: dict[str,
         "spec": expected_spec,
     }
     assert pvc_name(NAME) == f"data-{NAME}-0"
+
+
+# --- what restarts the server ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "restarts"),
+    [
+        ({"properties": {"motd": "Another day"}}, True),
+        ({"image": "itzg/minecraft-server:java21"}, True),
+        ({"resources": {"memory": "4Gi"}}, True),
+        ({"resources": {"jvm": {"flags": ["-XX:+UseZGC"]}}}, True),
+        ({"lifecycle": {"stopGracePeriodSeconds": 120}}, True),
+        ({"rcon": {"enabled": False}}, True),
+        ({"allowlist": ["Alex"]}, False),
+        ({"ops": ["Alex"]}, False),
+        ({"allowlistMode": "merge"}, False),
+        ({"lifecycle": {"announceSeconds": 30}}, False),
+        ({"lifecycle": {"restartSchedule": {"cron": "0 4 * * *"}}}, False),
+        ({"stopped": True}, False),
+        ({"service": {"type": "NodePort"}}, False),
+        ({"storage": {"size": "50Gi"}}, False),
+    ],
+)
+def test_which_changes_restart_the_server(change: dict[str, Any], restarts: bool) -> None:
+    assert restarts_server(server(), server(change)) is restarts
+
+
+def test_live_spec_paths_are_spec_fields() -> None:
+    wire = server().spec.model_dump(by_alias=True)
+    for path in LIVE_SPEC_PATHS:
+        node: Any = wire
+        for part in path.split("."):
+            assert part in node, path
+            node = node[part]

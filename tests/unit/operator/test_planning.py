@@ -384,3 +384,42 @@ def test_reconcile_twice_nothing_changes(seen: Gathered) -> None:
     assert second.changes_nothing, second
     assert second.status is not None and first.status is not None
     assert second.status.ping == first.status.ping
+
+
+# -- a StatefulSet on the old serviceName ---------------------------------------------------
+
+
+def _governed_by(service_name: str, **metadata: Any) -> dict[str, Any]:
+    live = statefulset()
+    live["spec"]["serviceName"] = service_name
+    live["metadata"].update({"uid": "sts-uid", **metadata})
+    return live
+
+
+def test_a_statefulset_on_the_game_service_is_replaced_not_applied() -> None:
+    decided = plan(
+        gathered(body(), children={**RUNNING_CHILDREN, "StatefulSet": _governed_by(NAME)})
+    )
+    assert decided.replace is not None and decided.writes
+    assert (decided.replace.name, decided.replace.uid) == (NAME, "sts-uid")
+    assert (decided.replace.old_service, decided.replace.new_service) == (NAME, f"{NAME}-pods")
+    assert all(c.desired["kind"] != "StatefulSet" for c in decided.children)
+
+
+@pytest.mark.parametrize(
+    "live",
+    [
+        _governed_by(NAME, deletionTimestamp="2025-01-01T11:59:00Z"),
+        _governed_by(f"{NAME}-pods", deletionTimestamp="2025-01-01T11:59:00Z"),
+    ],
+    ids=["being replaced", "being deleted"],
+)
+def test_a_terminating_statefulset_is_left_alone(live: dict[str, Any]) -> None:
+    decided = plan(gathered(body(), children={**RUNNING_CHILDREN, "StatefulSet": live}))
+    assert decided.replace is None
+    assert all(c.desired["kind"] != "StatefulSet" for c in decided.children)
+
+
+def test_a_statefulset_on_the_headless_service_is_not_replaced() -> None:
+    decided = plan(gathered(body(), children=RUNNING_CHILDREN))
+    assert decided.replace is None
