@@ -40,7 +40,7 @@ from craftplane_operator.conditions import desired_status, status_patch
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target
-from craftplane_operator.statefulset_migration import OrphanReplace, holds_apply, replacement
+from craftplane_operator.statefulset_migration import OrphanReplace, fit_immutable, replacement
 from craftplane_operator.volume import STORAGE_NOT_APPLIED, plan_volume
 
 Obj = dict[str, Any]
@@ -242,13 +242,8 @@ def _children(
     for desired in build_children(server, password):
         kind = desired["kind"]
         current = live.get(child_slot(desired, server.name))
-        if kind == "StatefulSet" and holds_apply(server.name, current):
-            continue
-        if kind == "StatefulSet" and current is not None:
-            # volumeClaimTemplates are immutable: keep what the StatefulSet was created with.
-            desired["spec"]["volumeClaimTemplates"] = current["spec"].get(
-                "volumeClaimTemplates", []
-            )
+        if kind == "StatefulSet" and not fit_immutable(server.name, desired, current):
+            continue  # being replaced or deleted
         if not up_to_date(current, desired):
             changes.append(ChildApply("created" if current is None else "repaired", desired))
     return tuple(changes)

@@ -62,11 +62,21 @@ def replacement(server_name: str, current: Mapping[str, Any] | None) -> OrphanRe
     return OrphanReplace(str(meta.get("name")), str(meta.get("uid", "")), str(have), want)
 
 
-def holds_apply(server_name: str, current: Mapping[str, Any] | None) -> bool:
-    """Whether the StatefulSet must not be applied now: it is being replaced or deleted."""
+def fit_immutable(
+    server_name: str, desired: dict[str, Any], current: Mapping[str, Any] | None
+) -> bool:
+    """Make `desired` applicable over `current`; False: it must not be applied now (the live
+    one is being replaced or deleted)."""
     if current is None:
+        return True
+    if _terminating(current) or replacement(server_name, current) is not None:
         return False
-    return _terminating(current) or replacement(server_name, current) is not None
+    # volumeClaimTemplates are immutable: keep what the StatefulSet was created with (a new
+    # size reaches the PVC itself, see volume.py).
+    desired["spec"]["volumeClaimTemplates"] = (current.get("spec") or {}).get(
+        "volumeClaimTemplates", []
+    )
+    return True
 
 
 async def replace_statefulset(
