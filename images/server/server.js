@@ -58,8 +58,9 @@ function main () {
   writeProperties(settings)
   const whitelist = lists.whitelist(DATA)
   const ops = lists.ops(DATA)
-  if (settings.whitelist.names.length || settings.whitelist.synchronize) whitelist.apply(settings.whitelist.names, settings.whitelist.synchronize)
-  if (settings.ops.names.length || settings.ops.synchronize) ops.apply(settings.ops.names, settings.ops.synchronize)
+  for (const [list, wanted] of [[whitelist, settings.whitelist], [ops, settings.ops]]) {
+    if (wanted.names.length || wanted.existing === 'synchronize') list.apply(wanted.names, wanted.existing, list.existed)
+  }
   const held = reserve(settings.reserveBytes)
   log(`Starting minecraft server version ${settings.version} (${settings.type} stand-in: flying-squid)`)
 
@@ -105,12 +106,20 @@ function main () {
     }
   }
 
+  // Like itzg's mc-server-runner: after SIGTERM (or "stop") the server has STOP_DURATION
+  // seconds to save and exit; past that it is killed and the exit code says so, never a
+  // silent 0 over a half-saved world.
   let stopping = false
   async function shutdown (why) {
     if (stopping) return
     stopping = true
-    log(`Stopping the server (${why})`)
+    log(`Stopping the server (${why}); saving within ${settings.stopSeconds}s (STOP_DURATION)`)
+    const deadline = setTimeout(() => {
+      process.stderr.write(`[init] ERROR: the server did not save and stop within STOP_DURATION=${settings.stopSeconds}s; killed before the world was completely saved\n`)
+      process.exit(1)
+    }, settings.stopSeconds * 1000)
     try {
+      if (settings.stopSaveDelaySeconds > 0) await new Promise(resolve => setTimeout(resolve, settings.stopSaveDelaySeconds * 1000))
       for (const player of [...serv.players]) {
         await player.save()
         player.kick('Server closed')
@@ -118,9 +127,10 @@ function main () {
       await serv.overworld.waitSaving()
       log('Saved the world; all chunks are saved')
     } catch (err) {
-      log(`saving on stop failed: ${err.stack || err.message}`)
+      process.stderr.write(`[init] ERROR: saving on stop failed: ${err.stack || err.message}\n`)
       process.exit(1)
     }
+    clearTimeout(deadline)
     held.length = 0
     process.exit(0)
   }

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from craftplane.contracts.spec import ServiceType
 from craftplane.contracts.status import Address, Phase
 from craftplane_operator.builders.naming import GAME_PORT, GAME_PORT_NAME
+from craftplane_operator.memory_advice import oom_advice
 
 # A pod may be unschedulable for a moment while the cluster autoscaler adds a
 # node or a volume is provisioned; only past this is it reported as an error.
@@ -260,11 +261,7 @@ def _oom_message(pod: Object, status: Object) -> str:
     containers = _get(pod, "spec", "containers") or []
     mine: Object = next((c for c in containers if c.get("name") == status.get("name")), {})
     limit = _get(mine, "resources", "limits", "memory")
-    at = f" at its limit of {limit}" if limit else ""
-    return (
-        f"The server ran out of memory and was killed by the kernel (OOMKilled){at}; "
-        "raise spec.resources.memory."
-    )
+    return oom_advice(str(limit) if limit else None)
 
 
 def _crash_message(last: Object) -> str:

@@ -27,7 +27,10 @@ from craftplane_operator.allowlist_sync import SyncOutcome
 from craftplane_operator.builders import build_children, existing_password
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.naming import (
+    PODS_SERVICE_SLOT,
+    child_slot,
     configmap_name,
+    headless_service_name,
     pod_name,
     pvc_name,
     secret_name,
@@ -41,8 +44,9 @@ from craftplane_operator.matching import up_to_date
 from craftplane_operator.merge_patch import merge_patch as merge_patch  # re-exported
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target
+from craftplane_operator.statefulset_migration import OrphanReplace, fit_immutable, replacement
 from craftplane_operator.upkeep import AllowlistJob, plan_day2
-from craftplane_operator.volume import STORAGE_NOT_APPLIED, plan_volume
+from craftplane_operator.volume import STORAGE_NOT_APPLIED, VolumeResize, plan_resize
 
 Obj = dict[str, Any]
 
@@ -51,6 +55,7 @@ CHILD_NAMES: Final = {
     "Secret": secret_name,
     "ConfigMap": configmap_name,
     "Service": service_name,
+    PODS_SERVICE_SLOT: headless_service_name,
     "StatefulSet": statefulset_name,
     "Pod": pod_name,
     "PersistentVolumeClaim": pvc_name,
@@ -108,13 +113,6 @@ class ChildApply:
 
 
 @dataclass(frozen=True)
-class VolumeResize:
-    name: str
-    size: str
-    patch: Obj
-
-
-@dataclass(frozen=True)
 class Transition:
     old: str | None
     new: Phase
@@ -147,6 +145,7 @@ class Plan:
     finalizer_patch: Obj | None = None
     children: tuple[ChildApply, ...] = ()
     resize: VolumeResize | None = None
+    replace: OrphanReplace | None = None  # a StatefulSet whose immutable fields changed
     status: StatusPlan | None = None
     # Terminating status is a courtesy: failing to write it must not hold up the deletion.
     status_best_effort: bool = False
@@ -159,7 +158,7 @@ class Plan:
     @property
     def writes(self) -> bool:
         """Whether it changes the CR's metadata or children (then the status comes later)."""
-        return bool(self.finalizer_patch or self.children or self.resize)
+        return bool(self.finalizer_patch or self.children or self.resize or self.replace)
 
     @property
     def changes_nothing(self) -> bool:
@@ -192,7 +191,9 @@ def plan(seen: Gathered) -> Plan:
         return Plan(seen.key, finalizer_patch=finalizer_patch, status=status)
     assert server is not None  # not deleting: read_spec parsed it
     live = seen.children
-    resize, problem = _volume(server, live.get("PersistentVolumeClaim"), seen.volume_refusal)
+    resize, problem = plan_resize(
+        server.spec.storage, live.get("PersistentVolumeClaim"), seen.volume_refusal
+    )
     observed = Observed(
         body=_body_of(server),
         statefulset=live.get("StatefulSet"),
@@ -218,8 +219,9 @@ def plan(seen: Gathered) -> Plan:
     return Plan(
         seen.key,
         finalizer_patch=finalizer_patch,
-        children=_changes(day2.children, live),
+        children=_changes(day2.children, live, server.name),
         resize=resize,
+        replace=replacement(server.name, live.get("StatefulSet")),
         status=_status(
             seen, body, day2.derived, max_players=max_players, day2=(day2.upkept, day2.notices)
         ),
@@ -245,38 +247,24 @@ def _finalizer_patch(body: Obj) -> Obj | None:
 def _desired(server: ServerContext, live: Mapping[str, Obj | None], new_password: str) -> list[Obj]:
     # Never a new RCON password over an existing one: the running server would lock us out.
     password = existing_password(live.get("Secret")) or new_password
-    built = build_children(server, password)
-    for desired in built:
-        current = live.get(desired["kind"])
-        if desired["kind"] == "StatefulSet" and current is not None:
-            # volumeClaimTemplates are immutable: keep what the StatefulSet was created with.
-            desired["spec"]["volumeClaimTemplates"] = current["spec"].get(
-                "volumeClaimTemplates", []
-            )
+    built = []
+    for desired in build_children(server, password):
+        current = live.get(child_slot(desired, server.name))
+        if desired["kind"] == "StatefulSet" and not fit_immutable(server.name, desired, current):
+            continue  # being replaced or deleted
+        built.append(desired)
     return built
 
 
-def _changes(desired: list[Obj], live: Mapping[str, Obj | None]) -> tuple[ChildApply, ...]:
+def _changes(
+    desired: list[Obj], live: Mapping[str, Obj | None], server_name: str
+) -> tuple[ChildApply, ...]:
     changes = []
     for child in desired:
-        current = live.get(child["kind"])
+        current = live.get(child_slot(child, server_name))
         if not up_to_date(current, child):
             changes.append(ChildApply("created" if current is None else "repaired", child))
     return tuple(changes)
-
-
-def _volume(
-    server: ServerContext, pvc: Mapping[str, Any] | None, refusal: str | None
-) -> tuple[VolumeResize | None, str | None]:
-    """The resize to ask for, and the problem to report when spec.storage cannot apply."""
-    size = server.spec.storage.size
-    if refusal is not None:
-        # Refused by admission, typically a StorageClass without allowVolumeExpansion.
-        return None, f"the world volume cannot grow to {size}: {refusal}"
-    volume = plan_volume(server.spec.storage, pvc)
-    if volume.patch is None or pvc is None:
-        return None, volume.problem
-    return VolumeResize(pvc["metadata"]["name"], size, volume.patch), None
 
 
 def _status(

@@ -18,11 +18,13 @@ from craftplane.contracts.names import MANAGER_NAME
 from craftplane.kube import KubeClient, KubeError, Obj
 from craftplane_operator import metrics
 from craftplane_operator.builders import ServerContext, existing_password, generate_password
+from craftplane_operator.builders.naming import child_slot, slot_kind
 from craftplane_operator.placement import Placement, placed
 from craftplane_operator.planning import CHILD_NAMES, Gathered, Plan, StatusPlan, plan, read_spec
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
+from craftplane_operator.statefulset_migration import replace_statefulset
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
 from craftplane_operator.upkeep_runner import UpkeepRunner
@@ -119,7 +121,9 @@ class Reconciler:
 
     async def _children(self, namespace: str, name: str) -> dict[str, Obj | None]:
         names = {kind: child_name(name) for kind, child_name in CHILD_NAMES.items()}
-        found = {kind: self.store.get(kind, namespace, child) for kind, child in names.items()}
+        found = {
+            slot: self.store.get(slot_kind(slot), namespace, child) for slot, child in names.items()
+        }
         if found["Secret"] is None:
             # The RCON password must never be regenerated over an existing one that the watch
             # has not delivered yet (e.g. just after a restart): ask the API once.
@@ -147,7 +151,7 @@ class Reconciler:
             kind = desired["kind"]
             applied = await self.kube.apply(desired, field_manager=MANAGER_NAME)
             self.store.put(applied)
-            live[kind] = applied
+            live[child_slot(desired, meta["name"])] = applied
             log.info(
                 "%s %s %s",
                 change.action,
@@ -175,6 +179,10 @@ class Reconciler:
                     resize.size,
                     extra={"server": server, "child": "PersistentVolumeClaim"},
                 )
+        if decided.replace is not None:
+            live["StatefulSet"] = await replace_statefulset(
+                self.kube, self.recorder, self.store, body, decided.replace
+            )
         return replace(seen, body=body, children=live, volume_refusal=refusal)
 
     async def _settle(self, decided: Plan, seen: Gathered) -> None:

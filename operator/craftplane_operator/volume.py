@@ -55,3 +55,23 @@ def plan_volume(storage: Storage, pvc: Mapping[str, Any] | None) -> VolumePlan:
             )
         )
     return VolumePlan()
+
+
+@dataclass(frozen=True)
+class VolumeResize:
+    name: str
+    size: str
+    patch: dict[str, Any]
+
+
+def plan_resize(
+    storage: Storage, pvc: Mapping[str, Any] | None, refusal: str | None
+) -> tuple[VolumeResize | None, str | None]:
+    """The resize to ask for, and the problem to report when spec.storage cannot apply."""
+    if refusal is not None:
+        # Refused by admission, typically a StorageClass without allowVolumeExpansion.
+        return None, f"the world volume cannot grow to {storage.size}: {refusal}"
+    volume = plan_volume(storage, pvc)
+    if volume.patch is None or pvc is None:
+        return None, volume.problem
+    return VolumeResize(pvc["metadata"]["name"], storage.size, volume.patch), None

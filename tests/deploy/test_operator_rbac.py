@@ -3,7 +3,8 @@
 `test_rbac.py` shows the ServiceAccounts can do no more than intended; this shows the operator
 needs no more: a real operator process, authenticated with a token of the craftplane-operator
 ServiceAccount (the RBAC of manifests/base and the tenant template, applied for real), watching
-tenant namespaces the way the Deployment configures it, runs a server to Running and deletes it.
+tenant namespaces the way the Deployment configures it, runs a server to Running and deletes it,
+and grows a server's world volume (a PVC patch) on a StorageClass that allows expansion.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
+from craftplane.testing.processes import ManagedProcess
 from craftplane.testing.servers import wait_phase
 from craftplane.testing.wait import wait_for
 from tests.deploy.conftest import MANIFESTS, SYSTEM, Installed, render
@@ -65,6 +67,103 @@ def service_account_kubeconfig(kubectl: Kubectl, installed: Installed, tmp_path:
     return path
 
 
+@pytest.fixture
+def expandable_class(kubectl: Kubectl) -> Iterator[str]:
+    """A StorageClass like the cluster's default one, but certainly allowing expansion."""
+    classes = kubectl.json("get", "storageclasses")["items"]
+    default = next(
+        c
+        for c in classes
+        if c["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class")
+        == "true"
+    )
+    name = f"t-expand-{secrets.token_hex(3)}"
+    storage_class = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name},
+        "provisioner": default["provisioner"],
+        "parameters": default.get("parameters", {}),
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": True,
+    }
+    kubectl.apply(yaml.safe_dump(storage_class))
+    yield name
+    kubectl.run("delete", "storageclass", name, "--wait=false", check=False)
+
+
+def _requested(kubectl: Kubectl, namespace: str, claim: str) -> str | None:
+    pvc = kubectl.get("pvc", claim, namespace) or {}
+    return pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+
+
+def _assert_never_refused(proc: ManagedProcess, offset: int) -> None:
+    log = proc.log_path.read_bytes()[offset:].decode(errors="replace")
+    for refused in ("403", "Forbidden", "forbidden", "Not enough permissions"):
+        assert refused not in log, f"{refused!r} in {proc.log_path}"
+
+
+def _service_account_operator(
+    platform: Platform, index: int, kubeconfig: Path, tenant: str, lease_namespace: str
+) -> ManagedProcess:
+    return operator_process(
+        platform,
+        index,
+        KUBECONFIG=str(kubeconfig),
+        # As the Deployment has it ('["tenant-*"]'), narrowed to this test's tenant so the
+        # process leaves alone the tenant namespaces of whoever else shares the cluster.
+        CRAFTPLANE_OPERATOR_NAMESPACES=json.dumps([f"{tenant}*"]),
+        CRAFTPLANE_OPERATOR_LEASE_NAMESPACE=lease_namespace,
+    )
+
+
+def test_operator_grows_a_world_volume_on_its_service_account_alone(
+    kubectl: Kubectl,
+    platform: Platform,
+    installed: Installed,
+    crds_installed: None,
+    lease_namespace: str,
+    service_account_kubeconfig: Path,
+    expandable_class: str,
+) -> None:
+    tenant = installed.tenant_namespace
+    proc = _service_account_operator(
+        platform, 71, service_account_kubeconfig, tenant, lease_namespace
+    )
+    offset = proc.log_path.stat().st_size if proc.log_path.exists() else 0
+    proc.start()
+    try:
+        wait_for(
+            lambda: proc.metric("craftplane_operator_leader") == 1,
+            timeout=60,
+            what="the operator to lead",
+        )
+        storage = {"size": "1Gi", "storageClassName": expandable_class}
+        kubectl.apply(server_manifest("sa-grow", storage=storage), tenant)
+        wait_phase(kubectl, tenant, "sa-grow", "Running", timeout=90)
+        claim = "data-sa-grow-0"
+        assert _requested(kubectl, tenant, claim) == "1Gi"
+
+        patch = json.dumps({"spec": {"storage": {"size": "2Gi"}}})
+        kubectl.run("patch", "mcs", "-n", tenant, "sa-grow", "--type=merge", "-p", patch)
+        wait_for(
+            lambda: _requested(kubectl, tenant, claim) == "2Gi",
+            timeout=30,
+            what="the PVC asks for 2Gi, patched by the ServiceAccount's operator",
+        )
+        body = kubectl.get("mcs", "sa-grow", tenant) or {}
+        degraded = [
+            c for c in body.get("status", {}).get("conditions", []) if c["type"] == "Degraded"
+        ]
+        assert all(c.get("reason") != "StorageNotApplied" for c in degraded), degraded
+
+        kubectl.run("delete", "mcs", "sa-grow", "-n", tenant, "--wait=true", "--timeout=60s")
+    finally:
+        proc.terminate()
+    _assert_never_refused(proc, offset)
+
+
 def test_operator_runs_a_server_on_its_service_account_alone(
     kubectl: Kubectl,
     platform: Platform,
@@ -74,14 +173,8 @@ def test_operator_runs_a_server_on_its_service_account_alone(
     service_account_kubeconfig: Path,
 ) -> None:
     tenant = installed.tenant_namespace
-    proc = operator_process(
-        platform,
-        70,
-        KUBECONFIG=str(service_account_kubeconfig),
-        # As the Deployment has it ('["tenant-*"]'), narrowed to this test's tenant so the
-        # process leaves alone the tenant namespaces of whoever else shares the cluster.
-        CRAFTPLANE_OPERATOR_NAMESPACES=json.dumps([f"{tenant}*"]),
-        CRAFTPLANE_OPERATOR_LEASE_NAMESPACE=lease_namespace,
+    proc = _service_account_operator(
+        platform, 70, service_account_kubeconfig, tenant, lease_namespace
     )
     offset = proc.log_path.stat().st_size if proc.log_path.exists() else 0
     proc.start()
@@ -113,6 +206,4 @@ def test_operator_runs_a_server_on_its_service_account_alone(
         kubectl.run("delete", "mcs", "sa-only", "-n", tenant, "--wait=true", "--timeout=60s")
     finally:
         proc.terminate()
-    log = proc.log_path.read_bytes()[offset:].decode(errors="replace")
-    for refused in ("403", "Forbidden", "forbidden", "Not enough permissions"):
-        assert refused not in log, f"{refused!r} in {proc.log_path}"
+    _assert_never_refused(proc, offset)

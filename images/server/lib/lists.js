@@ -19,8 +19,10 @@ class PlayerList {
     this.file = file
     this.entry = entry
     this.items = []
+    this.existed = false
     try {
       this.items = JSON.parse(fs.readFileSync(file, 'utf8'))
+      this.existed = true
     } catch (err) {
       if (err.code !== 'ENOENT') throw err
     }
@@ -45,9 +47,12 @@ class PlayerList {
     return true
   }
 
-  // The env var is the source of truth when asked to synchronize; otherwise it only adds.
-  apply (names, synchronize) {
-    if (synchronize) this.items = this.items.filter(item => names.some(n => n.toLowerCase() === item.name.toLowerCase()))
+  // At start, as itzg: 'synchronize' makes the file exactly the env's list (an empty list
+  // empties it), 'merge' adds the list's names to the file, 'skip' writes the list only when
+  // there is no file yet.
+  apply (names, mode, existed) {
+    if (mode === 'skip' && existed) return
+    if (mode === 'synchronize') this.items = this.items.filter(item => names.some(n => n.toLowerCase() === item.name.toLowerCase()))
     for (const name of names) if (!this.has(name)) this.items.push(this.entry(name))
     this.save()
   }

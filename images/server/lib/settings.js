@@ -53,6 +53,26 @@ function customProperties (text) {
   return props
 }
 
+// STOP_DURATION: seconds mc-server-runner waits for the server to stop after SIGTERM (itzg's
+// default is 60); past it the runner kills the server and exits with an error.
+function stopSeconds (value) {
+  if (value === undefined || value === '') return 60
+  const seconds = Number(value)
+  if (!Number.isInteger(seconds) || seconds <= 0) throw new SettingsError(`STOP_DURATION=${value} is not a whole number of seconds above 0`)
+  return seconds
+}
+
+// EXISTING_WHITELIST_FILE / EXISTING_OPS_FILE, as itzg reads them: SYNCHRONIZE makes the file
+// exactly the list, MERGE adds the list to what the file holds, SYNC_FILE_MERGE_LIST merges
+// too (this stand-in has no separate list file), SKIP (the default) leaves an existing file.
+function existingFileMode (value) {
+  const mode = String(value || 'SKIP').toUpperCase()
+  if (mode === 'SYNCHRONIZE') return 'synchronize'
+  if (mode === 'MERGE' || mode === 'SYNC_FILE_MERGE_LIST') return 'merge'
+  if (mode === 'SKIP') return 'skip'
+  throw new SettingsError(`${value} is not SYNCHRONIZE, MERGE, SYNC_FILE_MERGE_LIST or SKIP`)
+}
+
 function load (env, dataDir) {
   if (!flag(env.EULA, false)) {
     throw new SettingsError('EULA must be set to TRUE to indicate agreement with the Minecraft End User License Agreement (https://aka.ms/MinecraftEULA)')
@@ -92,17 +112,20 @@ function load (env, dataDir) {
     whitelist: {
       enabled: flag(env.ENABLE_WHITELIST, names(env.WHITELIST || env.ALLOWLIST).length > 0),
       names: names(env.WHITELIST || env.ALLOWLIST),
-      synchronize: /^SYNC/i.test(env.EXISTING_WHITELIST_FILE || env.EXISTING_ALLOWLIST_FILE || '')
+      existing: existingFileMode(env.EXISTING_WHITELIST_FILE || env.EXISTING_ALLOWLIST_FILE)
     },
     ops: {
       names: names(env.OPS),
-      synchronize: /^SYNC/i.test(env.EXISTING_OPS_FILE || '')
+      existing: existingFileMode(env.EXISTING_OPS_FILE)
     },
+    stopSeconds: stopSeconds(env.STOP_DURATION),
     custom: customProperties(env.CUSTOM_SERVER_PROPERTIES),
     // Stand-in knobs (not itzg): memory held besides the heap, as mods and off-heap buffers
     // would; and the autosave period (vanilla saves every 6000 ticks = 5 minutes).
     reserveBytes: memoryBytes(env.STANDIN_RESERVE_MEMORY || '0'),
-    autosaveSeconds: Number(env.STANDIN_AUTOSAVE_SECONDS || 300)
+    autosaveSeconds: Number(env.STANDIN_AUTOSAVE_SECONDS || 300),
+    // A save on stop this much slower, to prove what happens past STOP_DURATION.
+    stopSaveDelaySeconds: Number(env.STANDIN_STOP_SAVE_DELAY_SECONDS || 0)
   }
   if (settings.rcon.enabled && !settings.rcon.password) {
     throw new SettingsError('ENABLE_RCON is TRUE but neither RCON_PASSWORD nor RCON_PASSWORD_FILE is set')

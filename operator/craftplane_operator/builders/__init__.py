@@ -11,15 +11,18 @@ from typing import Any
 from craftplane_operator.builders.configmap import build_configmap, config_hash, server_env
 from craftplane_operator.builders.context import IncompleteBody, ServerContext
 from craftplane_operator.builders.meta import object_meta, owner_reference
+from craftplane_operator.builders.restarts import LIVE_SPEC_PATHS, restarts_server
 from craftplane_operator.builders.secret import build_secret, existing_password, generate_password
-from craftplane_operator.builders.service import build_service
+from craftplane_operator.builders.service import build_headless_service, build_service
 from craftplane_operator.builders.statefulset import build_statefulset
 
 __all__ = [
+    "LIVE_SPEC_PATHS",
     "IncompleteBody",
     "ServerContext",
     "build_children",
     "build_configmap",
+    "build_headless_service",
     "build_secret",
     "build_service",
     "build_statefulset",
@@ -28,6 +31,7 @@ __all__ = [
     "generate_password",
     "object_meta",
     "owner_reference",
+    "restarts_server",
     "server_env",
 ]
 
@@ -39,5 +43,7 @@ def build_children(server: ServerContext, rcon_password: str) -> list[dict[str, 
         build_secret(server, rcon_password),
         configmap,
         build_service(server),
+        # Before the StatefulSet it governs (serviceName).
+        build_headless_service(server),
         build_statefulset(server, config_hash(configmap)),
     ]

@@ -7,7 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from craftplane.contracts.quantity import jvm_heap_mb
+from craftplane.contracts.lifecycle import AllowlistMode
+from craftplane.contracts.quantity import jvm_heap_mb, to_millicores
 from craftplane.contracts.spec import MinecraftServerSpec
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.meta import object_meta
@@ -39,10 +40,41 @@ TYPED_PROPERTY_KEYS: Final = frozenset(
 
 CONFIG_HASH_LENGTH: Final = 16
 
+# Settings applied to the running server over RCON (whitelist add/remove, op/deop, whitelist
+# on/off) rather than by a restart: they stay in the ConfigMap, so the files on the volume
+# match the spec at the next start anyway, but they are left out of the pod's config hash.
+LIVE_ENV_KEYS: Final = frozenset(
+    {"WHITELIST", "OPS", "ENABLE_WHITELIST", "EXISTING_WHITELIST_FILE", "EXISTING_OPS_FILE"}
+)
+# itzg's names for the two allowlist modes (SYNCHRONIZE: the file becomes the list; MERGE: the
+# list is added to what the file holds).
+_EXISTING_FILE_MODE: Final = {AllowlistMode.ENFORCE: "SYNCHRONIZE", AllowlistMode.MERGE: "MERGE"}
+# G1 needs a core of its own for its concurrent phases to pay off.
+AIKAR_MIN_MILLICORES: Final = 2000
+
 
 def _flag(value: bool) -> str:
     # The image accepts any case and lower-cases booleans for server.properties.
     return "TRUE" if value else "FALSE"
+
+
+def jvm_env(spec: MinecraftServerSpec) -> dict[str, str]:
+    """Heap, flags and the stop deadline: how the image runs the JVM."""
+    resources = spec.resources
+    jvm = resources.jvm
+    aikar = jvm.aikar_flags
+    if aikar is None:
+        aikar = to_millicores(resources.cpu) >= AIKAR_MIN_MILLICORES
+    env = {
+        "MEMORY": jvm.heap or f"{jvm_heap_mb(resources.memory)}M",
+        "USE_AIKAR_FLAGS": _flag(aikar),
+        # mc-server-runner waits this long for the server to stop after SIGTERM; the pod's
+        # grace period is longer by GRACE_MARGIN_SECONDS (see the StatefulSet).
+        "STOP_DURATION": str(spec.lifecycle.stop_grace_period_seconds),
+    }
+    if jvm.flags:
+        env["JVM_XX_OPTS"] = " ".join(jvm.flags)
+    return env
 
 
 def server_env(spec: MinecraftServerSpec) -> dict[str, str]:
@@ -52,7 +84,7 @@ def server_env(spec: MinecraftServerSpec) -> dict[str, str]:
         "EULA": _flag(spec.eula),
         "TYPE": spec.type.value,
         "VERSION": spec.version,
-        "MEMORY": f"{jvm_heap_mb(spec.resources.memory)}M",
+        **jvm_env(spec),
         "MOTD": props.motd,
         "MAX_PLAYERS": str(props.max_players),
         "DIFFICULTY": props.difficulty.value,
@@ -66,17 +98,17 @@ def server_env(spec: MinecraftServerSpec) -> dict[str, str]:
         # Explicitly FALSE when empty: the image only turns the allowlist off
         # on an existing world when told so, not when WHITELIST disappears.
         "ENABLE_WHITELIST": _flag(bool(spec.allowlist)),
+        # enforce: a name removed from the spec is removed from whitelist.json/ops.json at
+        # the next start instead of lingering; merge: names added in game are kept.
+        "EXISTING_WHITELIST_FILE": _EXISTING_FILE_MODE[spec.allowlist_mode],
+        "EXISTING_OPS_FILE": _EXISTING_FILE_MODE[spec.allowlist_mode],
     }
     if props.level_seed is not None:
         env["SEED"] = props.level_seed
     if spec.allowlist:
         env["WHITELIST"] = ",".join(spec.allowlist)
-        # The spec is the source of truth: a name removed from it is removed
-        # from whitelist.json instead of lingering (the image merges by default).
-        env["EXISTING_WHITELIST_FILE"] = "SYNCHRONIZE"
     if spec.ops:
         env["OPS"] = ",".join(spec.ops)
-        env["EXISTING_OPS_FILE"] = "SYNCHRONIZE"
     custom = {
         key: value
         for key, value in sorted(props.server_properties.items())
@@ -103,7 +135,11 @@ def build_configmap(server: ServerContext) -> dict[str, Any]:
 
 def config_hash(configmap: Mapping[str, Any]) -> str:
     """A short digest of the ConfigMap's data, put on the pod template so a
-    settings change rolls the pod (env from a ConfigMap is read only at start)."""
-    data = configmap.get("data") or {}
+    settings change rolls the pod (env from a ConfigMap is read only at start).
+
+    The keys applied live (LIVE_ENV_KEYS) are left out: changing the allowlist or ops must
+    not restart the server."""
+    all_data: Mapping[str, str] = configmap.get("data") or {}
+    data = {key: value for key, value in all_data.items() if key not in LIVE_ENV_KEYS}
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:CONFIG_HASH_LENGTH]

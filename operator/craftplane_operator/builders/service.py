@@ -1,4 +1,4 @@
-"""The Service exposing the game port."""
+"""The Services: the game port for players, and the headless one governing the pod."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from typing import Any
 from craftplane.contracts import names
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.meta import object_meta
-from craftplane_operator.builders.naming import GAME_PORT, GAME_PORT_NAME, service_name
+from craftplane_operator.builders.naming import (
+    GAME_PORT,
+    GAME_PORT_NAME,
+    RCON_PORT,
+    RCON_PORT_NAME,
+    headless_service_name,
+    service_name,
+)
 
 
 def build_service(server: ServerContext) -> dict[str, Any]:
@@ -37,5 +44,33 @@ def build_service(server: ServerContext) -> dict[str, Any]:
             # to a server still generating its world. Setting it explicitly would be dropped by
             # the API server and look like drift on every reconcile.
             "ports": [port],
+        },
+    }
+
+
+def _port(name: str, number: int) -> dict[str, Any]:
+    return {"name": name, "port": number, "targetPort": name, "protocol": "TCP"}
+
+
+def build_headless_service(server: ServerContext) -> dict[str, Any]:
+    """Service ``<name>-pods``, the StatefulSet's governing Service: no virtual IP, only the
+    pod's DNS name (``<name>-0.<name>-pods``).
+
+    Published before the pod is Ready, so RCON (on its DNS name) and DNS itself reach a
+    server that is still starting. Being headless it balances nothing and opens nothing
+    beyond what the pod IP already does; the network policies decide who may connect.
+    """
+    ports = [_port(GAME_PORT_NAME, GAME_PORT)]
+    if server.spec.rcon.enabled:
+        ports.append(_port(RCON_PORT_NAME, RCON_PORT))
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": object_meta(server, headless_service_name(server.name)),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": names.selector_labels(server.name),
+            "ports": ports,
         },
     }

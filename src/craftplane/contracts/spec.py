@@ -20,7 +20,7 @@ from pydantic import (
 from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
 from craftplane.contracts.lifecycle import AllowlistMode, Jvm, Lifecycle, RestartSchedule
 from craftplane.contracts.properties import Properties
-from craftplane.contracts.quantity import MIN_MEMORY
+from craftplane.contracts.quantity import MIN_HEAP_MB, MIN_MEMORY, NON_HEAP_FLOOR_MB
 from craftplane.contracts.spec_values import (
     DEFAULT_IMAGE,
     DEFAULT_VERSION,
@@ -42,6 +42,7 @@ from craftplane.contracts.spec_values import (
     ServiceType,
     Size,
     Username,
+    is_reserved_env_name,
 )
 
 __all__ = [
@@ -113,9 +114,13 @@ class Resources(ApiModel):
     memory: Memory = Field(
         default="2Gi",
         description=(
-            f"Memory limit of the container, as a Kubernetes quantity (e.g. 2Gi, 4Gi; at "
-            f"least {MIN_MEMORY}). The JVM heap is derived from it: 75% of the limit, leaving "
-            f"at least 256Mi for the JVM itself, so the pod is not OOM-killed."
+            f"Memory limit (and request) of the container, as a Kubernetes quantity (e.g. "
+            f"2Gi, 4Gi; at least {MIN_MEMORY}). Unless jvm.heap says otherwise, the JVM heap "
+            f"(MEMORY, -Xms/-Xmx) is derived from it: 75% of the limit, but leaving at least "
+            f"{NON_HEAP_FLOOR_MB}Mi for the JVM's own memory (metaspace, threads, network "
+            f"buffers) and never below {MIN_HEAP_MB}Mi; e.g. 2Gi gives a 1536M heap, 1Gi "
+            f"768M, 512Mi 256M. A server killed for exceeding the limit (OOMKilled) reports "
+            f"the size to ask for instead."
         ),
     )
     jvm: Jvm = Field(default=Jvm(), description="JVM heap and flags, when the defaults do not fit.")
@@ -225,7 +230,9 @@ class EnvVar(ApiModel):
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
             cel_rule(
-                "!(self.name in [" + ", ".join(f"'{n}'" for n in RESERVED_ENV_NAMES) + "])",
+                "!(self.name.upperAscii() in ["
+                + ", ".join(f"'{n}'" for n in RESERVED_ENV_NAMES)
+                + "])",
                 "name is reserved: it is set from a typed field of the spec ("
                 + ", ".join(RESERVED_ENV_NAMES)
                 + ")",
@@ -248,8 +255,10 @@ class EnvVar(ApiModel):
     @field_validator("name")
     @classmethod
     def _not_reserved(cls, name: str) -> str:
-        if name in RESERVED_ENV_NAMES:
-            raise ValueError(f"{name} is reserved: it is set from a typed field of the spec")
+        if is_reserved_env_name(name):
+            raise ValueError(
+                f"{name} is reserved: the operator sets {name.upper()} from the spec itself"
+            )
         return name
 
 

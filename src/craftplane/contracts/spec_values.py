@@ -13,8 +13,10 @@ from craftplane.contracts.quantity import MIN_MEMORY, QUANTITY_PATTERN, parse_qu
 DEFAULT_IMAGE: Final = "itzg/minecraft-server:2025.10.2"
 DEFAULT_VERSION: Final = "LATEST"
 
-# Variables the operator sets on the itzg image from typed fields; letting
-# `env` override them would make the spec lie about what runs.
+# Variables the operator sets on the itzg image from typed fields or for the pod's own
+# wiring; letting `env` override them would make the spec lie about what runs. Compared
+# case-insensitively: the image reads some of them in any case, and `Memory` next to
+# `MEMORY` would be a trap either way.
 RESERVED_ENV_NAMES: Final = (
     "EULA",
     "TYPE",
@@ -38,7 +40,21 @@ RESERVED_ENV_NAMES: Final = (
     "WHITELIST",
     "ENABLE_WHITELIST",
     "JVM_OPTS",
+    "JVM_XX_OPTS",
+    "USE_AIKAR_FLAGS",
+    "STOP_DURATION",
+    "RCON_PASSWORD_FILE",
+    "EXISTING_WHITELIST_FILE",
+    "EXISTING_OPS_FILE",
+    "CUSTOM_SERVER_PROPERTIES",
+    "HOME",
 )
+
+
+def is_reserved_env_name(name: str) -> bool:
+    """Whether `env` may not set this variable (case-insensitive, like the CEL rule)."""
+    return name.upper() in RESERVED_ENV_NAMES
+
 
 VERSION_PATTERN: Final = (
     r"^(LATEST|SNAPSHOT|[0-9]+(\.[0-9]+){1,3}(-(pre|rc)[0-9]+)?|[0-9]{2}w[0-9]{2}[a-z])$"

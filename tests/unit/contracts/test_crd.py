@@ -195,6 +195,7 @@ def test_cel_rules_for_what_json_schema_cannot_say() -> None:
     assert any("k.matches" in r for r in rules(at("spec.properties.serverProperties")))
     (env_rule,) = rules(at("spec.env")["items"])
     assert all(f"'{name}'" in env_rule for name in RESERVED_ENV_NAMES)
+    assert env_rule.startswith("!(self.name.upperAscii() in ["), "case-insensitive"
     assert any("metadata.name" in r for r in rules(root()))
 
 

@@ -158,7 +158,13 @@ def test_every_reserved_env_name_is_refused(name: str) -> None:
         EnvVar(name=name, value="x")
 
 
-@pytest.mark.parametrize("name", ["eula", "SPIGET_RESOURCES", "_X", "CF_API_KEY"])
+@pytest.mark.parametrize("name", ["eula", "Memory", "stop_duration", "Rcon_Password_File"])
+def test_reserved_env_names_are_refused_in_any_case(name: str) -> None:
+    with pytest.raises(ValidationError, match="reserved"):
+        EnvVar(name=name, value="x")
+
+
+@pytest.mark.parametrize("name", ["SPIGET_RESOURCES", "_X", "CF_API_KEY", "EULA_X"])
 def test_other_env_names_are_allowed(name: str) -> None:
     assert EnvVar(name=name).name == name
 

@@ -53,7 +53,7 @@ def statefulset(
 ) -> dict[str, Any]:
     return {
         "metadata": {"name": NAME, "namespace": NAMESPACE, "generation": generation},
-        "spec": {"replicas": replicas},
+        "spec": {"replicas": replicas, "serviceName": f"{NAME}-pods"},
         "status": {
             "observedGeneration": observed_generation,
             "replicas": replicas,

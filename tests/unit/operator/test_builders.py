@@ -11,16 +11,19 @@ from pydantic import ValidationError
 
 from craftplane.contracts import names
 from craftplane_operator.builders import (
+    LIVE_SPEC_PATHS,
     IncompleteBody,
     ServerContext,
     build_children,
     build_configmap,
+    build_headless_service,
     build_secret,
     build_service,
     build_statefulset,
     config_hash,
     existing_password,
     generate_password,
+    restarts_server,
 )
 from craftplane_operator.builders.naming import CONFIG_HASH_ANNOTATION, pvc_name
 from tests.unit.operator.factories import NAME, NAMESPACE, UID, cr_body, server
@@ -34,6 +37,7 @@ BUILDERS: dict[str, Builder] = {
     "Secret": lambda s: build_secret(s, PASSWORD),
     "ConfigMap": build_configmap,
     "Service": build_service,
+    "Service/pods": build_headless_service,
     "StatefulSet": lambda s: build_statefulset(s, "0123456789abcdef"),
 }
 
@@ -89,7 +93,7 @@ def test_context_needs_identity() -> None:
 @pytest.mark.parametrize("kind", BUILDERS)
 def test_child_is_owned_by_the_server(kind: str) -> None:
     child = BUILDERS[kind](server())
-    assert child["kind"] == kind
+    assert child["kind"] == kind.split("/")[0]
     assert child["metadata"]["namespace"] == NAMESPACE
     assert child["metadata"]["ownerReferences"] == [
         {
@@ -124,8 +128,14 @@ def test_child_is_deterministic(kind: str) -> None:
 
 def test_children_in_apply_order() -> None:
     children = build_children(server(), PASSWORD)
-    assert [c["kind"] for c in children] == ["Secret", "ConfigMap", "Service", "StatefulSet"]
-    configmap, sts = children[1], children[3]
+    assert [(c["kind"], c["metadata"]["name"]) for c in children] == [
+        ("Secret", f"{NAME}-rcon"),
+        ("ConfigMap", f"{NAME}-config"),
+        ("Service", NAME),
+        ("Service", f"{NAME}-pods"),
+        ("StatefulSet", NAME),
+    ]
+    configmap, sts = children[1], children[4]
     annotations = sts["spec"]["template"]["metadata"]["annotations"]
     assert annotations[CONFIG_HASH_ANNOTATION] == config_hash(configmap)
 
@@ -158,6 +168,10 @@ def test_configmap_defaults() -> None:
         "RCON_PORT": "25575",
         "SERVER_PORT": "25565",
         "ENABLE_WHITELIST": "FALSE",
+        "EXISTING_WHITELIST_FILE": "SYNCHRONIZE",
+        "EXISTING_OPS_FILE": "SYNCHRONIZE",
+        "USE_AIKAR_FLAGS": "FALSE",  # 1 CPU
+        "STOP_DURATION": "60",
     }
 
 
@@ -185,12 +199,22 @@ def test_configmap_defaults() -> None:
             },
         ),
         ({"ops": ["Alex", "Notch"]}, {"OPS": "Alex,Notch", "EXISTING_OPS_FILE": "SYNCHRONIZE"}),
+        (
+            {"allowlistMode": "merge", "allowlist": ["Alex"]},
+            {"EXISTING_WHITELIST_FILE": "MERGE", "EXISTING_OPS_FILE": "MERGE"},
+        ),
+        ({"resources": {"memory": "4Gi", "jvm": {"heap": "3G"}}}, {"MEMORY": "3G"}),
+        (
+            {"resources": {"jvm": {"flags": ["-XX:+UseZGC", "-XX:+ZGenerational"]}}},
+            {"JVM_XX_OPTS": "-XX:+UseZGC -XX:+ZGenerational"},
+        ),
+        ({"resources": {"cpu": "2"}}, {"USE_AIKAR_FLAGS": "TRUE"}),
+        ({"resources": {"cpu": "1500m"}}, {"USE_AIKAR_FLAGS": "FALSE"}),
+        ({"resources": {"cpu": "4", "jvm": {"aikarFlags": False}}}, {"USE_AIKAR_FLAGS": "FALSE"}),
+        ({"resources": {"cpu": "1", "jvm": {"aikarFlags": True}}}, {"USE_AIKAR_FLAGS": "TRUE"}),
+        ({"lifecycle": {"stopGracePeriodSeconds": 300}}, {"STOP_DURATION": "300"}),
         ({"rcon": {"enabled": False}}, {"ENABLE_RCON": "FALSE"}),
         ({"env": [{"name": "TZ", "value": "Europe/Paris"}]}, {"TZ": "Europe/Paris"}),
-        (
-            {"env": [{"name": "EXISTING_OPS_FILE", "value": "MERGE"}], "ops": ["Alex"]},
-            {"EXISTING_OPS_FILE": "MERGE"},
-        ),
         (
             {
                 "properties": {
@@ -211,7 +235,9 @@ def test_configmap_settings(spec: dict[str, Any], expected: dict[str, str]) -> N
     assert {key: env.get(key) for key in expected} == expected
 
 
-@pytest.mark.parametrize("key", ["SEED", "WHITELIST", "OPS", "CUSTOM_SERVER_PROPERTIES"])
+@pytest.mark.parametrize(
+    "key", ["SEED", "WHITELIST", "OPS", "CUSTOM_SERVER_PROPERTIES", "JVM_XX_OPTS"]
+)
 def test_optional_settings_absent_by_default(key: str) -> None:
     assert key not in env_of()
 
@@ -233,6 +259,14 @@ def test_only_typed_server_properties_give_no_custom_entry() -> None:
         ({"service": {"type": "NodePort"}}, False),
         ({"storage": {"retainOnDelete": False}}, False),
         ({"scheduling": {"nodeSelector": {"disk": "ssd"}}}, False),
+        ({"resources": {"jvm": {"heap": "1G"}}}, True),
+        ({"lifecycle": {"stopGracePeriodSeconds": 120}}, True),
+        # Applied live over RCON: never a restart.
+        ({"allowlist": ["Alex"]}, False),
+        ({"ops": ["Alex"]}, False),
+        ({"allowlistMode": "merge"}, False),
+        ({"lifecycle": {"announceSeconds": 30}}, False),
+        ({"lifecycle": {"restartSchedule": {"cron": "0 4 * * *"}}}, False),
     ],
 )
 def test_config_hash_changes_only_with_settings(change: dict[str, Any], rolls: bool) -> None:
@@ -328,6 +362,25 @@ def test_service_type_and_node_port(
     assert svc["spec"]["ports"][0].get("nodePort") == node_port
 
 
+def test_headless_service_governs_the_pod() -> None:
+    svc = build_headless_service(server())
+    assert svc["metadata"]["name"] == f"{NAME}-pods"
+    assert svc["spec"] == {
+        "clusterIP": "None",
+        "publishNotReadyAddresses": True,
+        "selector": names.selector_labels(NAME),
+        "ports": [
+            {"name": "minecraft", "port": 25565, "targetPort": "minecraft", "protocol": "TCP"},
+            {"name": "rcon", "port": 25575, "targetPort": "rcon", "protocol": "TCP"},
+        ],
+    }
+
+
+def test_headless_service_without_rcon_has_only_the_game_port() -> None:
+    svc = build_headless_service(server({"rcon": {"enabled": False}}))
+    assert [p["port"] for p in svc["spec"]["ports"]] == [25565]
+
+
 def test_service_annotations_from_spec() -> None:
     annotations = {"external-dns.alpha.kubernetes.io/hostname": "mc.example.com"}
     svc = build_service(server({"service": {"annotations": annotations}}))
@@ -355,7 +408,7 @@ def test_statefulset_shape() -> None:
     sts = build_statefulset(server(), "abc")
     spec = sts["spec"]
     assert sts["metadata"]["name"] == NAME
-    assert spec["serviceName"] == NAME
+    assert spec["serviceName"] == f"{NAME}-pods", "governed by the headless Service"
     assert spec["podManagementPolicy"] == "Parallel"
     assert spec["updateStrategy"] == {"type": "RollingUpdate"}
     assert spec["selector"] == {"matchLabels": names.selector_labels(NAME)}
@@ -364,7 +417,7 @@ def test_statefulset_shape() -> None:
     assert template["metadata"]["annotations"] == {CONFIG_HASH_ANNOTATION: "abc"}
     pod = template["spec"]
     assert pod["enableServiceLinks"] is False
-    assert pod["terminationGracePeriodSeconds"] == 60
+    assert pod["terminationGracePeriodSeconds"] == 60 + 15  # STOP_DURATION + margin
     assert "nodeSelector" not in pod
     assert "tolerations" not in pod
     assert "affinity" not in pod
@@ -376,11 +429,10 @@ def test_container() -> None:
     assert c["image"] == server().spec.image
     assert c["envFrom"] == [{"configMapRef": {"name": f"{NAME}-config"}}]
     assert c["env"] == [
-        {
-            "name": "RCON_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": f"{NAME}-rcon", "key": "rcon-password"}},
-        }
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "RCON_PASSWORD_FILE", "value": "/run/secrets/craftplane-rcon/rcon-password"},
     ]
+    assert "RCON_PASSWORD" not in json.dumps(c["env"]).replace("RCON_PASSWORD_FILE", "")
     assert c["ports"] == [
         {"name": "minecraft", "containerPort": 25565, "protocol": "TCP"},
         {"name": "rcon", "containerPort": 25575, "protocol": "TCP"},
@@ -389,14 +441,41 @@ def test_container() -> None:
         "requests": {"cpu": "2", "memory": "4Gi"},
         "limits": {"cpu": "2", "memory": "4Gi"},
     }
-    assert c["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
-    assert c["lifecycle"] == {"preStop": {"exec": {"command": ["rcon-cli", "stop"]}}}
+    assert c["volumeMounts"] == [
+        {"name": "data", "mountPath": "/data"},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "rcon", "mountPath": "/run/secrets/craftplane-rcon", "readOnly": True},
+    ]
+    assert "lifecycle" not in c, "one shutdown path: SIGTERM, no preStop hook"
 
 
-def test_without_rcon_no_rcon_port_nor_rcon_pre_stop() -> None:
-    c = container(build_statefulset(server({"rcon": {"enabled": False}}), "h"))
+def test_rcon_password_is_a_read_only_file_of_the_secret() -> None:
+    volumes = {v["name"]: v for v in pod_spec(build_statefulset(server(), "h"))["volumes"]}
+    assert volumes["rcon"] == {
+        "name": "rcon",
+        "secret": {
+            "secretName": f"{NAME}-rcon",
+            "items": [{"key": "rcon-password", "path": "rcon-password"}],
+            "defaultMode": 0o440,
+        },
+    }
+    assert volumes["tmp"] == {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}}
+
+
+def test_without_rcon_no_rcon_port_nor_password_file() -> None:
+    sts = build_statefulset(server({"rcon": {"enabled": False}}), "h")
+    c = container(sts)
     assert [p["containerPort"] for p in c["ports"]] == [25565]
-    assert "lifecycle" not in c
+    assert [e["name"] for e in c["env"]] == ["HOME"]
+    assert [m["name"] for m in c["volumeMounts"]] == ["data", "tmp"]
+    assert [v["name"] for v in pod_spec(sts)["volumes"]] == ["tmp"]
+
+
+@pytest.mark.parametrize(("stop", "grace"), [(10, 25), (60, 75), (1800, 1815)])
+def test_grace_period_is_the_stop_duration_plus_a_margin(stop: int, grace: int) -> None:
+    spec = {"lifecycle": {"stopGracePeriodSeconds": stop}}
+    assert pod_spec(build_statefulset(server(spec), "h"))["terminationGracePeriodSeconds"] == grace
+    assert env_of(spec)["STOP_DURATION"] == str(stop)
 
 
 @pytest.mark.parametrize(
@@ -424,7 +503,7 @@ def test_security_context_passes_restricted() -> None:
     assert ctr == {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
-        "readOnlyRootFilesystem": False,
+        "readOnlyRootFilesystem": True,
     }
     # Nothing "restricted" forbids, anywhere in the pod.
     text = json.dumps(pod_spec(sts))
@@ -469,3 +548,38 @@ def test_volume_claim_template(storage: dict[str, Any], expected_spec: dict[str,
         "spec": expected_spec,
     }
     assert pvc_name(NAME) == f"data-{NAME}-0"
+
+
+# --- what restarts the server ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "restarts"),
+    [
+        ({"properties": {"motd": "Another day"}}, True),
+        ({"image": "itzg/minecraft-server:java21"}, True),
+        ({"resources": {"memory": "4Gi"}}, True),
+        ({"resources": {"jvm": {"flags": ["-XX:+UseZGC"]}}}, True),
+        ({"lifecycle": {"stopGracePeriodSeconds": 120}}, True),
+        ({"rcon": {"enabled": False}}, True),
+        ({"allowlist": ["Alex"]}, False),
+        ({"ops": ["Alex"]}, False),
+        ({"allowlistMode": "merge"}, False),
+        ({"lifecycle": {"announceSeconds": 30}}, False),
+        ({"lifecycle": {"restartSchedule": {"cron": "0 4 * * *"}}}, False),
+        ({"stopped": True}, False),
+        ({"service": {"type": "NodePort"}}, False),
+        ({"storage": {"size": "50Gi"}}, False),
+    ],
+)
+def test_which_changes_restart_the_server(change: dict[str, Any], restarts: bool) -> None:
+    assert restarts_server(server(), server(change)) is restarts
+
+
+def test_live_spec_paths_are_spec_fields() -> None:
+    wire = server().spec.model_dump(by_alias=True)
+    for path in LIVE_SPEC_PATHS:
+        node: Any = wire
+        for part in path.split("."):
+            assert part in node, path
+            node = node[part]

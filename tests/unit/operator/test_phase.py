@@ -446,7 +446,8 @@ def _limited_pod(**kwargs: Any) -> dict[str, Any]:
 def test_out_of_memory_is_its_own_error(case: str, kwargs: dict[str, Any], reason: str) -> None:
     derived = derive(Observed(cr_body(), statefulset(), _limited_pod(**kwargs)), NOW)
     assert (derived.phase, derived.reason) == (Phase.ERROR, reason), case
-    assert "512Mi" in derived.message and "spec.resources.memory" in derived.message
+    assert "its 512Mi memory limit" in derived.message
+    assert "set spec.resources.memory to at least 1Gi" in derived.message
 
 
 def test_a_ready_server_is_running_whatever_killed_it_before() -> None:

@@ -13,9 +13,10 @@ from craftplane.contracts.events import EventType, state_key
 from craftplane.contracts.names import FINALIZER, PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Phase, Players
 from craftplane_operator.builders import existing_password
+from craftplane_operator.builders.naming import child_slot
 from craftplane_operator.planning import Gathered, Plan, merge_patch, plan
 from craftplane_operator.players import Target
-from tests.unit.operator.factories import cr_body, merge, pod, pvc, service, statefulset
+from tests.unit.operator.factories import NAME, cr_body, merge, pod, pvc, service, statefulset
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +52,7 @@ def created(
     live = merge(current or {}, desired)
     live["metadata"]["resourceVersion"] = revision
     if live["kind"] == "Service":
-        live["spec"]["clusterIP"] = "10.96.0.10"
+        live["spec"].setdefault("clusterIP", "10.96.0.10")  # a headless one says "None"
     return live
 
 
@@ -63,8 +64,15 @@ def write(decided: Plan, seen: Gathered) -> Gathered:
         cr["metadata"]["resourceVersion"] = "101"
     live = dict(seen.children)
     for change in decided.children:
-        kind = change.desired["kind"]
-        live[kind] = created(change.desired, live.get(kind))
+        slot = child_slot(change.desired, NAME)
+        live[slot] = created(change.desired, live.get(slot))
+    if decided.replace is not None:
+        # An orphaning delete: the StatefulSet lingers, terminating, until the GC is done.
+        gone = live["StatefulSet"]
+        assert gone is not None
+        live["StatefulSet"] = merge(
+            gone, {"metadata": {"deletionTimestamp": "2025-01-01T12:00:00Z"}}
+        )
     if decided.resize is not None:
         current = live["PersistentVolumeClaim"]
         assert current is not None
@@ -129,7 +137,13 @@ def summary(decided: Plan) -> Expect:
     )
 
 
-ALL_CREATED = ("created Secret", "created ConfigMap", "created Service", "created StatefulSet")
+ALL_CREATED = (
+    "created Secret",
+    "created ConfigMap",
+    "created Service",  # the game Service
+    "created Service",  # the headless governing Service
+    "created StatefulSet",
+)
 RUNNING_STATUS = {"phase": "Running", "observedGeneration": 3}
 RUNNING_CHILDREN = {"StatefulSet": statefulset(), "Pod": pod(ready=True), "Service": service()}
 
@@ -169,6 +183,7 @@ CASES: list[tuple[str, Gathered, Expect]] = [
                 "created Secret",
                 "created ConfigMap",
                 "repaired Service",
+                "created Service",
                 "repaired StatefulSet",
             ),
             spec_events=(EventType.SERVER_CREATED,),
@@ -190,6 +205,7 @@ CASES: list[tuple[str, Gathered, Expect]] = [
                 "created Secret",
                 "created ConfigMap",
                 "repaired Service",
+                "created Service",
                 "repaired StatefulSet",
             ),
             spec_events=(EventType.SERVER_CREATED,),
@@ -368,3 +384,42 @@ def test_reconcile_twice_nothing_changes(seen: Gathered) -> None:
     assert second.changes_nothing, second
     assert second.status is not None and first.status is not None
     assert second.status.ping == first.status.ping
+
+
+# -- a StatefulSet on the old serviceName ---------------------------------------------------
+
+
+def _governed_by(service_name: str, **metadata: Any) -> dict[str, Any]:
+    live = statefulset()
+    live["spec"]["serviceName"] = service_name
+    live["metadata"].update({"uid": "sts-uid", **metadata})
+    return live
+
+
+def test_a_statefulset_on_the_game_service_is_replaced_not_applied() -> None:
+    decided = plan(
+        gathered(body(), children={**RUNNING_CHILDREN, "StatefulSet": _governed_by(NAME)})
+    )
+    assert decided.replace is not None and decided.writes
+    assert (decided.replace.name, decided.replace.uid) == (NAME, "sts-uid")
+    assert (decided.replace.old_service, decided.replace.new_service) == (NAME, f"{NAME}-pods")
+    assert all(c.desired["kind"] != "StatefulSet" for c in decided.children)
+
+
+@pytest.mark.parametrize(
+    "live",
+    [
+        _governed_by(NAME, deletionTimestamp="2025-01-01T11:59:00Z"),
+        _governed_by(f"{NAME}-pods", deletionTimestamp="2025-01-01T11:59:00Z"),
+    ],
+    ids=["being replaced", "being deleted"],
+)
+def test_a_terminating_statefulset_is_left_alone(live: dict[str, Any]) -> None:
+    decided = plan(gathered(body(), children={**RUNNING_CHILDREN, "StatefulSet": live}))
+    assert decided.replace is None
+    assert all(c.desired["kind"] != "StatefulSet" for c in decided.children)
+
+
+def test_a_statefulset_on_the_headless_service_is_not_replaced() -> None:
+    decided = plan(gathered(body(), children=RUNNING_CHILDREN))
+    assert decided.replace is None

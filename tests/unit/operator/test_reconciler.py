@@ -37,6 +37,8 @@ class FakeApi:
         self.refuse: dict[tuple[str, str], KubeError] = {}  # (verb, kind) -> error
         self._versions = itertools.count(100)
         self.requests = 0
+        self.created: list[dict[str, Any]] = []
+        self.deletes: list[dict[str, Any]] = []
 
     def add(self, obj: dict[str, Any]) -> dict[str, Any]:
         obj = copy.deepcopy(obj)
@@ -62,7 +64,7 @@ class FakeApi:
         self._check("apply", obj["kind"])
         meta = obj["metadata"]
         current = self.objects.get((obj["kind"], meta["namespace"], meta["name"])) or {}
-        if obj["kind"] == "Service":
+        if obj["kind"] == "Service" and "clusterIP" not in obj["spec"]:
             obj = merge(obj, {"spec": {"clusterIP": "10.96.0.10"}})
         return self.add(merge(current, obj))
 
@@ -80,7 +82,24 @@ class FakeApi:
 
     async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         self._check("create", obj["kind"])
+        self.created.append(copy.deepcopy(obj))
         return copy.deepcopy(obj)
+
+    async def request(
+        self, method: str, path: str, *, body: Any = None, **_: Any
+    ) -> dict[str, Any]:
+        """DELETE of a namespaced apps/v1 StatefulSet, the one raw request the reconciler makes:
+        an orphaning delete leaves it terminating (the GC's orphan finalizer)."""
+        assert method == "DELETE" and "/statefulsets/" in path, (method, path)
+        namespace, name = path.split("/namespaces/")[1].split("/statefulsets/")
+        self._check("delete", "StatefulSet")
+        self.deletes.append(body)
+        current = self.objects.get(("StatefulSet", namespace, name))
+        if current is None:
+            raise KubeError(404, "not found")
+        if body["preconditions"]["uid"] != current["metadata"].get("uid"):
+            raise KubeError(409, "Precondition failed: UID in precondition")
+        return self.add(merge(current, {"metadata": {"deletionTimestamp": "2025-01-01T12:00Z"}}))
 
 
 def _merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +157,7 @@ async def test_a_new_server_is_created_and_a_second_reconcile_writes_nothing() -
         ("apply", "Secret"),
         ("apply", "ConfigMap"),
         ("apply", "Service"),
+        ("apply", "Service"),  # the headless governing Service
         ("apply", "StatefulSet"),
         ("patch/status", "MinecraftServer"),
         ("create", "Event"),
@@ -271,3 +291,45 @@ async def test_a_server_gone_is_forgotten() -> None:
     rec.phases.set(KEY, Phase.RUNNING)
     await rec.reconcile(KEY)
     assert KEY not in rec.phases.phases and api.writes == []
+
+
+async def test_a_statefulset_governed_by_the_game_service_is_replaced_orphaning_its_pod() -> None:
+    api = FakeApi()
+    api.add(cr_body(finalizers=[FINALIZER]))
+    rec, _ = reconciler(api)
+    await rec.reconcile(KEY)
+    old = api.objects["StatefulSet", NAMESPACE, NAME]
+    # As created before the headless Service existed.
+    old["spec"]["serviceName"] = NAME
+    old["metadata"]["uid"] = "old-uid"
+    rec.store.put(old)
+    api.writes.clear()
+    api.created.clear()
+
+    await rec.reconcile(KEY)
+    assert ("apply", "StatefulSet") not in api.writes, "serviceName is immutable"
+    assert api.deletes == [
+        {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": "Orphan",
+            "preconditions": {"uid": "old-uid"},
+        }
+    ]
+    events = [e for e in api.created if e["kind"] == "Event"]
+    assert [e["reason"] for e in events] == ["StatefulSetReplaced"]
+    assert events[0]["involvedObject"]["name"] == NAME
+    assert "survival-pods" in events[0]["message"]
+
+    # While it is terminating nothing is applied over it, nor deleted again.
+    api.writes.clear()
+    await rec.reconcile(KEY)
+    assert ("apply", "StatefulSet") not in api.writes
+    assert ("delete", "StatefulSet") not in api.writes
+
+    # The garbage collector is done: the next reconcile creates the new one.
+    del api.objects["StatefulSet", NAMESPACE, NAME]
+    rec.store.drop("StatefulSet", NAMESPACE, NAME)
+    await rec.reconcile(KEY)
+    assert ("apply", "StatefulSet") in api.writes
+    assert api.objects["StatefulSet", NAMESPACE, NAME]["spec"]["serviceName"] == f"{NAME}-pods"
