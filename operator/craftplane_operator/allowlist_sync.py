@@ -63,9 +63,15 @@ class Applied:
 
     ops: tuple[str, ...] = ()
     enabled: bool | None = None  # None: never switched by the operator
+    # The allowlist the operator last applied: a name it put there and the spec dropped is a
+    # removal, not drift. None: not recorded yet (every extra name reads as drift).
+    allowlist: tuple[str, ...] | None = None
 
     def encode(self) -> str:
-        return json.dumps({"ops": sorted(self.ops), "enabled": self.enabled}, sort_keys=True)
+        data: dict[str, Any] = {"ops": sorted(self.ops), "enabled": self.enabled}
+        if self.allowlist is not None:
+            data["allowlist"] = sorted(self.allowlist)
+        return json.dumps(data, sort_keys=True)
 
 
 def read_applied(annotations: Mapping[str, str]) -> Applied:
@@ -76,9 +82,12 @@ def read_applied(annotations: Mapping[str, str]) -> Applied:
         data: Any = json.loads(raw)
         ops = tuple(str(n) for n in data.get("ops") or [])
         enabled = data.get("enabled")
+        listed = data.get("allowlist")
+        allowlist = None if listed is None else tuple(str(n) for n in listed)
     except (ValueError, AttributeError, TypeError):
         return Applied()  # edited by hand into garbage: start from nothing known
-    return Applied(ops=ops, enabled=enabled if isinstance(enabled, bool) else None)
+    enabled = enabled if isinstance(enabled, bool) else None
+    return Applied(ops=ops, enabled=enabled, allowlist=allowlist)
 
 
 @dataclass(frozen=True)
@@ -105,8 +114,12 @@ def plan_sync(desired: Desired, listed: Sequence[str], applied: Applied) -> Sync
     """The commands that make the server say what the spec says."""
     want = _folded(desired.allowlist)
     have = _folded(listed)
-    drift = tuple(sorted(name for key, name in have.items() if key not in want))
+    ours = _folded(applied.allowlist or ())
+    extra = sorted(key for key in have if key not in want)
+    dropped = tuple(have[key] for key in extra if key in ours)  # removed from the spec
+    drift = tuple(sorted(have[key] for key in extra if key not in ours))  # added in game
     commands = [f"whitelist add {want[key]}" for key in sorted(want) if key not in have]
+    commands += [f"whitelist remove {name}" for name in dropped]
     if desired.mode is AllowlistMode.ENFORCE:
         commands += [f"whitelist remove {name}" for name in drift]
     want_ops = _folded(desired.ops)
@@ -117,7 +130,8 @@ def plan_sync(desired: Desired, listed: Sequence[str], applied: Applied) -> Sync
     enabled = bool(want) or (desired.mode is AllowlistMode.MERGE and bool(drift))
     if applied.enabled is not enabled:
         commands.append("whitelist on" if enabled else "whitelist off")
-    return SyncPlan(tuple(commands), drift, Applied(tuple(sorted(desired.ops)), enabled))
+    applied_now = Applied(tuple(sorted(desired.ops)), enabled, tuple(sorted(desired.allowlist)))
+    return SyncPlan(tuple(commands), drift, applied_now)
 
 
 def confirmed(desired: Desired, listed: Sequence[str]) -> list[str]:

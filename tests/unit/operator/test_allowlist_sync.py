@@ -89,6 +89,22 @@ CASES = [
         (),
     ),
     (
+        "a name the operator applied and the spec dropped is removed, not drift",
+        Desired(("Alex", "Notch"), (), ENFORCE),
+        ["Alex", "Steve"],
+        Applied((), True, ("Alex", "Steve")),
+        ("whitelist add Notch", "whitelist remove Steve"),
+        (),
+    ),
+    (
+        "merge: a spec removal still removes; only names added in game are kept",
+        Desired(("Alex",), (), MERGE),
+        ["Alex", "Steve", "Friend"],
+        Applied((), True, ("Alex", "Steve")),
+        ("whitelist remove Steve",),
+        ("Friend",),
+    ),
+    (
         "the list becomes empty: removed, switched off",
         Desired((), (), ENFORCE),
         ["Alex"],

@@ -84,7 +84,7 @@ async def test_sync_applies_the_spec_and_confirms() -> None:
     outcome = harness.syncer.outcome(KEY)
     assert outcome is not None and outcome.reason == "DriftReverted"
     assert "Griefer" in outcome.message and outcome.status is ConditionStatus.TRUE
-    assert read_applied(harness.annotations) == Applied(("Steve",), True)
+    assert read_applied(harness.annotations) == Applied(("Steve",), True, ("Alex", "Steve"))
     assert harness.changed == [KEY] and harness.requeued == [5.0]
 
 
@@ -95,7 +95,7 @@ async def test_a_second_sync_only_reads_and_deops_what_left_the_spec() -> None:
     harness.syncer._records.clear()  # as if the interval had passed
     await harness.sync(Desired(("Alex",), ("Alex",), AllowlistMode.ENFORCE))
     assert harness.server.ran == ["whitelist list", "deop Steve", "whitelist list"]
-    assert harness.annotations[APPLIED_ANNOTATION] == Applied(("Alex",), True).encode()
+    assert harness.annotations[APPLIED_ANNOTATION] == Applied(("Alex",), True, ("Alex",)).encode()
 
 
 async def test_an_unchanged_spec_is_not_synced_again_within_the_interval() -> None:
