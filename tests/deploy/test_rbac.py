@@ -76,8 +76,15 @@ def test_operator_reads_secrets_only_in_tenant_namespaces(
     assert not can_i(kubectl, OPERATOR, "delete", "secrets", "-n", tenant)
 
 
-def test_gateway_cannot_read_secrets_anywhere(kubectl: Kubectl, installed: Installed) -> None:
-    for namespace in (installed.tenant_namespace, installed.other_namespace, SYSTEM, "default"):
+def test_gateway_reads_a_secret_by_name_only_in_tenant_namespaces(
+    kubectl: Kubectl, installed: Installed
+) -> None:
+    """The console reads one server's RCON password per command; it can list none."""
+    tenant = installed.tenant_namespace
+    assert can_i(kubectl, GATEWAY, "get", "secrets", "-n", tenant)
+    for verb in ("list", "watch", "create", "patch", "delete"):
+        assert not can_i(kubectl, GATEWAY, verb, "secrets", "-n", tenant), verb
+    for namespace in (installed.other_namespace, SYSTEM, "default", "kube-system"):
         for verb in ("get", "list", "watch"):
             assert not can_i(kubectl, GATEWAY, verb, "secrets", "-n", namespace), (verb, namespace)
     assert not can_i(kubectl, GATEWAY, "list", "secrets", "--all-namespaces")
@@ -114,8 +121,8 @@ def test_operator_can_do_its_work_and_no_more(kubectl: Kubectl, installed: Insta
         ("delete", "services", "-n", tenant),
         ("delete", "persistentvolumeclaims", "-n", tenant),
         ("patch", "persistentvolumeclaims", "-n", other),
-        ("create", "pods/exec", "-n", tenant),
-        ("get", "pods/log", "-n", tenant),
+        ("create", "pods", "--subresource=exec", "-n", tenant),
+        ("get", "pods", "--subresource=log", "-n", tenant),
         ("update", "leases.coordination.k8s.io/someone-else", "-n", SYSTEM),
         ("create", "leases.coordination.k8s.io", "-n", tenant),
         ("create", "pods", "-n", tenant),
@@ -136,9 +143,15 @@ def test_gateway_works_on_servers_in_tenant_namespaces_only(
     assert not can_i(kubectl, GATEWAY, "list", "minecraftservers.craftplane.io", "--all-namespaces")
     assert can_i(kubectl, GATEWAY, "list", "namespaces")
     assert can_i(kubectl, GATEWAY, "watch", "namespaces")
+    # The console and the logs: one pod and its log, by name.
+    for args in (("get", "pods", "-n", tenant), ("get", "pods", "--subresource=log", "-n", tenant)):
+        assert can_i(kubectl, GATEWAY, *args), args
     for args in (
         ("patch", "minecraftservers.craftplane.io", "--subresource=status", "-n", tenant),
-        ("get", "pods", "-n", tenant),
+        ("list", "pods", "-n", tenant),
+        ("get", "pods", "-n", other),
+        ("get", "pods", "--subresource=log", "-n", other),
+        ("create", "pods", "--subresource=exec", "-n", tenant),
         ("create", "statefulsets.apps", "-n", tenant),
         ("patch", "namespaces"),
     ):

@@ -343,7 +343,10 @@ def _json_stream(text: str) -> list[dict[str, Any]]:
             at += 1
         if at >= len(text):
             return objects
-        obj, at = decoder.raw_decode(text, at)
+        try:
+            obj, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            return objects  # the watch was stopped mid-object
         objects.append(obj)
 
 
