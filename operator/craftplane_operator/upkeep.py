@@ -58,7 +58,9 @@ def plan_day2(
     outcome: SyncOutcome | None,
     now: datetime,
 ) -> Day2:
-    running = derived.phase is Phase.RUNNING
+    # The pod's own readiness, not the derived phase: with spec.stopped set the phase already
+    # reads Stopped while the server still runs and must be told and saved first.
+    running = derived.phase is Phase.RUNNING or _ready(live.get("Pod"))
     online = players.online if players is not None and running else 0
     sts = next((c for c in desired if c["kind"] == "StatefulSet"), None)
     children = [c for c in desired if c["kind"] != "StatefulSet"]
@@ -91,6 +93,13 @@ def plan_day2(
         wanted = Desired(tuple(spec.allowlist), tuple(spec.ops), spec.allowlist_mode)
         job = AllowlistJob(wanted, read_applied(server.annotations))
     return Day2(children, upkeep, derived, upkept, notices, job)
+
+
+def _ready(pod: Mapping[str, Any] | None) -> bool:
+    if pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _drift_notices(

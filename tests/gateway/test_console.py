@@ -131,8 +131,14 @@ async def test_restart_writes_the_annotations(
     annotations = cr["metadata"]["annotations"]
     assert annotations[RESTART_REQUESTER_ANNOTATION] == tenant_a.name
     assert annotations[RESTART_REQUEST_ANNOTATION].endswith("Z")
-    page = (await http.get("/api/v1/servers/again/events", headers=tenant_a.headers)).json()
-    assert any(e["type"] == "request.restart" for e in page["items"])
+
+    async def recorded() -> bool | None:
+        got = await http.get("/api/v1/servers/again/events", headers=tenant_a.headers)
+        if got.status_code != 200:  # not projected yet
+            return None
+        return True if any(e["type"] == "request.restart" for e in got.json()["items"]) else None
+
+    await async_wait_for(recorded, timeout=30, what="the restart in the timeline")
 
 
 async def test_logs_of_a_server_without_pod_is_409(

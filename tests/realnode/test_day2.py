@@ -291,6 +291,12 @@ async def test_a_stop_with_a_player_online_counts_down_saves_and_exits_cleanly(
     game = await _run_ready(kubectl, ns, "announced", lifecycle={"announceSeconds": 10})
     player = await BotSession.join(game, "Alex", stay=120)
     bots.append(player)
+    # The operator announces to the players it counts: wait until its count has Alex.
+    wait_for(
+        lambda: True if _online(kubectl, ns, "announced") == 1 else None,
+        timeout=60,
+        what="the operator counting the player",
+    )
     await rcon(game, "setblock 6 70 6 gold_block")  # not saved yet: autosave is every 5 min
     pod = kubectl.get("pod", "announced-0", ns)
     assert pod is not None
@@ -332,6 +338,13 @@ async def test_a_stop_with_a_player_online_counts_down_saves_and_exits_cleanly(
     await asyncio.to_thread(wait_phase, kubectl, ns, "announced", "Running", START_TIMEOUT)
     check = await bot(game_of(kubectl, ns, "announced"), "Steve", block="6,70,6")
     assert check.get("block") == "gold_block", check
+
+
+def _online(kubectl: Kubectl, ns: str, name: str) -> int | None:
+    body = kubectl.get("minecraftserver", name, ns) or {}
+    players = (body.get("status") or {}).get("players") or {}
+    online = players.get("online")
+    return None if online is None else int(online)
 
 
 def _json_stream(text: str) -> list[dict[str, Any]]:
