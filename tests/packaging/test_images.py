@@ -117,6 +117,7 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
         "contracts",
         "kube.py",
         "logs.py",
+        "rcon.py",
         "startup.py",
         "supervise.py",
         "tokens.py",
