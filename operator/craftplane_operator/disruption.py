@@ -14,8 +14,10 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 
+from craftplane.contracts.quantity import InvalidQuantity, parse_quantity
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.naming import CONFIG_HASH_ANNOTATION
 from craftplane_operator.maintenance import (
@@ -81,22 +83,41 @@ def _template_annotations(sts: Mapping[str, Any] | None) -> Mapping[str, str]:
     return (template.get("metadata") or {}).get("annotations") or {}
 
 
-def _image(sts: Mapping[str, Any] | None) -> str | None:
+def _container(sts: Mapping[str, Any] | None) -> Mapping[str, Any]:
     containers = ((((sts or {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers"
     ) or []
-    return containers[0].get("image") if containers else None
+    return containers[0] if containers else {}
+
+
+def _image(sts: Mapping[str, Any] | None) -> str | None:
+    image = _container(sts).get("image")
+    return None if image is None else str(image)
+
+
+def _limits(sts: Mapping[str, Any] | None) -> dict[str, Decimal] | None:
+    """The container's limits as numbers: the API server rewrites '0.5' as '500m'."""
+    limits = (_container(sts).get("resources") or {}).get("limits")
+    if not limits:
+        return None
+    try:
+        return {key: parse_quantity(str(value)) for key, value in limits.items()}
+    except InvalidQuantity:
+        return None
 
 
 def restarts_pod(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     """Whether applying `desired` over `current` replaces the pod: its configuration (the
-    config-hash annotation) or its image changes. What the live object does not say (a
-    StatefulSet not written by this operator) is not taken for a change."""
+    config-hash annotation), its image or its CPU/memory limits change. What the live object
+    does not say (a StatefulSet not written by this operator) is not taken for a change."""
     before = _template_annotations(current).get(CONFIG_HASH_ANNOTATION)
     after = _template_annotations(desired).get(CONFIG_HASH_ANNOTATION)
     image_before, image_after = _image(current), _image(desired)
-    return (before is not None and before != after) or (
-        image_before is not None and image_before != image_after
+    limits_before = _limits(current)
+    return (
+        (before is not None and before != after)
+        or (image_before is not None and image_before != image_after)
+        or (limits_before is not None and limits_before != _limits(desired))
     )
 
 

@@ -115,6 +115,17 @@ def test_a_config_change_that_rolls_the_pod_is_held() -> None:
     assert upkeep.announce is not None and upkeep.announce.request.startswith("rollout:")
 
 
+def test_a_cpu_change_that_rolls_the_pod_is_held_but_a_rewritten_quantity_is_not() -> None:
+    changed = server({"resources": {"cpu": "2", "memory": "2Gi"}})
+    upkeep = plan_upkeep(inputs(changed, current=sts_of(server({"resources": {"cpu": "1"}}))))
+    assert upkeep.statefulset is None and upkeep.announce is not None
+    # The API server writes 0.5 back as 500m: the same limit, nothing to announce.
+    live = sts_of(server({"resources": {"cpu": "0.5"}}))
+    live["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "500m"
+    same = plan_upkeep(inputs(server({"resources": {"cpu": "0.5"}}), current=live))
+    assert same.announce is None and same.statefulset is not None
+
+
 def test_a_restart_request_is_announced_then_carried_out_once() -> None:
     srv = asking()
     first = plan_upkeep(inputs(srv))
