@@ -42,6 +42,7 @@ from craftplane_operator.disruption import CountdownView, Upkeep
 from craftplane_operator.disruption import Notice as KubeEvent
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.merge_patch import merge_patch as merge_patch  # re-exported
+from craftplane_operator.ownership import ApplyRefusal, guard
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target
 from craftplane_operator.statefulset_migration import OrphanReplace, fit_immutable, replacement
@@ -97,6 +98,8 @@ class Gathered:
     ping_in_cluster: bool = False
     # The API server's refusal of the volume resize the previous plan asked for (403/422).
     volume_refusal: str | None = None
+    # The API server's refusals of the child applies the previous plan asked for (4xx).
+    refusals: tuple[ApplyRefusal, ...] = ()
     countdown: CountdownView | None = None  # the announcement running or run for the server
     allowlist: SyncOutcome | None = None  # the last allowlist sync's outcome
 
@@ -190,7 +193,9 @@ def plan(seen: Gathered) -> Plan:
         status = _status(seen, body, _invalid(server), max_players=None)
         return Plan(seen.key, finalizer_patch=finalizer_patch, status=status)
     assert server is not None  # not deleting: read_spec parsed it
-    live = seen.children
+    # Only what this server controls is read, applied or reported on.
+    guarded = guard(server.uid, seen.children, seen.refusals)
+    live = guarded.live
     resize, problem = plan_resize(
         server.spec.storage, live.get("PersistentVolumeClaim"), seen.volume_refusal
     )
@@ -204,11 +209,12 @@ def plan(seen: Gathered) -> Plan:
     derived = derive(observed, seen.now)
     if problem is not None:
         derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
+    derived = guarded.judge(derived)
     day2 = plan_day2(
         server,
         body.get("status") or {},
         live,
-        _desired(server, live, seen.new_password),
+        _desired(server, live, seen.new_password, guarded.skip),
         derived,
         players=seen.players,
         countdown=seen.countdown,
@@ -244,12 +250,20 @@ def _finalizer_patch(body: Obj) -> Obj | None:
     }
 
 
-def _desired(server: ServerContext, live: Mapping[str, Obj | None], new_password: str) -> list[Obj]:
+def _desired(
+    server: ServerContext,
+    live: Mapping[str, Obj | None],
+    new_password: str,
+    skip: frozenset[str] = frozenset(),
+) -> list[Obj]:
     # Never a new RCON password over an existing one: the running server would lock us out.
     password = existing_password(live.get("Secret")) or new_password
     built = []
     for desired in build_children(server, password):
-        current = live.get(child_slot(desired, server.name))
+        slot = child_slot(desired, server.name)
+        if slot in skip:
+            continue  # someone else's object holds the name, or one the pod needs is
+        current = live.get(slot)
         if desired["kind"] == "StatefulSet" and not fit_immutable(server.name, desired, current):
             continue  # being replaced or deleted
         built.append(desired)
@@ -287,13 +301,10 @@ def _status(
     transition = None
     if old_phase != derived.phase.value:
         transition = Transition(old_phase, derived.phase, str(derived.reason))
-        kube_events.append(
-            KubeEvent(
-                warning=derived.phase is Phase.ERROR,
-                reason=str(derived.reason),
-                message=f"{derived.phase.value}: {derived.message}",
-            )
-        )
+        # Failing for a problem whose own Warning is in this pass: one event says it.
+        if all(e.reason != derived.reason for e in kube_events):
+            message = f"{derived.phase.value}: {derived.message}"
+            kube_events.append(KubeEvent(derived.phase is Phase.ERROR, derived.reason, message))
     event = phase_event(after, seen.tenant)
     if event is not None and state_key(event) == seen.published:
         event = None

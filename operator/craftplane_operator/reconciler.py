@@ -19,8 +19,23 @@ from craftplane.kube import KubeClient, KubeError, Obj
 from craftplane_operator import metrics
 from craftplane_operator.builders import ServerContext, existing_password, generate_password
 from craftplane_operator.builders.naming import child_slot, slot_kind
+from craftplane_operator.ownership import (
+    APPLIED_SLOTS,
+    STATEFULSET_NEEDS,
+    ApplyRefusal,
+    controlled_by,
+    is_refusal,
+)
 from craftplane_operator.placement import Placement, placed
-from craftplane_operator.planning import CHILD_NAMES, Gathered, Plan, StatusPlan, plan, read_spec
+from craftplane_operator.planning import (
+    CHILD_NAMES,
+    ChildApply,
+    Gathered,
+    Plan,
+    StatusPlan,
+    plan,
+    read_spec,
+)
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
@@ -32,6 +47,11 @@ from craftplane_operator.upkeep_runner import UpkeepRunner
 log = logs.get_logger(__name__)
 
 KIND = "MinecraftServer"
+
+
+class ApplyRefused(RuntimeError):
+    """The API server refused a child (reported on the status): the work queue retries the
+    server at its backoff rather than at once, or only at the next resync."""
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -81,6 +101,9 @@ class Reconciler:
             self.upkeep.after(decided)
         if decided.timed:
             metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
+        if seen.refusals:
+            # Reported on the status; the work queue's backoff paces the next attempt.
+            raise ApplyRefused("; ".join(f"{r.kind} {r.name}: {r.message}" for r in seen.refusals))
 
     # -- gather -----------------------------------------------------------------------------
 
@@ -91,12 +114,15 @@ class Reconciler:
             return Gathered(key, None, utcnow())
         tenant = await self.tenants.tenant_of(namespace)
         spec = read_spec(body)
+        uid = body["metadata"].get("uid", "")
         children: dict[str, Obj | None] = {}
         if isinstance(spec, ServerContext):
             # How this cluster runs the server (node pool, image): configuration, gathered.
             spec = placed(spec, self.placement)
-            children = await self._children(namespace, name)
+            children = await self._children(namespace, name, uid)
         secret = children.get("Secret")
+        # Someone else's Secret is never read, not even for its password.
+        reused = existing_password(secret) if controlled_by(secret, uid) else None
         countdown, allowlist = self.upkeep.gathered(key) if self.upkeep else (None, None)
         return Gathered(
             key=key,
@@ -105,9 +131,9 @@ class Reconciler:
             tenant=tenant,
             spec=spec,
             children=children,
-            new_password="" if existing_password(secret) else generate_password(),
+            new_password="" if reused else generate_password(),
             players=self.players.players(key),
-            published=self._published.get(body["metadata"].get("uid", "")),
+            published=self._published.get(uid),
             ping_in_cluster=self.ping_in_cluster,
             countdown=countdown,
             allowlist=allowlist,
@@ -119,17 +145,23 @@ class Reconciler:
             self.store.put(body)
         return body
 
-    async def _children(self, namespace: str, name: str) -> dict[str, Obj | None]:
+    async def _children(self, namespace: str, name: str, uid: str) -> dict[str, Obj | None]:
         names = {kind: child_name(name) for kind, child_name in CHILD_NAMES.items()}
         found = {
             slot: self.store.get(slot_kind(slot), namespace, child) for slot, child in names.items()
         }
-        if found["Secret"] is None:
-            # The RCON password must never be regenerated over an existing one that the watch
-            # has not delivered yet (e.g. just after a restart): ask the API once.
-            found["Secret"] = await self.kube.get("Secret", namespace, names["Secret"])
-            if found["Secret"] is not None:
-                self.store.put(found["Secret"])
+        for slot in APPLIED_SLOTS:
+            if found[slot] is not None:
+                continue
+            # The store holds only what carries our label. Before applying under a name, ask
+            # the API whether an object holds it: one the watch has not delivered yet (an
+            # RCON password must never be regenerated over the running one), or someone
+            # else's, which the apply would take over.
+            live = await self.kube.get(slot_kind(slot), namespace, names[slot])
+            found[slot] = live
+            if live is not None and controlled_by(live, uid):
+                # Not someone else's: no watch event would ever tell the store it is gone.
+                self.store.put(live)
         return found
 
     # -- apply ------------------------------------------------------------------------------
@@ -146,19 +178,17 @@ class Reconciler:
             )
             self.store.put(body)
         live = dict(seen.children)
+        refusals: list[ApplyRefusal] = []
         for change in decided.children:
             desired = change.desired
-            kind = desired["kind"]
-            applied = await self.kube.apply(desired, field_manager=MANAGER_NAME)
-            self.store.put(applied)
-            live[child_slot(desired, meta["name"])] = applied
-            log.info(
-                "%s %s %s",
-                change.action,
-                kind,
-                desired["metadata"]["name"],
-                extra={"server": server, "child": kind},
-            )
+            slot = child_slot(desired, meta["name"])
+            if slot == "StatefulSet" and {r.slot for r in refusals} & STATEFULSET_NEEDS:
+                continue  # its pod would start without its own Secret or ConfigMap
+            applied = await self._apply(change, slot, server)
+            if isinstance(applied, ApplyRefusal):
+                refusals.append(applied)
+            else:
+                live[slot] = applied
         refusal = None
         if decided.resize is not None:
             resize = decided.resize
@@ -183,7 +213,32 @@ class Reconciler:
             live["StatefulSet"] = await replace_statefulset(
                 self.kube, self.recorder, self.store, body, decided.replace
             )
-        return replace(seen, body=body, children=live, volume_refusal=refusal)
+        return replace(
+            seen, body=body, children=live, volume_refusal=refusal, refusals=tuple(refusals)
+        )
+
+    async def _apply(self, change: ChildApply, slot: str, server: str) -> Obj | ApplyRefusal:
+        """Server-side apply one child; the API server's 4xx answer as a refusal to report."""
+        desired = change.desired
+        kind, name = desired["kind"], desired["metadata"]["name"]
+        try:
+            applied = await self.kube.apply(desired, field_manager=MANAGER_NAME)
+        except KubeError as exc:
+            if not is_refusal(exc.status):
+                raise
+            message = str(exc.body.get("message") or exc)
+            log.warning(
+                "the API server refused %s %s (%d): %s",
+                kind,
+                name,
+                exc.status,
+                message,
+                extra={"server": server, "child": kind},
+            )
+            return ApplyRefusal(slot, kind, name, exc.status, message)
+        self.store.put(applied)
+        log.info("%s %s %s", change.action, kind, name, extra={"server": server, "child": kind})
+        return applied
 
     async def _settle(self, decided: Plan, seen: Gathered) -> None:
         """The plan's status, events and finalization (its writes, if any, are done)."""

@@ -10,6 +10,17 @@ from craftplane_operator.builders import ServerContext
 NAME = "survival"
 NAMESPACE = "team-a"
 UID = "0d6f6f1e-8c47-4b9a-9d0e-6f2b0c1a2b3c"
+# The controller reference every child the operator applied carries (its own, not someone's).
+OWNED_BY = [
+    {
+        "apiVersion": "craftplane.io/v1alpha1",
+        "kind": "MinecraftServer",
+        "name": NAME,
+        "uid": UID,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+]
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +63,12 @@ def statefulset(
     updated_replicas: int = 1,
 ) -> dict[str, Any]:
     return {
-        "metadata": {"name": NAME, "namespace": NAMESPACE, "generation": generation},
+        "metadata": {
+            "name": NAME,
+            "namespace": NAMESPACE,
+            "generation": generation,
+            "ownerReferences": copy.deepcopy(OWNED_BY),
+        },
         "spec": {"replicas": replicas, "serviceName": f"{NAME}-pods"},
         "status": {
             "observedGeneration": observed_generation,
@@ -139,7 +155,7 @@ def service(
     if node_port is not None:
         port["nodePort"] = node_port
     return {
-        "metadata": {"name": NAME},
+        "metadata": {"name": NAME, "ownerReferences": copy.deepcopy(OWNED_BY)},
         "spec": {"type": type_, "clusterIP": cluster_ip, "ports": [port]},
         "status": {"loadBalancer": {"ingress": ingress} if ingress is not None else {}},
     }
