@@ -8,15 +8,21 @@ from pydantic import Field, StringConstraints
 
 from craftplane.contracts.base import ApiModel
 from craftplane.contracts.spec_values import MAX_LIST_ITEMS, Difficulty, GameMode, PropertyKey
+from craftplane.contracts.text import OneLine
+
+PropertyValue = Annotated[OneLine, StringConstraints(max_length=1024)]
 
 
 class Properties(ApiModel):
     """Settings written to server.properties."""
 
-    motd: str = Field(
+    motd: OneLine = Field(
         default="A Craftplane server",
         max_length=150,
-        description="Message of the day shown under the server name in the multiplayer list.",
+        description=(
+            "Message of the day shown under the server name in the multiplayer list, on one "
+            "line (colour codes use §; control characters such as line breaks are refused)."
+        ),
     )
     max_players: int = Field(
         default=20,
@@ -52,7 +58,7 @@ class Properties(ApiModel):
             "memory quadratically."
         ),
     )
-    level_seed: str | None = Field(
+    level_seed: OneLine | None = Field(
         default=None,
         max_length=256,
         description=(
@@ -60,14 +66,13 @@ class Properties(ApiModel):
             "first created."
         ),
     )
-    server_properties: dict[PropertyKey, Annotated[str, StringConstraints(max_length=1024)]] = (
-        Field(
-            default={},
-            max_length=MAX_LIST_ITEMS,
-            description=(
-                "Any other server.properties entry, key as in the file (e.g. "
-                "'spawn-protection': '0', 'allow-flight': 'true'). Values are strings. "
-                "The typed fields above take precedence over an entry for the same key."
-            ),
-        )
+    server_properties: dict[PropertyKey, PropertyValue] = Field(
+        default={},
+        max_length=MAX_LIST_ITEMS,
+        description=(
+            "Any other server.properties entry, key as in the file (e.g. "
+            "'spawn-protection': '0', 'allow-flight': 'true'). Values are strings on one "
+            "line: control characters (line breaks) are refused. "
+            "The typed fields above take precedence over an entry for the same key."
+        ),
     )
