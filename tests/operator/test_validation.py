@@ -25,6 +25,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         {"properties": {"serverProperties": {"spawn-protection": "0\nwhite-list=false"}}},
         "spec.properties.serverProperties",
     ),
+    (
+        "property-opens-query",
+        {"properties": {"serverProperties": {"enable-query": "true"}}},
+        "spec.properties.serverProperties",
+    ),
     ("motd-injection", {"properties": {"motd": "hi\nenable-rcon=false"}}, "spec.properties.motd"),
     ("seed-control", {"properties": {"levelSeed": "1\r2"}}, "spec.properties.levelSeed"),
     ("env-value-newline", {"env": [{"name": "TZ", "value": "UTC\nEULA=FALSE"}]}, "spec.env"),

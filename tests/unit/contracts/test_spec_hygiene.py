@@ -248,3 +248,34 @@ def test_crd_metadata_maps_are_bounded_and_keys_checked(path: str) -> None:
     assert any("size(k) <=" in r for r in found)
     assert any("{254,}" in r for r in found)
     assert "maxLength" in node["additionalProperties"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "enable-rcon",
+        "rcon.password",
+        "rcon.port",
+        "server-port",
+        "server-ip",
+        "enable-query",
+        "query.port",
+        "enable-jmx-monitoring",
+        "management-server-enabled",
+        "management-server-port",
+    ],
+)
+def test_property_keys_for_the_platforms_ports_and_consoles_are_refused(key: str) -> None:
+    with pytest.raises(ValidationError, match="set by the platform"):
+        accepted({"properties": {"serverProperties": {key: "true"}}})
+    # The CRD's rule names the same keys and prefixes.
+    (rule,) = [r for r in rules(spec_node("properties.serverProperties")) if "startsWith" in r]
+    assert f"'{key}'" in rule or any(
+        key.startswith(p) and f"k.startsWith('{p}')" in rule
+        for p in ("rcon.", "management-server-")
+    )
+
+
+def test_other_property_keys_are_accepted() -> None:
+    spec = accepted({"properties": {"serverProperties": {"broadcast-rcon-to-ops": "false"}}})
+    assert spec.properties.server_properties == {"broadcast-rcon-to-ops": "false"}

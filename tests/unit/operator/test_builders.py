@@ -224,7 +224,7 @@ def test_configmap_defaults() -> None:
                         "spawn-protection": "0",
                         "motd": "ignored",
                         "allow-flight": "true",
-                        "rcon.password": "ignored",
+                        "white-list": "ignored",
                     }
                 }
             },
