@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from craftplane.contracts.spec import DEFAULT_IMAGE, MinecraftServerSpec
+from craftplane.contracts.spec import DEFAULT_IMAGE, MinecraftServerSpec, Toleration
 from craftplane_operator.builders.context import ServerContext
 
 
@@ -28,7 +28,7 @@ class Placement(BaseModel):
         description="Image for servers that leave spec.image at its default.",
     )
     node_selector: dict[str, str] = Field(default={}, alias="nodeSelector")
-    tolerations: list[dict[str, Any]] = Field(default=[])
+    tolerations: list[Toleration] = Field(default=[])
     storage_class_name: str | None = Field(
         default=None,
         alias="storageClassName",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Final
+
+from pydantic import BaseModel
 
 from craftplane.contracts import names
 from craftplane.contracts.lifecycle import GRACE_MARGIN_SECONDS
@@ -152,6 +153,12 @@ def _container(server: ServerContext) -> dict[str, Any]:
     return container
 
 
+def _wire(model: BaseModel) -> dict[str, Any]:
+    # Absent fields stay absent (the API server defaults them), so the pod says what the
+    # spec said, in the Pod's own camelCase shape.
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def _pod_spec(server: ServerContext) -> dict[str, Any]:
     scheduling = server.spec.scheduling
     pod: dict[str, Any] = {
@@ -169,9 +176,9 @@ def _pod_spec(server: ServerContext) -> dict[str, Any]:
     if scheduling.node_selector:
         pod["nodeSelector"] = dict(scheduling.node_selector)
     if scheduling.tolerations:
-        pod["tolerations"] = copy.deepcopy(scheduling.tolerations)
-    if scheduling.affinity:
-        pod["affinity"] = copy.deepcopy(scheduling.affinity)
+        pod["tolerations"] = [_wire(toleration) for toleration in scheduling.tolerations]
+    if scheduling.affinity is not None:
+        pod["affinity"] = _wire(scheduling.affinity)
     return pod
 
 

@@ -8,7 +8,7 @@ The values fields may take live in `spec_values` and are re-exported here.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 from pydantic import (
     ConfigDict,
@@ -18,9 +18,11 @@ from pydantic import (
 )
 
 from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
+from craftplane.contracts.env import EnvVar
 from craftplane.contracts.lifecycle import AllowlistMode, Jvm, Lifecycle, RestartSchedule
 from craftplane.contracts.properties import Properties
 from craftplane.contracts.quantity import MIN_HEAP_MB, MIN_MEMORY, NON_HEAP_FLOOR_MB
+from craftplane.contracts.scheduling import Affinity, Scheduling, Toleration
 from craftplane.contracts.spec_values import (
     DEFAULT_IMAGE,
     DEFAULT_VERSION,
@@ -31,6 +33,7 @@ from craftplane.contracts.spec_values import (
     NODE_PORT_MIN,
     PROPERTY_KEY_PATTERN,
     RESERVED_ENV_NAMES,
+    RESERVED_ENV_PREFIXES,
     USERNAME_PATTERN,
     VERSION_PATTERN,
     Cpu,
@@ -44,6 +47,12 @@ from craftplane.contracts.spec_values import (
     Username,
     is_reserved_env_name,
 )
+from craftplane.contracts.text import (
+    MAX_MAP_ENTRIES,
+    AnnotationValue,
+    QualifiedName,
+    qualified_keys_rules,
+)
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -55,8 +64,10 @@ __all__ = [
     "NODE_PORT_MIN",
     "PROPERTY_KEY_PATTERN",
     "RESERVED_ENV_NAMES",
+    "RESERVED_ENV_PREFIXES",
     "USERNAME_PATTERN",
     "VERSION_PATTERN",
+    "Affinity",
     "AllowlistMode",
     "Cpu",
     "Difficulty",
@@ -77,7 +88,9 @@ __all__ = [
     "ServiceType",
     "Size",
     "Storage",
+    "Toleration",
     "Username",
+    "is_reserved_env_name",
 ]
 
 # it, and a CEL evaluation error would only repeat it less clearly.
@@ -150,6 +163,7 @@ class Storage(ApiModel):
     storage_class_name: str | None = Field(
         default=None,
         max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description=(
             "StorageClass of the world volume; the cluster's default class when omitted. "
             "Cannot be changed once the volume exists (reported like a shrink)."
@@ -186,11 +200,15 @@ class ServiceSpec(ApiModel):
             "a port of every node. LoadBalancer: on an external IP from the cloud provider."
         ),
     )
-    annotations: dict[str, str] = Field(
+    annotations: dict[QualifiedName, AnnotationValue] = Field(
         default={},
+        max_length=MAX_MAP_ENTRIES,
         description=(
-            "Annotations for the Service, e.g. to configure a cloud load balancer or external-dns."
+            "Annotations for the Service, e.g. to configure a cloud load balancer or "
+            f"external-dns: at most {MAX_MAP_ENTRIES}, keys as Kubernetes qualified names "
+            "(optional DNS prefix and '/', then up to 63 characters)."
         ),
+        json_schema_extra=qualified_keys_rules(),
     )
     node_port: int | None = Field(
         default=None,
@@ -224,62 +242,6 @@ class Rcon(ApiModel):
     )
 
 
-class EnvVar(ApiModel):
-    """An extra environment variable for the itzg/minecraft-server image."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            cel_rule(
-                "!(self.name.upperAscii() in ["
-                + ", ".join(f"'{n}'" for n in RESERVED_ENV_NAMES)
-                + "])",
-                "name is reserved: it is set from a typed field of the spec ("
-                + ", ".join(RESERVED_ENV_NAMES)
-                + ")",
-                field_path=".name",
-                reason="FieldValueForbidden",
-            ),
-        )
-    )
-
-    name: str = Field(
-        pattern=ENV_NAME_PATTERN,
-        max_length=128,
-        description=(
-            "Variable name, e.g. SPIGET_RESOURCES or OVERRIDE_SERVER_PROPERTIES. Names the "
-            "operator sets from typed fields (EULA, TYPE, VERSION, MEMORY, MOTD, etc.) are refused."
-        ),
-    )
-    value: str = Field(default="", max_length=32768, description="Variable value.")
-
-    @field_validator("name")
-    @classmethod
-    def _not_reserved(cls, name: str) -> str:
-        if is_reserved_env_name(name):
-            raise ValueError(
-                f"{name} is reserved: the operator sets {name.upper()} from the spec itself"
-            )
-        return name
-
-
-class Scheduling(ApiModel):
-    """Where the server pod may run."""
-
-    node_selector: dict[str, str] = Field(
-        default={},
-        description="Node labels the pod's node must have, as in a Pod's nodeSelector.",
-    )
-    tolerations: list[dict[str, Any]] = Field(
-        default=[],
-        max_length=MAX_LIST_ITEMS,
-        description="Tolerations of the pod, as in a Pod spec (key, operator, value, effect).",
-    )
-    affinity: dict[str, Any] = Field(
-        default={},
-        description="Affinity of the pod, as in a Pod spec (nodeAffinity, podAntiAffinity, etc.).",
-    )
-
-
 class MinecraftServerSpec(ApiModel):
     """Desired state of a Minecraft server: what to run, with what resources, how exposed."""
 
@@ -310,7 +272,8 @@ class MinecraftServerSpec(ApiModel):
         default=DEFAULT_IMAGE,
         min_length=1,
         max_length=512,
-        pattern=r"^[^\s]+$",
+        # No whitespace nor control characters: the image reference is one token.
+        pattern=r"^[^\s\x00-\x1F\x7F]+$",
         description=(
             "Container image; an itzg/minecraft-server compatible image. Pin a tag: the "
             "default is a tested release."

@@ -13,10 +13,18 @@ from craftplane.contracts.quantity import MIN_MEMORY, QUANTITY_PATTERN, parse_qu
 DEFAULT_IMAGE: Final = "itzg/minecraft-server:2025.10.2"
 DEFAULT_VERSION: Final = "LATEST"
 
-# Variables the operator sets on the itzg image from typed fields or for the pod's own
-# wiring; letting `env` override them would make the spec lie about what runs. Compared
-# case-insensitively: the image reads some of them in any case, and `Memory` next to
-# `MEMORY` would be a trap either way.
+# Variables `env` may not set, compared case-insensitively (the image reads some of them in
+# any case, and `Memory` next to `MEMORY` would be a trap either way). Three kinds:
+# - set by the operator from typed fields or for the pod's own wiring: overriding them would
+#   make the spec lie about what runs;
+# - settings channels of the itzg image that bypass typed fields (whole server.properties or
+#   allowlist/ops files, skipping the rewrite of server.properties);
+# - channels that defeat the platform's controls: RCON and its command hooks (which can turn
+#   the allowlist off or op anyone), extra ports (query, JMX), the process wiring the graceful
+#   stop relies on (EXEC_DIRECTLY, UID/GID, autostop), and JVM or loader injection
+#   (JAVA_TOOL_OPTIONS, LD_PRELOAD), which would run code the typed jvm.flags refuse.
+# Everything else (mod and plugin downloads such as MODRINTH_PROJECTS, PACKWIZ_URL, MODPACK,
+# SPIGET_RESOURCES, TZ, PROXY for downloads, the other USE_*_FLAGS) is the user's to set.
 RESERVED_ENV_NAMES: Final = (
     "EULA",
     "TYPE",
@@ -24,9 +32,7 @@ RESERVED_ENV_NAMES: Final = (
     "MEMORY",
     "INIT_MEMORY",
     "MAX_MEMORY",
-    "RCON_PASSWORD",
     "ENABLE_RCON",
-    "RCON_PORT",
     "SERVER_PORT",
     "MOTD",
     "MAX_PLAYERS",
@@ -37,23 +43,47 @@ RESERVED_ENV_NAMES: Final = (
     "VIEW_DISTANCE",
     "SEED",
     "OPS",
+    "OPS_FILE",
+    "OVERRIDE_OPS",
     "WHITELIST",
+    "WHITELIST_FILE",
     "ENABLE_WHITELIST",
-    "JVM_OPTS",
-    "JVM_XX_OPTS",
-    "USE_AIKAR_FLAGS",
-    "STOP_DURATION",
-    "RCON_PASSWORD_FILE",
+    "ENFORCE_WHITELIST",
+    "OVERRIDE_WHITELIST",
     "EXISTING_WHITELIST_FILE",
     "EXISTING_OPS_FILE",
+    "USE_AIKAR_FLAGS",
+    "STOP_DURATION",
+    "STOP_SERVER_ANNOUNCE_DELAY",
     "CUSTOM_SERVER_PROPERTIES",
+    "OVERRIDE_SERVER_PROPERTIES",
+    "SKIP_SERVER_PROPERTIES",
+    "ENABLE_QUERY",
+    "QUERY_PORT",
+    "ENABLE_JMX",
+    "ENABLE_AUTOPAUSE",
+    "ENABLE_AUTOSTOP",
+    "EXEC_DIRECTLY",
+    "SETUP_ONLY",
+    "UID",
+    "GID",
     "HOME",
+    "PATH",
+    "JAVA_HOME",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
 )
+# Whole families: RCON_PASSWORD, RCON_PASSWORD_FILE, RCON_PORT, RCON_CMDS_*; JVM_OPTS,
+# JVM_XX_OPTS, JVM_DD_OPTS (jvm.flags is the typed way); JMX_*; AUTOPAUSE_*/AUTOSTOP_*;
+# LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT.
+RESERVED_ENV_PREFIXES: Final = ("RCON_", "JVM_", "JMX_", "AUTOPAUSE_", "AUTOSTOP_", "LD_")
 
 
 def is_reserved_env_name(name: str) -> bool:
     """Whether `env` may not set this variable (case-insensitive, like the CEL rule)."""
-    return name.upper() in RESERVED_ENV_NAMES
+    upper = name.upper()
+    return upper in RESERVED_ENV_NAMES or upper.startswith(RESERVED_ENV_PREFIXES)
 
 
 VERSION_PATTERN: Final = (

@@ -126,6 +126,8 @@ def _convert(raw: Schema, defs: Schema, path: str) -> Schema:
             # fields by itself.
         elif key == "patternProperties":
             _convert_pattern_properties(value, defs, path, out, extensions)
+        elif key == "propertyNames":
+            _convert_property_names(value, path, extensions)
         elif key == CEL_KEY:
             extensions[key] = [*extensions.get(key, []), *map(_ordered_rule, value)]
         elif key.startswith("x-kubernetes-"):
@@ -173,6 +175,18 @@ def _convert_pattern_properties(
     rule = {
         "rule": f"self.all(k, k.matches(r'{pattern}'))",
         "message": f"keys must match {pattern}",
+    }
+    extensions[CEL_KEY] = [*extensions.get(CEL_KEY, []), rule]
+
+
+def _convert_property_names(value: Schema, path: str, extensions: Schema) -> None:
+    """A bound on a map's key length: structural schemas cannot say it, CEL can."""
+    if set(value) != {"maxLength"}:
+        raise UnsupportedSchema(f"{path}: only maxLength is supported for map keys")
+    limit = int(value["maxLength"])
+    rule = {
+        "rule": f"self.all(k, size(k) <= {limit})",
+        "message": f"keys must be at most {limit} characters",
     }
     extensions[CEL_KEY] = [*extensions.get(CEL_KEY, []), rule]
 

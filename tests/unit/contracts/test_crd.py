@@ -134,9 +134,10 @@ def test_schema_is_structural() -> None:
             re.compile(node["pattern"])
 
 
-def test_preserve_unknown_fields_only_for_free_form_pod_settings() -> None:
+def test_no_free_form_fields() -> None:
+    # Scheduling is typed too: unknown keys are refused, not preserved for later failure.
     preserving = [path for path, node in walk(root()) if node.get(PRESERVE_UNKNOWN)]
-    assert preserving == [".spec.scheduling.tolerations[]", ".spec.scheduling.affinity"]
+    assert preserving == []
 
 
 def test_spec_is_required_and_eula_within_it() -> None:

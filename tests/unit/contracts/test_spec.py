@@ -74,7 +74,19 @@ def test_camel_case_on_the_wire_snake_case_in_python() -> None:
         "scheduling": {
             "nodeSelector": {"disk": "ssd"},
             "tolerations": [{"key": "game", "operator": "Exists", "effect": "NoSchedule"}],
-            "affinity": {"nodeAffinity": {"anything": ["goes"]}},
+            "affinity": {
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 50,
+                            "podAffinityTerm": {
+                                "labelSelector": {"matchLabels": {"app": "mc"}},
+                                "topologyKey": "kubernetes.io/hostname",
+                            },
+                        }
+                    ]
+                }
+            },
         },
     }
     spec = MinecraftServerSpec.model_validate(body)

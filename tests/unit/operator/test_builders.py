@@ -141,9 +141,11 @@ def test_children_in_apply_order() -> None:
 
 
 def test_output_does_not_alias_the_spec() -> None:
-    ctx = server({"scheduling": {"affinity": {"nodeAffinity": {"x": 1}}}})
+    affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}
+    ctx = server({"scheduling": {"affinity": affinity}})
     pod_spec(build_statefulset(ctx, "h"))["affinity"]["nodeAffinity"]["x"] = 2
-    assert ctx.spec.scheduling.affinity == {"nodeAffinity": {"x": 1}}
+    assert ctx.spec.scheduling.affinity is not None
+    assert ctx.spec.scheduling.affinity.model_dump(by_alias=True, exclude_none=True) == affinity
 
 
 # --- ConfigMap -------------------------------------------------------------
@@ -222,7 +224,7 @@ def test_configmap_defaults() -> None:
                         "spawn-protection": "0",
                         "motd": "ignored",
                         "allow-flight": "true",
-                        "rcon.password": "ignored",
+                        "white-list": "ignored",
                     }
                 }
             },

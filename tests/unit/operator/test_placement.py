@@ -44,7 +44,9 @@ def test_a_placed_server_gets_the_pool_image_and_storage_class() -> None:
     result = placed(server("real-1"), PLACEMENT)
     assert result.spec.image == "localhost/craftplane/server:1"
     assert result.spec.scheduling.node_selector == {"pool": "game"}
-    assert result.spec.scheduling.tolerations == [TOLERATION]
+    assert [
+        t.model_dump(by_alias=True, exclude_none=True) for t in result.spec.scheduling.tolerations
+    ] == [TOLERATION]
     assert result.spec.storage.storage_class_name == "local"
     pod = build_statefulset(result, "h")["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"pool": "game"}
