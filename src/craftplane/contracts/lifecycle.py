@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from pydantic import Field, StringConstraints, field_validator
 
-from craftplane.contracts.base import ApiModel
+from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
 
 # `kubectl annotate mcs/<name> craftplane.io/restart-requested-at=<RFC 3339 time>` (or
 # `POST /servers/{name}/restart`) asks for one restart; the operator restarts once per new
@@ -38,6 +38,17 @@ DEFAULT_MAX_DELAY_MINUTES: Final = 240
 CRON_PATTERN: Final = r"^\s*([0-9A-Za-z*/,?-]+\s+){4}[0-9A-Za-z*/,?-]+\s*$"
 TIME_ZONE_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_+/-]*$"
 JVM_FLAG_PATTERN: Final = r"^-[A-Za-z0-9:+=._/,%-]+$"
+# Flags that load or run code the image did not ship (agents, native libraries, commands on a
+# JVM error): on a shared node that is arbitrary code under the server's identity.
+FORBIDDEN_JVM_FLAG_PREFIXES: Final = (
+    "-javaagent",
+    "-agentpath",
+    "-agentlib",
+    "-Xbootclasspath",
+    "-XX:OnError",
+    "-XX:OnOutOfMemoryError",
+    "-Djava.library.path",
+)
 
 
 JvmFlag = Annotated[str, StringConstraints(pattern=JVM_FLAG_PATTERN, max_length=256)]
@@ -145,7 +156,21 @@ class Jvm(ApiModel):
     flags: list[JvmFlag] = Field(
         default=[],
         max_length=50,
-        description="Extra JVM flags (JVM_XX_OPTS), each starting with '-', e.g. -XX:+UseZGC.",
+        description=(
+            "Extra JVM flags (JVM_XX_OPTS), each starting with '-', e.g. -XX:+UseZGC. Flags that "
+            "load code (" + ", ".join(FORBIDDEN_JVM_FLAG_PREFIXES) + ") are refused."
+        ),
+        json_schema_extra=cel_rules(
+            cel_rule(
+                "self.all(f, "
+                + " && ".join(f"!f.startsWith('{p}')" for p in FORBIDDEN_JVM_FLAG_PREFIXES)
+                + ")",
+                "flags must not load agents, native libraries or commands ("
+                + ", ".join(FORBIDDEN_JVM_FLAG_PREFIXES)
+                + ")",
+                reason="FieldValueForbidden",
+            )
+        ),
     )
     aikar_flags: bool | None = Field(
         default=None,
@@ -159,6 +184,8 @@ class Jvm(ApiModel):
     @classmethod
     def _flags(cls, flags: list[str]) -> list[str]:
         for flag in flags:
+            if flag.startswith(FORBIDDEN_JVM_FLAG_PREFIXES):
+                raise ValueError(f"{flag} loads code the image did not ship: refused")
             if flag.startswith(("-Xmx", "-Xms")):
                 raise ValueError("set the heap with jvm.heap, not -Xmx/-Xms in flags")
         return flags
