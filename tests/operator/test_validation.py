@@ -38,6 +38,16 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("env-loader-preload", {"env": [{"name": "Ld_Preload", "value": "/x.so"}]}, "spec.env"),
     ("env-skip-properties", {"env": [{"name": "SKIP_SERVER_PROPERTIES"}]}, "spec.env"),
     (
+        "jvm-agent",
+        {"resources": {"jvm": {"flags": ["-javaagent:/data/evil.jar"]}}},
+        "spec.resources.jvm.flags",
+    ),
+    (
+        "bad-cron",
+        {"lifecycle": {"restartSchedule": {"cron": "every day"}}},
+        "spec.lifecycle.restartSchedule.cron",
+    ),
+    (
         "toleration-junk-key",
         {"scheduling": {"tolerations": [{"key": "a", "junk": "x"}]}},
         "spec.scheduling.tolerations",
