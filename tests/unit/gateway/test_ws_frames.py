@@ -15,13 +15,16 @@ from starlette.testclient import TestClient
 
 from craftplane import tokens
 from craftplane_gateway import ws_frames
+from craftplane_gateway.db.revocations import DenyList
 from craftplane_gateway.hub import Hub
+from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.routes import ws
 
 pytestmark = pytest.mark.unit
 
 KEY = "k" * 48
 TENANT = "acme"
+FRAME_CAP = 64 * 1024
 
 
 class NoRows:
@@ -37,11 +40,27 @@ class NoRows:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    gw = SimpleNamespace(
-        settings=SimpleNamespace(token_key=KEY, allowed_origins=[], metrics_frame_seconds=3600),
+    yield from _client(_gateway())
+
+
+def _gateway() -> SimpleNamespace:
+    revocations = Revocations(lambda: None)
+    revocations.install(DenyList())
+    return SimpleNamespace(
+        settings=SimpleNamespace(
+            token_key=KEY,
+            allowed_origins=[],
+            metrics_frame_seconds=3600,
+            ws_max_frame_bytes=FRAME_CAP,
+            token_max_lifetime=tokens.MAX_LIFETIME,
+        ),
         db=SimpleNamespace(get=lambda: NoRows()),
         hub=Hub(16),
+        revocations=revocations,
     )
+
+
+def _client(gw: SimpleNamespace) -> Iterator[TestClient]:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
