@@ -23,6 +23,7 @@ from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.projector import Projector
 from craftplane_gateway.ratelimit import TokenBuckets
 from craftplane_gateway.reconcile import ClusterSync
+from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.routes import health, table
 from craftplane_gateway.settings import GatewaySettings
 from craftplane_gateway.state import Database, GatewayState
@@ -52,13 +53,16 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         client = kube or await KubeClient.connect()
+        db = Database(settings.database_url, settings.pool_min, settings.pool_max)
         state = GatewayState(
             settings=settings,
-            db=Database(settings.database_url, settings.pool_min, settings.pool_max),
+            db=db,
             nats=NatsLink(settings.nats_url),
             kube=client,
             hub=Hub(settings.client_queue),
             console_limit=TokenBuckets(settings.console_rate, settings.console_burst),
+            write_limit=TokenBuckets(settings.write_rate, settings.write_burst),
+            revocations=Revocations(db.get, every=settings.revocation_refresh_seconds),
         )
         projector = Projector(
             state.nats, state.db.get, durable=settings.consumer_name, batch=settings.batch_size
@@ -74,6 +78,7 @@ def create_app(
             poll_seconds=settings.poll_seconds,
         )
         state.db.start()
+        state.revocations.start()
         state.nats.start()
         projector.start()
         live.start()
@@ -83,7 +88,7 @@ def create_app(
         try:
             yield {"gw": state}
         finally:
-            for part in (sync, catch_up, live, projector):
+            for part in (sync, catch_up, live, projector, state.revocations):
                 await part.stop()
             await state.nats.close()
             await state.db.close()

@@ -8,7 +8,8 @@ refused (400) before anything else, rather than silently ignored.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -31,6 +32,11 @@ class Principal:
     tenant: str
     namespace: str
     subject: str = ""
+    # Which token, issued and expiring when: for revocation and closing a socket at expiry;
+    # not part of who the caller is.
+    token_id: str = field(default="", compare=False)
+    issued_at: datetime | None = field(default=None, compare=False)
+    expires_at: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.subject:
@@ -87,16 +93,22 @@ def token_from_websocket(websocket: WebSocket) -> str | None:
     return token_from_request(websocket)
 
 
-def principal_from_token(token: str, key: str) -> Principal:
-    """The caller a token stands for; Problem 401 when it is not valid."""
+def principal_from_token(
+    token: str, key: str, *, max_lifetime: timedelta = tokens.MAX_LIFETIME
+) -> Principal:
+    """The caller a token stands for; Problem 401 when it is not valid (or meant to live
+    longer than ``max_lifetime``)."""
     try:
-        claims = tokens.verify(token, key)
+        claims = tokens.verify(token, key, max_lifetime=max_lifetime)
     except tokens.InvalidToken as exc:
         raise problems.unauthorized(exc.reason, invalid=True) from exc
     return Principal(
         tenant=claims.tenant,
         namespace=tokens.namespace_for(claims.tenant),
         subject=claims.subject,
+        token_id=claims.token_id,
+        issued_at=claims.issued_at,
+        expires_at=claims.expires_at,
     )
 
 
@@ -115,6 +127,7 @@ def authenticate(
     key: str,
     *,
     allowed_origins: Collection[str] = (),
+    max_lifetime: timedelta = tokens.MAX_LIFETIME,
 ) -> Principal:
     """The caller of a request; Problem 400/401 (or 403, see below) otherwise.
 
@@ -126,7 +139,7 @@ def authenticate(
     if found is None:
         raise problems.unauthorized()
     token, source = found
-    principal = principal_from_token(token, key)
+    principal = principal_from_token(token, key, max_lifetime=max_lifetime)
     method = request.scope.get("method", "GET")
     if (
         source is Source.COOKIE

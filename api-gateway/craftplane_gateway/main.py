@@ -21,6 +21,9 @@ def main() -> None:
         access_log=False,
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # Larger client messages are refused by uvicorn itself (close 1009) before the app
+        # sees them; the app checks the same limit for servers that do not enforce one.
+        ws_max_size=settings.ws_max_frame_bytes,
         lifespan="on",
     )
 

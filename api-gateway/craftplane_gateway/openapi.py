@@ -72,9 +72,14 @@ _PROBLEMS: Final = {
     403: ("Forbidden", "Cross-origin state change authenticated by cookie only."),
     404: ("NotFound", "No such server for this tenant (another tenant's server looks the same)."),
     409: ("Conflict", "The name is taken, or the server's state does not allow this now."),
+    413: ("PayloadTooLarge", "The body is longer than the gateway reads (1 MiB)."),
     415: ("UnsupportedMediaType", "The body is not JSON."),
     422: ("Unprocessable", "The body is invalid; `errors` names each field."),
-    429: ("TooManyRequests", "The tenant's rate limit is used up; retry after Retry-After."),
+    429: (
+        "TooManyRequests",
+        "The rate limit (console per tenant, writes per token subject) is used up; retry "
+        "after Retry-After.",
+    ),
     503: ("Unavailable", "The database or the cluster cannot be reached; retry later."),
 }
 

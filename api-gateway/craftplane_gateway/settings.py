@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,6 +48,26 @@ class GatewaySettings(BaseSettings):
     # Console commands per tenant (REST and WebSocket together): a token bucket.
     console_rate: float = Field(default=5.0, gt=0)
     console_burst: int = Field(default=10, ge=1)
+    # Writes (create, patch, delete, start, stop, restart) per token subject: a token bucket.
+    write_rate: float = Field(default=10.0, gt=0)
+    write_burst: int = Field(default=20, ge=1)
+    # The longest token accepted (exp - iat); never above tokens.MAX_LIFETIME, which bounds how
+    # long the deny list remembers a revoked token id.
+    token_max_lifetime_seconds: float = Field(
+        default=tokens.MAX_LIFETIME.total_seconds(),
+        gt=0,
+        le=tokens.MAX_LIFETIME.total_seconds(),
+    )
+    # How often each replica re-reads the token deny list (a revocation holds within this).
+    revocation_refresh_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Request bodies beyond this are refused (413) before they are parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # WebSocket messages from a client beyond this close the socket (1009).
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+
+    @property
+    def token_max_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.token_max_lifetime_seconds)
 
 
 def startup_errors(settings: GatewaySettings) -> list[str]:

@@ -14,6 +14,7 @@ from craftplane_gateway.db.migrate import migrate
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.ratelimit import TokenBuckets
+from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.settings import GatewaySettings
 
 log = logs.get_logger(__name__)
@@ -78,3 +79,6 @@ class GatewayState:
     hub: Hub
     console_limit: TokenBuckets
     """Console commands per tenant, REST and WebSocket together."""
+    write_limit: TokenBuckets
+    """Writes (create, patch, delete, start, stop, restart) per token subject."""
+    revocations: Revocations

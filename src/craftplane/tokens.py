@@ -26,13 +26,16 @@ __all__ = [
     "DEFAULT_TTL",
     "ISSUER",
     "LEEWAY",
+    "MAX_LIFETIME",
     "MIN_KEY_BYTES",
+    "RESERVED_TENANTS",
     "TENANT_LABEL",
     "TENANT_PATTERN",
     "Claims",
     "InvalidToken",
     "check_key",
     "generate_key",
+    "is_reserved_tenant",
     "is_subject_of",
     "is_valid_tenant",
     "mint",
@@ -47,6 +50,9 @@ AUDIENCE: Final = "craftplane-gateway"
 DEFAULT_TTL: Final = timedelta(hours=12)
 # Clock skew tolerated between the minting host and the gateway.
 LEEWAY: Final = timedelta(seconds=30)
+# The longest a token may live (exp - iat): a leaked token stops working within this, and a
+# revocation need only be remembered this long.
+MAX_LIFETIME: Final = timedelta(days=30)
 # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
 MIN_KEY_BYTES: Final = 32
 # A real token is a few hundred bytes; anything much longer is not worth parsing.
@@ -55,6 +61,10 @@ MAX_TOKEN_LENGTH: Final = 4096
 TENANT_PATTERN: Final = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 NAMESPACE_PREFIX: Final = "tenant-"
 _TENANT_RE: Final = re.compile(TENANT_PATTERN)
+# Names that read as the platform's own namespaces: a token for them would confuse anyone
+# reading an audit log or RBAC rule, even though its namespace is tenant-<name>.
+RESERVED_TENANTS: Final = frozenset({"default", "kube-system", "craftplane-system"})
+_RESERVED_PREFIXES: Final = ("kube-", "craftplane")
 _REQUIRED_CLAIMS: Final = ["sub", "tenant", "iat", "nbf", "exp", "iss", "aud", "jti"]
 # A person within a tenant: printable, no spaces or '@' (the tenant follows the '@').
 _USER_RE: Final = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
@@ -87,6 +97,11 @@ class Claims:
 def is_valid_tenant(tenant: object) -> bool:
     """Whether ``tenant`` is a tenant name (a DNS label of at most 32 characters)."""
     return isinstance(tenant, str) and _TENANT_RE.fullmatch(tenant) is not None
+
+
+def is_reserved_tenant(tenant: str) -> bool:
+    """Whether ``tenant`` is a name kept for the platform (no tenant token is minted for it)."""
+    return tenant in RESERVED_TENANTS or tenant.startswith(_RESERVED_PREFIXES)
 
 
 def namespace_for(tenant: str) -> str:
@@ -143,17 +158,22 @@ def mint(
     ttl: timedelta = DEFAULT_TTL,
     now: datetime | None = None,
     subject: str | None = None,
+    max_ttl: timedelta = MAX_LIFETIME,
 ) -> str:
-    """A token for ``tenant``, valid from ``now`` for ``ttl``; ``subject`` (``<user>@<tenant>``)
-    names who holds it, the tenant itself by default."""
+    """A token for ``tenant``, valid from ``now`` for ``ttl`` (at most ``max_ttl``);
+    ``subject`` (``<user>@<tenant>``) names who holds it, the tenant itself by default."""
     check_key(key)
     if not is_valid_tenant(tenant):
         raise ValueError(f"not a tenant name: {tenant!r} (expected {TENANT_PATTERN})")
+    if is_reserved_tenant(tenant):
+        raise ValueError(f"{tenant!r} is reserved for the platform, not a tenant name")
     sub = tenant if subject is None else subject
     if not is_subject_of(sub, tenant):
         raise ValueError(f"subject {sub!r} must be {tenant!r} or '<user>@{tenant}'")
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive")
+    if ttl > max_ttl:
+        raise ValueError(f"ttl must be at most {_duration(max_ttl)}")
     issued = int(_at(now).timestamp())
     claims: dict[str, Any] = {
         "sub": sub,
@@ -168,6 +188,11 @@ def mint(
     return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"typ": "JWT"})
 
 
+def _duration(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} hours"
+
+
 def _int_claim(payload: dict[str, Any], name: str) -> int:
     value = payload.get(name)
     # bool is an int in Python, never a NumericDate.
@@ -176,14 +201,34 @@ def _int_claim(payload: dict[str, Any], name: str) -> int:
     return int(value)
 
 
+def _check_times(
+    payload: dict[str, Any], now: datetime, leeway: timedelta, max_lifetime: timedelta
+) -> tuple[int, int]:
+    """(iat, exp) of a token valid at ``now``; InvalidToken otherwise."""
+    instant = now.timestamp()
+    slack = leeway.total_seconds()
+    expires = _int_claim(payload, "exp")
+    not_before = _int_claim(payload, "nbf")
+    issued = _int_claim(payload, "iat")
+    if expires <= instant - slack:
+        raise InvalidToken("token expired")
+    if not_before > instant + slack or issued > instant + slack:
+        raise InvalidToken("token not yet valid")
+    if expires - issued > max_lifetime.total_seconds():
+        raise InvalidToken(f"token lifetime exceeds the maximum of {_duration(max_lifetime)}")
+    return issued, expires
+
+
 def verify(
     token: str,
     key: str,
     *,
     now: datetime | None = None,
     leeway: timedelta = LEEWAY,
+    max_lifetime: timedelta = MAX_LIFETIME,
 ) -> Claims:
-    """The claims of a valid token; InvalidToken otherwise.
+    """The claims of a valid token; InvalidToken otherwise (also for one meant to live longer
+    than ``max_lifetime``, however it was signed).
 
     ValueError (not InvalidToken) when ``key`` itself is unusable: that is the
     server's misconfiguration, not the caller's fault.
@@ -226,15 +271,7 @@ def verify(
     except jwt.InvalidTokenError as exc:
         raise InvalidToken("malformed token") from exc
 
-    instant = _at(now).timestamp()
-    slack = leeway.total_seconds()
-    expires = _int_claim(payload, "exp")
-    not_before = _int_claim(payload, "nbf")
-    issued = _int_claim(payload, "iat")
-    if expires <= instant - slack:
-        raise InvalidToken("token expired")
-    if not_before > instant + slack or issued > instant + slack:
-        raise InvalidToken("token not yet valid")
+    issued, expires = _check_times(payload, _at(now), leeway, max_lifetime)
 
     tenant = payload.get("tenant")
     if not is_valid_tenant(tenant):

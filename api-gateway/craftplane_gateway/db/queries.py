@@ -29,6 +29,10 @@ _LIVE: Final = f"status <> {_DELETED}"
 _TIMELINE_COLUMNS: Final = ", ".join(f"e.{f.name}" for f in fields(TimelineEntry))
 
 
+# Three names of at most 253 characters, base64-encoded, with room to spare.
+MAX_CURSOR_LENGTH: Final = 2048
+
+
 class InvalidCursor(ValueError):
     """A pagination cursor that this code did not hand out."""
 
@@ -39,12 +43,19 @@ def encode_cursor(row: ServerRow) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, str, str]:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("not a cursor from this API")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursor("not a cursor from this API") from exc
-    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value)):
+    # A NUL is never in a name this API issued, and PostgreSQL text cannot hold one.
+    if not (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, str) and "\x00" not in v for v in value)
+    ):
         raise InvalidCursor("not a cursor from this API")
     return value[0], value[1], value[2]
 

@@ -141,6 +141,16 @@ def too_many_requests(detail: str, *, retry_after: int) -> Problem:
     )
 
 
+def payload_too_large(limit: int) -> Problem:
+    """413: the body is longer than the gateway reads."""
+    return Problem(
+        413,
+        "Payload too large",
+        f"the request body must be at most {limit} bytes",
+        slug="payload-too-large",
+    )
+
+
 def unsupported_media_type(expected: Iterable[str]) -> Problem:
     """415: the body's Content-Type is not one the route reads."""
     return Problem(

@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 from starlette.requests import HTTPConnection
 
+from craftplane import logs
 from craftplane_gateway import auth, problems
 from craftplane_gateway.db import Conn
 from craftplane_gateway.state import GatewayState
+
+log = logs.get_logger(__name__)
 
 
 def state_of(conn: HTTPConnection) -> GatewayState:
@@ -19,10 +22,31 @@ def state_of(conn: HTTPConnection) -> GatewayState:
 
 
 def principal(conn: HTTPConnection) -> auth.Principal:
+    """The caller: a valid token (401), not revoked (401; 503 while that cannot be known)."""
     gw = state_of(conn)
-    return auth.authenticate(
-        conn, gw.settings.token_key, allowed_origins=gw.settings.allowed_origins
+    who = auth.authenticate(
+        conn,
+        gw.settings.token_key,
+        allowed_origins=gw.settings.allowed_origins,
+        max_lifetime=gw.settings.token_max_lifetime,
     )
+    gw.revocations.check(who)
+    return who
+
+
+def writer(conn: HTTPConnection) -> auth.Principal:
+    """The caller of a write, within its subject's write limit (429 with Retry-After)."""
+    who = principal(conn)
+    gw = state_of(conn)
+    verdict = gw.write_limit.take(who.subject)
+    if not verdict.allowed:
+        log.info("writes rate limited", extra={"namespace": who.namespace})
+        raise problems.too_many_requests(
+            f"at most {gw.settings.write_rate:g} writes per second "
+            f"(bursts of {gw.settings.write_burst}); retry shortly",
+            retry_after=verdict.retry_after_seconds,
+        )
+    return who
 
 
 @contextlib.asynccontextmanager

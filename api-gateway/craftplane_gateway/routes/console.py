@@ -8,7 +8,6 @@ answer). Every command sent over RCON is recorded in the timeline, with its erro
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from craftplane import logs, rcon
 from craftplane.clock import utcnow
 from craftplane.kube import KubeError
-from craftplane_gateway import auth, problems, recorder
+from craftplane_gateway import auth, bodies, problems, recorder
 from craftplane_gateway.audit import RequestType, console_message
 from craftplane_gateway.console_models import ConsoleCommand, ConsoleReply, command_problem
 from craftplane_gateway.routes.common import principal, state_of
@@ -38,10 +37,7 @@ def check_command(command: str) -> str:
 
 def parse_body(raw: bytes) -> str:
     """The command of a console request body; 400 (not JSON, bad command) or 422 (shape)."""
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise problems.bad_request(f"the body is not valid JSON: {exc}") from exc
+    body = bodies.parse_json(raw)
     try:
         parsed = ConsoleCommand.model_validate(body, by_alias=True, by_name=False)
     except ValidationError as exc:
@@ -101,6 +97,6 @@ async def post_console(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type != "application/json":
         raise problems.unsupported_media_type(["application/json"])
-    command = parse_body(await request.body())
+    command = parse_body(await bodies.read_body(request, state_of(request).settings.max_body_bytes))
     reply = await run_command(state_of(request), who, name, command)
     return JSONResponse(reply_json(reply))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -18,19 +17,21 @@ from craftplane.contracts.lifecycle import RESTART_REQUEST_ANNOTATION, RESTART_R
 from craftplane.contracts.names import KIND
 from craftplane.contracts.phases import ServerState
 from craftplane.kube import KubeError
-from craftplane_gateway import audit, auth, problems, recorder, schemas
+from craftplane_gateway import audit, auth, bodies, problems, recorder, schemas
 from craftplane_gateway.audit import RequestType
 from craftplane_gateway.cluster import FIELD_MANAGER, cr_body
 from craftplane_gateway.db import queries
 from craftplane_gateway.db.models import ServerRow
 from craftplane_gateway.frames import public_server
-from craftplane_gateway.routes.common import database, principal, state_of
+from craftplane_gateway.routes.common import database, principal, state_of, writer
 from craftplane_gateway.state import GatewayState
 
 PREFIX = schemas.API_PREFIX
 STATUSES = frozenset(s.value for s in ServerState)
 _NAME = re.compile(NAME_PATTERN)
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+# PostgreSQL's bigint: a larger timeline cursor would fail in the query, not be refused.
+MAX_SEQ = 2**63 - 1
 
 
 def server_out(row: ServerRow, cr: dict[str, Any] | None = None) -> schemas.ServerOut:
@@ -92,22 +93,32 @@ async def _body(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in JSON_TYPES:
         raise problems.unsupported_media_type(JSON_TYPES)
-    try:
-        return json.loads(await request.body())
-    except ValueError as exc:
-        raise problems.bad_request(f"the body is not valid JSON: {exc}") from exc
+    return await bodies.read_json(request, state_of(request).settings.max_body_bytes)
 
 
 def _int_param(request: Request, key: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(key)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise problems.bad_request(f"{key} must be an integer") from exc
+    return int_param(key, raw, low, high)
+
+
+def int_param(key: str, raw: str, low: int, high: int) -> int:
+    """A query parameter's integer in [low, high]; Problem 400 naming ``key`` otherwise
+    (ASCII digits only, so neither a full-width digit nor a 5,000-digit number reaches int())."""
+    text = raw.strip()
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
+        raise problems.bad_request(
+            f"{key} must be an integer between {low} and {high}",
+            errors=[{"field": key, "message": f"must be an integer between {low} and {high}"}],
+        )
+    value = int(text)
     if not low <= value <= high:
-        raise problems.bad_request(f"{key} must be between {low} and {high}")
+        raise problems.bad_request(
+            f"{key} must be between {low} and {high}",
+            errors=[{"field": key, "message": f"must be between {low} and {high}"}],
+        )
     return value
 
 
@@ -136,7 +147,11 @@ async def list_servers(request: Request) -> Response:
     who = principal(request)
     status = request.query_params.get("status")
     if status is not None and status not in STATUSES:
-        raise problems.bad_request(f"status must be one of {', '.join(sorted(STATUSES))}")
+        allowed = ", ".join(sorted(STATUSES))
+        raise problems.bad_request(
+            f"status must be one of {allowed}",
+            errors=[{"field": "status", "message": f"must be one of {allowed}"}],
+        )
     limit = _int_param(request, "limit", 50, 1, 200)
     async with database(request) as conn:
         try:
@@ -148,7 +163,10 @@ async def list_servers(request: Request) -> Response:
                 cursor=request.query_params.get("cursor"),
             )
         except queries.InvalidCursor as exc:
-            raise problems.bad_request("cursor is not one this API issued") from exc
+            raise problems.bad_request(
+                "cursor is not one this API issued",
+                errors=[{"field": "cursor", "message": "not a cursor this API issued"}],
+            ) from exc
     page: dict[str, Any] = {"items": [server_json(row) for row in rows]}
     if cursor:
         page["nextCursor"] = cursor
@@ -156,7 +174,7 @@ async def list_servers(request: Request) -> Response:
 
 
 async def create_server(request: Request) -> Response:
-    who = principal(request)
+    who = writer(request)
     body = await _body(request)
     try:
         create = schemas.validate_create(body)
@@ -204,7 +222,7 @@ async def get_server(request: Request) -> Response:
 
 
 async def patch_server(request: Request) -> Response:
-    who = principal(request)
+    who = writer(request)
     name = _name(request)
     raw = await _body(request)
     try:
@@ -236,7 +254,7 @@ async def _merge(
 
 
 async def delete_server(request: Request) -> Response:
-    who = principal(request)
+    who = writer(request)
     name = _name(request)
     # Read first: the timeline entry belongs to this incarnation (its uid).
     current = await _own_cr(request, who, name)
@@ -253,7 +271,7 @@ async def delete_server(request: Request) -> Response:
 
 
 async def _set_stopped(request: Request, stopped: bool) -> Response:
-    who = principal(request)
+    who = writer(request)
     name = _name(request)
     await _own_cr(request, who, name)
     after = await _merge(request, who, name, {"spec": {"stopped": stopped}})
@@ -265,7 +283,7 @@ async def _set_stopped(request: Request, stopped: bool) -> Response:
 async def restart_server(request: Request) -> Response:
     """Ask the operator for a restart: the two annotations it answers (with announcements
     and a save first); nothing else changes in the CR."""
-    who = principal(request)
+    who = writer(request)
     name = _name(request)
     await _own_cr(request, who, name)
     at = utcnow().isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -289,12 +307,7 @@ async def server_events(request: Request) -> Response:
     name = _name(request)
     limit = _int_param(request, "limit", 50, 1, 200)
     before_raw = request.query_params.get("before")
-    before: int | None = None
-    if before_raw is not None:
-        try:
-            before = int(before_raw)
-        except ValueError as exc:
-            raise problems.bad_request("before must be a cursor this API issued") from exc
+    before = None if before_raw is None else int_param("before", before_raw, 0, MAX_SEQ)
     async with database(request) as conn:
         row = await queries.get_server(
             conn, who.tenant, name, namespace=who.namespace, include_deleted=True

@@ -66,7 +66,7 @@ def _create_server(names: Names) -> dict[str, Any]:
         },
         "responses": {
             "202": accepted(names, "The CR was written."),
-            **problem_responses(400, 401, 403, 409, 415, 422, 503),
+            **problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
         },
     }
 
@@ -101,7 +101,7 @@ def _patch_server(names: Names) -> dict[str, Any]:
         },
         "responses": {
             "202": accepted(names, "The CR was patched."),
-            **problem_responses(400, 401, 403, 404, 409, 415, 422, 503),
+            **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
         },
     }
 
@@ -114,7 +114,7 @@ def _delete_server(names: Names) -> dict[str, Any]:
         "tags": ["servers"],
         "responses": {
             "202": accepted(names, "Deletion started."),
-            **problem_responses(400, 401, 403, 404, 503),
+            **problem_responses(400, 401, 403, 404, 429, 503),
         },
     }
 
@@ -128,7 +128,7 @@ def _action(verb: str, effect: str) -> Any:
             "tags": ["servers"],
             "responses": {
                 "202": accepted(names, "The CR was patched."),
-                **problem_responses(400, 401, 403, 404, 409, 503),
+                **problem_responses(400, 401, 403, 404, 409, 429, 503),
             },
         }
 
@@ -151,7 +151,7 @@ def _console(names: Names) -> dict[str, Any]:
         },
         "responses": {
             "200": json_response(ref(names["ConsoleReply"]), "The server's reply."),
-            **problem_responses(400, 401, 403, 404, 409, 415, 422, 429, 503),
+            **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
         },
     }
 

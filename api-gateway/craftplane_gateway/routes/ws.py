@@ -16,7 +16,10 @@ Protocol (JSON text frames, the models in :mod:`craftplane_gateway.ws_frames`):
   server -> {"type": "console.output", "server": "x", "id": "c1", "command": "list", "output": ""}
          or {"type": "console.error", "server": "x", "id": "c1", "status": 429, "detail": "...",
              "retryAfter": 1}   (see routes/ws_console.py)
-Close codes: 1008 origin or token refused, 4001 not authenticated in time, 4008 too slow.
+Close codes: 1008 origin or token refused, 1009 a client message over 64 KiB (the setting
+ws_max_frame_bytes), 4001 not authenticated in time, or the token expired or was revoked while
+open, 4008 too slow. JSON nested deeper than 64 levels is an error frame. Error messages never
+quote more than a few dozen characters of what the client sent.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from craftplane import logs
-from craftplane_gateway import auth, metrics, problems
+from craftplane_gateway import auth, bodies, metrics, problems, ws_guard
 from craftplane_gateway.db import queries
 from craftplane_gateway.frames import order_of
 from craftplane_gateway.hub import SLOW_CLIENT_CLOSE, Client
@@ -39,6 +42,7 @@ from craftplane_gateway.routes.ws_console import CONSOLE_FRAMES, ConsoleChannel
 from craftplane_gateway.state import GatewayState
 from craftplane_gateway.ws_frames import (
     MAX_SUBSCRIBED_SERVERS,
+    AnyClientFrame,
     AuthFrame,
     ConsoleCloseFrame,
     ConsoleCommandFrame,
@@ -58,7 +62,9 @@ log = logs.get_logger(__name__)
 
 AUTH_TIMEOUT = 5.0
 POLICY_VIOLATION = 1008
-AUTH_MISSING = 4001
+AUTH_MISSING = ws_guard.TOKEN_CLOSE
+# Names quoted in a not_found error; the rest are counted.
+MAX_NAMES_QUOTED = 10
 CLIENT_FRAMES = ("subscribe", "ping", *CONSOLE_FRAMES)
 
 
@@ -111,11 +117,7 @@ class Session:
             if missing:
                 # Another tenant's server looks exactly like one that does not exist.
                 self.client.servers = frozenset()
-                await self.send(
-                    ErrorFrame(
-                        code="not_found", message=f"no such servers: {', '.join(sorted(missing))}"
-                    )
-                )
+                await self.send(ErrorFrame(code="not_found", message=missing_message(missing)))
                 return
         self.client.view = {
             row.uid: order_of(row.last_revision, row.last_event_time) for row in rows
@@ -148,29 +150,40 @@ class Session:
             )  # fmt: skip
 
     async def receiver(self) -> None:
+        limit = self.gw.settings.ws_max_frame_bytes
         while True:
-            text = await self.ws.receive_text()
-            try:
-                kind = json.loads(text).get("type")
-            except (ValueError, AttributeError):
-                await self.send(ErrorFrame(code="bad_frame", message="not JSON"))
-                continue
-            if kind not in CLIENT_FRAMES:
-                await self.send(
-                    ErrorFrame(code="bad_frame", message=f"unknown frame type {kind!r}")
-                )
-                continue
-            try:
-                frame = parse_client_frame(text)
-            except ValidationError as exc:
-                await self.send(_refusal(kind, exc))
-                continue
+            text = await ws_guard.receive_text(self.ws, limit)
+            frame = await self._parse(text)
             if isinstance(frame, SubscribeFrame):
                 await self.subscribe(frame)
             elif isinstance(frame, PingFrame):
                 await self.send(PongFrame(id=frame.id))
             elif isinstance(frame, ConsoleOpenFrame | ConsoleCloseFrame | ConsoleCommandFrame):
                 await self.console.handle(frame)
+
+    async def _parse(self, text: str) -> AnyClientFrame | None:
+        """The client frame in ``text``, or None after answering an error frame."""
+        try:
+            data = bodies.loads(text)
+        except bodies.TooDeep as exc:
+            await self.send(ErrorFrame(code="bad_frame", message=str(exc)))
+            return None
+        except ValueError:
+            await self.send(ErrorFrame(code="bad_frame", message="not JSON"))
+            return None
+        if not isinstance(data, dict):
+            await self.send(ErrorFrame(code="bad_frame", message="not JSON (an object)"))
+            return None
+        kind = data.get("type")
+        if not isinstance(kind, str) or kind not in CLIENT_FRAMES:
+            shown = bodies.short(repr(kind), 60)
+            await self.send(ErrorFrame(code="bad_frame", message=f"unknown frame type {shown}"))
+            return None
+        try:
+            return parse_client_frame(text)
+        except ValidationError as exc:
+            await self.send(_refusal(kind, exc))
+            return None
 
 
 def _refusal(kind: str, exc: ValidationError) -> ErrorFrame:
@@ -182,8 +195,28 @@ def _refusal(kind: str, exc: ValidationError) -> ErrorFrame:
             ),
         )
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
-    return ErrorFrame(code="bad_frame", message=f"{kind} frame: {where}: {first['msg']}")
+    where = bodies.short(".".join(str(part) for part in first["loc"][1:]) or "frame", 60)
+    message = bodies.short(str(first["msg"]), 160)
+    return ErrorFrame(code="bad_frame", message=f"{kind} frame: {where}: {message}")
+
+
+def missing_message(missing: frozenset[str] | set[str]) -> str:
+    """The not_found message for unknown subscribed names: a few quoted, the rest counted."""
+    names = sorted(missing)
+    shown = ", ".join(names[:MAX_NAMES_QUOTED])
+    more = len(names) - MAX_NAMES_QUOTED
+    return f"no such servers: {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+async def _first_token(ws: WebSocket, gw: GatewayState) -> str | None:
+    """The token of the client's first frame (an auth frame), or None."""
+    try:
+        async with asyncio.timeout(AUTH_TIMEOUT):
+            text = await ws_guard.receive_text(ws, gw.settings.ws_max_frame_bytes)
+        first = parse_client_frame(text)
+    except (TimeoutError, ValidationError, ws_guard.FrameTooBig):
+        return None
+    return first.token if isinstance(first, AuthFrame) else None
 
 
 async def _authenticate(ws: WebSocket, gw: GatewayState) -> auth.Principal | None:
@@ -194,22 +227,22 @@ async def _authenticate(ws: WebSocket, gw: GatewayState) -> auth.Principal | Non
         return None
     await ws.accept()
     if token is None:
-        try:
-            async with asyncio.timeout(AUTH_TIMEOUT):
-                first = parse_client_frame(await ws.receive_text())
-            token = first.token if isinstance(first, AuthFrame) else None
-        except (TimeoutError, ValidationError):
-            token = None
+        token = await _first_token(ws, gw)
         if not token:
             await ws.close(code=AUTH_MISSING, reason="authenticate first")
             return None
     try:
-        return auth.principal_from_token(token, gw.settings.token_key)
+        who = auth.principal_from_token(
+            token, gw.settings.token_key, max_lifetime=gw.settings.token_max_lifetime
+        )
+        gw.revocations.check(who)
     except problems.Problem as exc:
-        refused = ErrorFrame(code="unauthorized", message=exc.detail or exc.title)
-        await ws.send_text(frame_json(refused))
+        message = bodies.short(exc.detail or exc.title, 200)
+        code = "unavailable" if exc.status == 503 else "unauthorized"
+        await ws.send_text(frame_json(ErrorFrame(code=code, message=message)))
         await ws.close(code=POLICY_VIOLATION, reason="invalid token")
         return None
+    return who
 
 
 async def endpoint(ws: WebSocket) -> None:
@@ -222,21 +255,24 @@ async def endpoint(ws: WebSocket) -> None:
         return
     client = gw.hub.register(who.tenant)
     session = Session(ws, gw, client, who)
+    guard = asyncio.create_task(ws_guard.token_ends(who, gw.revocations))
+    slow = asyncio.create_task(client.slow.wait())
+    receiver = asyncio.create_task(session.receiver())
     tasks = [
-        asyncio.create_task(session.receiver()),
+        receiver,
         asyncio.create_task(session.sender()),
         asyncio.create_task(session.metrics_frames()),
-        asyncio.create_task(client.slow.wait()),
+        slow,
+        guard,
     ]
     try:
         await session.send(ReadyFrame(tenant=who.tenant))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if tasks[3] in done and ws.application_state == WebSocketState.CONNECTED:
-            await ws.close(code=SLOW_CLIENT_CLOSE, reason="too slow: reconnect for a snapshot")
+        await _close_for(ws, done, slow=slow, guard=guard, receiver=receiver)
         for task in done:
-            if task is not tasks[3] and not task.cancelled() and task.exception() is not None:
+            if task not in (slow, guard) and not task.cancelled() and task.exception() is not None:
                 exc = task.exception()
-                if not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                if not isinstance(exc, WebSocketDisconnect | RuntimeError | ws_guard.FrameTooBig):
                     log.warning("WebSocket session ended: %r", exc)
     finally:
         for task in tasks:
@@ -246,3 +282,26 @@ async def endpoint(ws: WebSocket) -> None:
         with contextlib.suppress(RuntimeError):
             if ws.application_state == WebSocketState.CONNECTED:
                 await ws.close()
+
+
+async def _close_for(
+    ws: WebSocket,
+    done: set[asyncio.Task[Any]],
+    *,
+    slow: asyncio.Task[Any],
+    guard: asyncio.Task[Any],
+    receiver: asyncio.Task[Any],
+) -> None:
+    """Close with the code saying why the session ended: too slow, the token, a big frame."""
+    if ws.application_state != WebSocketState.CONNECTED:
+        return
+    if slow in done:
+        await ws.close(code=SLOW_CLIENT_CLOSE, reason="too slow: reconnect for a snapshot")
+    elif guard in done and not guard.cancelled() and guard.exception() is None:
+        await ws.close(code=ws_guard.TOKEN_CLOSE, reason=guard.result())
+    elif receiver in done and isinstance(_exception(receiver), ws_guard.FrameTooBig):
+        await ws.close(code=ws_guard.MESSAGE_TOO_BIG, reason=str(_exception(receiver)))
+
+
+def _exception(task: asyncio.Task[Any]) -> BaseException | None:
+    return None if task.cancelled() else task.exception()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,13 +16,16 @@ from starlette.testclient import TestClient
 
 from craftplane import tokens
 from craftplane_gateway import ws_frames
+from craftplane_gateway.db.revocations import DenyList
 from craftplane_gateway.hub import Hub
+from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.routes import ws
 
 pytestmark = pytest.mark.unit
 
 KEY = "k" * 48
 TENANT = "acme"
+FRAME_CAP = 64 * 1024
 
 
 class NoRows:
@@ -36,12 +40,33 @@ class NoRows:
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    gw = SimpleNamespace(
-        settings=SimpleNamespace(token_key=KEY, allowed_origins=[], metrics_frame_seconds=3600),
+def gw() -> SimpleNamespace:
+    return _gateway()
+
+
+@pytest.fixture
+def client(gw: SimpleNamespace) -> Iterator[TestClient]:
+    yield from _client(gw)
+
+
+def _gateway() -> SimpleNamespace:
+    revocations = Revocations(lambda: None)
+    revocations.install(DenyList())
+    return SimpleNamespace(
+        settings=SimpleNamespace(
+            token_key=KEY,
+            allowed_origins=[],
+            metrics_frame_seconds=3600,
+            ws_max_frame_bytes=FRAME_CAP,
+            token_max_lifetime=tokens.MAX_LIFETIME,
+        ),
         db=SimpleNamespace(get=lambda: NoRows()),
         hub=Hub(16),
+        revocations=revocations,
     )
+
+
+def _client(gw: SimpleNamespace) -> Iterator[TestClient]:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -133,3 +158,44 @@ def test_no_auth_frame_closes_with_4001(client: TestClient) -> None:
         socket.send_text('{"type": "subscribe"}')
         closed = socket.receive()
         assert closed["type"] == "websocket.close" and closed["code"] == ws.AUTH_MISSING
+
+
+def test_a_frame_over_the_cap_closes_with_1009(client: TestClient) -> None:
+    with _session(client) as socket:
+        _ready(socket)
+        socket.send_text('{"type": "ping", "id": "' + "x" * FRAME_CAP + '"}')
+        closed = socket.receive()
+        assert closed["type"] == "websocket.close" and closed["code"] == 1009
+        assert str(FRAME_CAP) in closed["reason"]
+
+
+def test_deep_json_and_long_types_get_short_errors(client: TestClient) -> None:
+    with _session(client) as socket:
+        _ready(socket)
+        socket.send_text("[" * 5000 + "]" * 5000)
+        assert "64" in socket.receive_json()["message"]
+        socket.send_text(json.dumps({"type": "x" * 60_000}))
+        assert len(socket.receive_text()) < 200
+        names = [f"n{i}" for i in range(ws_frames.MAX_SUBSCRIBED_SERVERS)]
+        socket.send_text(json.dumps({"type": "subscribe", "servers": names}))
+        refused = socket.receive_text()
+        assert len(refused) < 400 and "more" in refused
+
+
+def test_a_revoked_token_closes_the_socket_with_4001(
+    client: TestClient, gw: SimpleNamespace
+) -> None:
+    with _session(client) as socket:
+        _ready(socket)
+        gw.revocations.install(DenyList(frozenset(), {TENANT: datetime.now(UTC) + timedelta(1)}))
+        closed = socket.receive()
+        assert closed["code"] == ws.AUTH_MISSING and closed["reason"] == "token revoked"
+
+
+def test_an_expired_token_closes_the_socket_with_4001(client: TestClient) -> None:
+    with _session(client) as socket:
+        token = tokens.mint(TENANT, KEY, ttl=timedelta(seconds=1))
+        socket.send_text(ws_frames.frame_json(ws_frames.AuthFrame(token=token)))
+        assert socket.receive_json()["type"] == "ready"
+        closed = socket.receive()
+        assert closed["code"] == ws.AUTH_MISSING and closed["reason"] == "token expired"
