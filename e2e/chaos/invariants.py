@@ -14,7 +14,7 @@ import asyncpg
 from craftplane.contracts import events as contract
 from craftplane.contracts.phases import PROJECTED_STATUS
 from craftplane.testing.kubectl import Kubectl
-from craftplane.testing.servers import CHILD_KINDS
+from craftplane.testing.servers import CHILD_KINDS, CHILDREN_PER_SERVER
 from e2e.chaos.liveview import LiveView
 from e2e.chaos.observe import projected_rows, stream_events_since
 
@@ -117,7 +117,7 @@ def _stream_problems(
 
 
 async def _children_problems(kubectl: Kubectl, namespace: str, names: list[str]) -> list[str]:
-    """Every server has exactly one of each child kind."""
+    """Every server has exactly its children (one of each kind, two Services)."""
     counts: dict[str, Counter[str | None]] = {}
     for kind in CHILD_KINDS:
         items = (await asyncio.to_thread(kubectl.json, "get", kind, "-n", namespace))["items"]
@@ -128,10 +128,10 @@ async def _children_problems(kubectl: Kubectl, namespace: str, names: list[str])
         f"{name}: {kind} x{counts[kind][name]}"
         for name in names
         for kind in CHILD_KINDS
-        if counts[kind][name] != 1
+        if counts[kind][name] != CHILDREN_PER_SERVER[kind]
     ]
     if wrong_children:
-        return [f"children not exactly one each: {_sample(wrong_children)}"]
+        return [f"children not exactly as expected: {_sample(wrong_children)}"]
     return []
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import struct
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -82,6 +84,10 @@ async def run(target: Target, command: str, *, timeout: float = DEFAULT_TIMEOUT)
         raise RconError("the server refused the RCON password") from exc
     except (RCONConnectionError, TimeoutError, OSError) as exc:
         raise RconError(f"RCON at {target.host}:{target.port} failed: {exc}") from exc
+    except (ValueError, EOFError, struct.error) as exc:
+        # Something answered on the port that does not speak RCON (or cut the packet short).
+        raise RconError(f"RCON at {target.host}:{target.port} gave no RCON answer: {exc}") from exc
     finally:
-        await client.close()
+        with contextlib.suppress(OSError):  # a reset while closing changes nothing above
+            await client.close()
     return str(output)

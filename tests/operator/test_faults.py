@@ -12,7 +12,7 @@ from craftplane.sandbox import nats_server
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
 from craftplane.testing.processes import ManagedProcess
-from craftplane.testing.servers import owned_children, phase_of, wait_phase
+from craftplane.testing.servers import CHILDREN_PER_SERVER, owned_children, phase_of, wait_phase
 from craftplane.testing.wait import async_wait_for, wait_for
 from tests.operator.conftest import operator_process, server_manifest, stream_events
 
@@ -37,7 +37,7 @@ def test_kill_during_burst_converges_without_duplicates(
     for name in names:
         children = owned_children(kubectl, namespace, name)
         counts = {kind: len(items) for kind, items in children.items()}
-        assert set(counts.values()) == {1}, (name, counts)
+        assert counts == CHILDREN_PER_SERVER, (name, counts)
 
 
 async def test_nats_outage_ends_with_true_phases(

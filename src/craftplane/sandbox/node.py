@@ -29,7 +29,9 @@ from craftplane.sandbox.nodeconfig import (
 )
 from craftplane.sandbox.progress import say
 
-SYSTEM_NAMESPACE = "craftplane-system"
+# The volume provisioner's helper pods run as root with hostPath mounts: a namespace of their
+# own (Pod Security privileged), so the platform's namespace stays "restricted" throughout.
+VOLUMES_NAMESPACE = "craftplane-volumes"
 APISERVER_KUBELET_CLIENT = nodefiles.APISERVER_KUBELET_CLIENT
 PROCESSES = ("local-path-provisioner", "kube-proxy", "kubelet", "containerd")
 
@@ -217,10 +219,15 @@ def _start_kube_proxy(cfg: SandboxConfig, lay: NodeLayout) -> None:
 
 
 def _start_provisioner(cfg: SandboxConfig, lay: NodeLayout, helper_image: str) -> None:
-    ns = cluster.kubectl(cfg, "create", "namespace", SYSTEM_NAMESPACE)
-    if ns.returncode != 0 and "AlreadyExists" not in ns.stderr:
-        raise SandboxError(f"could not create namespace {SYSTEM_NAMESPACE}: {ns.stderr.strip()}")
-    objects = local_path_objects(lay, SYSTEM_NAMESPACE, helper_image)
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": VOLUMES_NAMESPACE,
+            "labels": {"pod-security.kubernetes.io/enforce": "privileged"},
+        },
+    }
+    objects = [namespace, *local_path_objects(lay, VOLUMES_NAMESPACE, helper_image)]
     manifest = "\n---\n".join(json.dumps(obj) for obj in objects)
     applied = cluster.kubectl(cfg, "apply", "-f", "-", stdin=manifest)
     if applied.returncode != 0:
@@ -238,7 +245,7 @@ def _start_provisioner(cfg: SandboxConfig, lay: NodeLayout, helper_image: str) -
             f"--kubeconfig={cfg.kubeconfig}",
             f"--config={lay.root / 'local-path.json'}",
             "--provisioner-name=craftplane.io/local-path",
-            f"--namespace={SYSTEM_NAMESPACE}",
+            f"--namespace={VOLUMES_NAMESPACE}",
             "--configmap-name=local-path-config",
             f"--service-account-name={LOCAL_PATH_SERVICE_ACCOUNT}",
             f"--helper-image={helper_image}",

@@ -8,6 +8,8 @@ from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.wait import wait_for
 
 CHILD_KINDS = ("statefulset", "service", "configmap", "secret", "persistentvolumeclaim")
+# How many of each a running server has: the game Service and the headless `<name>-pods`.
+CHILDREN_PER_SERVER = {kind: 2 if kind == "service" else 1 for kind in CHILD_KINDS}
 
 
 def phase_of(kubectl: Kubectl, namespace: str, name: str) -> str | None:
