@@ -78,6 +78,8 @@ def create_app(
             poll_seconds=settings.poll_seconds,
         )
         state.db.start()
+        if not await state.revocations.prime(timeout=15):
+            log.warning("token deny list not loaded yet: authenticated requests get 503")
         state.revocations.start()
         state.nats.start()
         projector.start()

@@ -12,6 +12,7 @@ brings a different list, every waiting socket checks its own token once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -79,6 +80,21 @@ class Revocations:
                 len(deny.token_ids),
                 len(deny.issued_before),
             )
+
+    async def prime(self, timeout: float) -> bool:
+        """Load the list before the first request when the database allows, so a fresh
+        gateway does not answer 503 for want of it; False when it could not in `timeout`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.deny is None and loop.time() < deadline:
+            # Not reachable or not migrated yet: try again until the deadline.
+            with contextlib.suppress(
+                OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError
+            ):
+                await self.once()
+            if self.deny is None:
+                await asyncio.sleep(0.2)
+        return self.deny is not None
 
     def start(self) -> None:
         rounds = periodic(

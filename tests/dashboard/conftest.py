@@ -49,8 +49,17 @@ PHONE = {"width": 390, "height": 844}
 ROW_RECORDER = """
 (() => {
   window.__rowLog = [];
+  window.__rowLogErrors = [];
   const last = new Map();
+  // An exception in an observer callback is lost silently: keep it where a test can see it.
   const scan = () => {
+    try {
+      record();
+    } catch (err) {
+      window.__rowLogErrors.push(String(err));
+    }
+  };
+  const record = () => {
     const seen = new Set();
     for (const row of document.querySelectorAll('[data-testid="server-row"]')) {
       const name = row.dataset.name, status = row.dataset.status;
@@ -245,6 +254,8 @@ async def dashboard(
 async def row_log(page: Page, name: str) -> list[str]:
     """Every status the row of `name` showed on this page, in order ('gone' when it left)."""
     log: list[dict[str, Any]] = await page.evaluate("window.__rowLog")
+    errors = await page.evaluate("window.__rowLogErrors")
+    assert not errors, f"the row recorder failed: {errors}"
     return [entry["status"] for entry in log if entry["name"] == name]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.mcserver import FakeMinecraftServer, joined
 from craftplane.testing.plugin import server_manifest
 from craftplane.testing.processes import ManagedProcess
+from craftplane.testing.wait import async_wait_for
 from tests.dashboard.conftest import PHONE, Dashboard, Tenant, row_log, screenshot
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +27,10 @@ LIVE_TIMEOUT = 90_000  # ms: the operator, NATS and the projection all take part
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
+
+
+async def _nonempty(log: Awaitable[list[str]]) -> list[str] | None:
+    return (await log) or None
 
 
 def row(page: Page, name: str) -> Locator:
@@ -117,7 +123,11 @@ async def test_server_lifecycle_through_the_dashboard(
     await page.get_by_test_id("create-submit").click()
 
     await expect(row(page, name)).to_be_visible(timeout=5_000)
-    assert (await row_log(page, name))[0] == "deploying"
+    # The recorder notes the row within a tick of it showing (its first status is the point).
+    shown = await async_wait_for(
+        lambda: _nonempty(row_log(page, name)), timeout=5, what="the row recorded"
+    )
+    assert shown[0] == "deploying", shown
 
     # ...and turns running by itself, with an address and a player count.
     await expect_status(page, name, "running")

@@ -35,6 +35,8 @@ async def readyz(request: Request) -> Response:
         checks["kubernetes"] = True
     except KubeError:
         checks["kubernetes"] = False
+    # Without the token deny list every authenticated request is a 503.
+    checks["revocations"] = gw.revocations.deny is not None
     ready = all(checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},
