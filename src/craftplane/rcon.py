@@ -87,6 +87,9 @@ async def run(target: Target, command: str, *, timeout: float = DEFAULT_TIMEOUT)
     except (ValueError, EOFError, struct.error) as exc:
         # Something answered on the port that does not speak RCON (or cut the packet short).
         raise RconError(f"RCON at {target.host}:{target.port} gave no RCON answer: {exc}") from exc
+    except Exception as exc:
+        # to the client library is that server being unreachable, never the caller's error.
+        raise RconError(f"RCON at {target.host}:{target.port} failed: {exc!r}") from exc
     finally:
         with contextlib.suppress(OSError):  # a reset while closing changes nothing above
             await client.close()

@@ -90,29 +90,29 @@ def test_a_secret_of_someone_elses_survives_the_server_that_wanted_its_name(
 def test_once_the_object_in_the_way_is_removed_the_server_starts(
     kubectl: Kubectl, namespace: str, operator: ManagedProcess
 ) -> None:
-    kubectl.run("create", "configmap", "y-config", "-n", namespace, "--from-literal=a=b")
-    kubectl.apply(server_manifest("y"), namespace)
+    kubectl.run("create", "configmap", "yard-config", "-n", namespace, "--from-literal=a=b")
+    kubectl.apply(server_manifest("yard"), namespace)
     wait_for(
-        lambda: degraded(kubectl, namespace, "y", "NameConflict"),
+        lambda: degraded(kubectl, namespace, "yard", "NameConflict"),
         timeout=30,
-        what="y Degraded/NameConflict",
+        what="yard Degraded/NameConflict",
     )
-    kubectl.run("delete", "configmap", "y-config", "-n", namespace)
+    kubectl.run("delete", "configmap", "yard-config", "-n", namespace)
 
     def owned() -> bool:
-        configmap = kubectl.get("configmap", "y-config", namespace) or {}
+        configmap = kubectl.get("configmap", "yard-config", namespace) or {}
         refs = configmap.get("metadata", {}).get("ownerReferences") or []
         return any(r.get("kind") == "MinecraftServer" and r.get("controller") for r in refs)
 
     # No watch event reports an unlabelled object gone: the periodic resync (10 s) finds it.
-    wait_for(owned, timeout=45, what="y-config created by the operator")
+    wait_for(owned, timeout=45, what="yard-config created by the operator")
     wait_for(
-        lambda: kubectl.get("statefulset", "y", namespace),
+        lambda: kubectl.get("statefulset", "yard", namespace),
         timeout=30,
-        what="y's StatefulSet",
+        what="yard's StatefulSet",
     )
     wait_for(
-        lambda: degraded(kubectl, namespace, "y", "NameConflict") is None,
+        lambda: degraded(kubectl, namespace, "yard", "NameConflict") is None,
         timeout=30,
         what="NameConflict cleared",
     )
