@@ -100,8 +100,19 @@ def test_stop_keeps_world_and_start_reuses_it(
         '{"spec": {"stopped": true}}',
     )
     wait_phase(kubectl, namespace, "toggle", "Stopped")
-    sts = kubectl.get("statefulset", "toggle", namespace)
-    assert sts is not None and sts["spec"]["replicas"] == 0
+    # The scale-down follows the save over RCON (which a kwok pod never answers: it times out).
+    wait_for(
+        lambda: (
+            True
+            if ((kubectl.get("statefulset", "toggle", namespace) or {}).get("spec") or {}).get(
+                "replicas"
+            )
+            == 0
+            else None
+        ),
+        timeout=30,
+        what="scaled to zero",
+    )
     wait_for(
         lambda: kubectl.get("pod", "toggle-0", namespace) is None,
         timeout=30,
