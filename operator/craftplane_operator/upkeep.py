@@ -75,7 +75,13 @@ def plan_day2(
     if upkeep.message is not None:
         derived = replace(derived, message=upkeep.message, progressing=True)
     previous = status.get("conditions") or []
-    rcon = server.spec.rcon.enabled
+    spec = server.spec
+    applied = read_applied(server.annotations)
+    # Nothing to keep in sync while the spec names nobody and the operator applied nothing:
+    # the allowlist is off (the image starts it off), so no RCON traffic for such servers.
+    rcon = spec.rcon.enabled and bool(
+        spec.allowlist or spec.ops or applied.ops or applied.allowlist or applied.enabled
+    )
     condition = (
         allowlist_condition(outcome, previous, server.generation, now, running=running)
         if rcon
@@ -89,9 +95,8 @@ def plan_day2(
     notices = upkeep.notices + _drift_notices(previous, outcome if running else None)
     job = None
     if rcon and running:
-        spec = server.spec
         wanted = Desired(tuple(spec.allowlist), tuple(spec.ops), spec.allowlist_mode)
-        job = AllowlistJob(wanted, read_applied(server.annotations))
+        job = AllowlistJob(wanted, applied)
     return Day2(children, upkeep, derived, upkept, notices, job)
 
 
