@@ -35,6 +35,8 @@ lint: bootstrap
 
 crds: bootstrap
 	@$(PY) -m craftplane.contracts.crd > crds/minecraftservers.craftplane.io.yaml
+	@$(PY) -m craftplane.contracts.policy_crd > crds/craftplanepolicies.craftplane.io.yaml
+	@$(PY) -m craftplane.contracts.admission > manifests/admission/tenant-policy.yaml
 
 bench: bootstrap
 	@$(PY) -m bench $(BENCH_ARGS)

@@ -80,7 +80,11 @@ _PROBLEMS: Final = {
         "The rate limit (console per tenant, writes per token subject) is used up; retry "
         "after Retry-After.",
     ),
-    503: ("Unavailable", "The database or the cluster cannot be reached; retry later."),
+    503: (
+        "Unavailable",
+        "The database, the cluster, or the server's node or game process cannot be reached;"
+        " retry later.",
+    ),
 }
 
 

@@ -91,6 +91,16 @@ function main () {
     }
   })
 
+  // Vanilla keeps one world spawn. flying-squid picks a random column on every join and
+  // walks east out of water, which can put a player hundreds of blocks (and chunks outside
+  // its view) from where it was: the spawn here is one column, whatever stands on it.
+  const { Vec3 } = require(require.resolve('vec3', { paths: [path.dirname(require.resolve('flying-squid'))] }))
+  serv.getSpawnPoint = async (world) => {
+    let point = new Vec3(8, 81, 8)
+    while (point.y > 0 && (await world.getBlockType(point)) === 0) point = point.offset(0, -1, 0)
+    return point.offset(0, 1, 0)
+  }
+
   let autosaveTimer = null
   const saves = {
     autosave: true,

@@ -10,6 +10,7 @@ and grows a server's world volume (a PVC patch) on a StorageClass that allows ex
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -104,8 +105,10 @@ def _requested(kubectl: Kubectl, namespace: str, claim: str) -> str | None:
 
 def _assert_never_refused(proc: ManagedProcess, offset: int) -> None:
     log = proc.log_path.read_bytes()[offset:].decode(errors="replace")
-    for refused in ("403", "Forbidden", "forbidden", "Not enough permissions"):
-        assert refused not in log, f"{refused!r} in {proc.log_path}"
+    # A whole-word status code: a timestamp such as "02.403+00:00" is not a refusal.
+    refused = re.compile(r"(?<![\d.])403(?![\d+])|[Ff]orbidden|Not enough permissions")
+    hits = [line for line in log.splitlines() if refused.search(line)]
+    assert not hits, f"refused in {proc.log_path}: {hits[:3]}"
 
 
 def _service_account_operator(

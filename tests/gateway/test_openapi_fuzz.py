@@ -15,6 +15,7 @@ from tests.gateway.conftest import Tenant
 pytestmark = pytest.mark.cluster
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "schemathesis"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 def test_schemathesis_finds_no_server_errors(gateway: ManagedProcess, tenant_a: Tenant) -> None:
@@ -23,6 +24,8 @@ def test_schemathesis_finds_no_server_errors(gateway: ManagedProcess, tenant_a: 
     result = subprocess.run(
         [
             str(binary),
+            "--config-file",
+            str(CONFIG),
             "run",
             f"http://127.0.0.1:{gateway.http_port}/openapi.json",
             "--checks",

@@ -40,6 +40,12 @@ _VALUE_DETAIL_RE: Final = re.compile(
 )
 _UNKNOWN_FIELD_RE: Final = re.compile(r'unknown field "(?P<field>[^"]+)"')
 _NOT_DECLARED_RE: Final = re.compile(r"(?P<field>\.[^\s:]+): field not declared in schema")
+# A ValidatingAdmissionPolicy's denial; Craftplane's policy begins each message with the field.
+_POLICY_DENIED_RE: Final = re.compile(
+    r"ValidatingAdmissionPolicy '[^']*' with binding '[^']*' denied request: "
+    r"(?:(?P<field>spec(?:\.[A-Za-z0-9]+)*): )?(?P<message>.+)$",
+    re.DOTALL,
+)
 
 
 def _rest_field(field: str) -> str:
@@ -87,6 +93,10 @@ def kube_field_errors(message: str) -> list[FieldError]:
     unknown = _UNKNOWN_FIELD_RE.findall(message) or _NOT_DECLARED_RE.findall(message)
     if unknown:
         return [FieldError(field=_rest_field(f), message="unknown field") for f in unknown]
+    denied = _POLICY_DENIED_RE.search(message)
+    if denied:
+        field = denied.group("field") or ROOT_FIELD
+        return [FieldError(field=field, message=denied.group("message").strip())]
     text = _HEAD_RE.sub("", message, count=1)
     errors: list[FieldError] = []
     for piece in _split_aggregate(text):

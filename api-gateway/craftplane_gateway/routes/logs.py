@@ -83,8 +83,14 @@ def log_params(*, tail: int | None, follow: bool, previous: bool) -> dict[str, s
 
 def log_problem(exc: KubeError, name: str) -> problems.Problem:
     """A refusal of the pod log API as the caller's problem."""
-    if exc.status == 0 or exc.status >= 500:
+    if exc.status == 0:
         return problems.service_unavailable("the Kubernetes API is unreachable; retry shortly")
+    if exc.status >= 500:
+        # The API answered, but the node's kubelet behind it did not: name that, not the API.
+        return problems.service_unavailable(
+            f"the node running server {name!r} did not serve its log: "
+            f"{exc.body.get('message') or exc}"
+        )
     if exc.status == 404:
         return problems.server_not_running(
             f"server {name!r} has no pod: {exc.body.get('message') or exc}"

@@ -20,6 +20,7 @@ from pydantic import (
 from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
 from craftplane.contracts.env import EnvVar
 from craftplane.contracts.lifecycle import AllowlistMode, Jvm, Lifecycle, RestartSchedule
+from craftplane.contracts.policy import ProfileName
 from craftplane.contracts.properties import Properties
 from craftplane.contracts.quantity import MIN_HEAP_MB, MIN_MEMORY, NON_HEAP_FLOOR_MB
 from craftplane.contracts.scheduling import Affinity, Scheduling, Toleration
@@ -330,8 +331,20 @@ class MinecraftServerSpec(ApiModel):
             "documentation). Names set from typed fields are refused."
         ),
     )
+    placement: ProfileName | None = Field(
+        default=None,
+        description=(
+            "A placement profile of the tenant's CraftplanePolicy (its placements): where the "
+            "server runs, as the cluster admin defined it. The policy's defaultPlacement when "
+            "omitted."
+        ),
+    )
     scheduling: Scheduling = Field(
-        default=Scheduling(), description="Where the server pod may run."
+        default=Scheduling(),
+        description=(
+            "Where the server pod may run, as raw Pod fields; only where the tenant's "
+            "CraftplanePolicy allows rawScheduling (use placement otherwise)."
+        ),
     )
 
     @field_validator("eula")

@@ -125,7 +125,16 @@ def install_crds(cfg: SandboxConfig) -> None:
         "--for=condition=Established",
         "--timeout=60s",
         "crd/minecraftservers.craftplane.io",
+        "crd/craftplanepolicies.craftplane.io",
     )
+    # The tenant admission policy and the default CraftplanePolicy it reads: a tenant
+    # namespace's writes are refused until both exist, never admitted unchecked.
+    admission = cluster.kubectl(
+        cfg, "apply", "--server-side", "--force-conflicts", "-f",
+        str(repo_root() / "manifests" / "admission"),
+    )  # fmt: skip
+    if admission.returncode != 0:
+        raise SandboxError(f"could not apply the admission policy: {admission.stderr.strip()}")
     ns = cluster.kubectl(cfg, "create", "namespace", SYSTEM_NAMESPACE)
     if ns.returncode != 0 and "AlreadyExists" not in ns.stderr:
         raise SandboxError(f"could not create namespace {SYSTEM_NAMESPACE}: {ns.stderr.strip()}")

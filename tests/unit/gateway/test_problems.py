@@ -133,6 +133,22 @@ def test_admission_single_error() -> None:
     assert "spec.type" in (problem.detail or "")
 
 
+def test_admission_policy_denial_names_the_field() -> None:
+    message = (
+        'minecraftservers.craftplane.io "x" is invalid: : ValidatingAdmissionPolicy '
+        "'craftplane-tenant-policy' with binding 'craftplane-tenant-policy' denied request: "
+        "spec.service.type: Service type LoadBalancer is not allowed (allowed: ClusterIP) "
+        "(CraftplanePolicy default, rule serviceTypes)"
+    )
+    for status in (message, {"message": message, "details": {"causes": [{"message": message}]}}):
+        problem = problems.from_kube_admission(status)
+        assert problem.status == 422
+        assert fields(problem) == {
+            "spec.service.type": "Service type LoadBalancer is not allowed (allowed: "
+            "ClusterIP) (CraftplanePolicy default, rule serviceTypes)"
+        }
+
+
 def test_admission_aggregate() -> None:
     errors = problems.from_kube_admission(ADMISSION_MANY).errors
     assert [e["field"] for e in errors] == [
