@@ -98,6 +98,24 @@ def expandable_class(kubectl: Kubectl) -> Iterator[str]:
     kubectl.run("delete", "storageclass", name, "--wait=false", check=False)
 
 
+@pytest.fixture
+def storage_policy(kubectl: Kubectl, installed: Installed, expandable_class: str) -> Iterator[str]:
+    """The tenant's policy, by the admin: servers may name the expandable class."""
+    name = f"t-grow-{secrets.token_hex(3)}"
+    policy = {
+        "apiVersion": "craftplane.io/v1alpha1",
+        "kind": "CraftplanePolicy",
+        "metadata": {"name": name},
+        "spec": {"storageClasses": [expandable_class]},
+    }
+    kubectl.apply(yaml.safe_dump(policy))
+    namespace = installed.tenant_namespace
+    kubectl.run("label", "namespace", namespace, f"craftplane.io/policy={name}", "--overwrite")
+    yield expandable_class
+    kubectl.run("label", "namespace", namespace, "craftplane.io/policy-", check=False)
+    kubectl.run("delete", "craftplanepolicy", name, "--ignore-not-found", check=False)
+
+
 def _requested(kubectl: Kubectl, namespace: str, claim: str) -> str | None:
     pvc = kubectl.get("pvc", claim, namespace) or {}
     return pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
@@ -132,7 +150,7 @@ def test_operator_grows_a_world_volume_on_its_service_account_alone(
     crds_installed: None,
     lease_namespace: str,
     service_account_kubeconfig: Path,
-    expandable_class: str,
+    storage_policy: str,
 ) -> None:
     tenant = installed.tenant_namespace
     proc = _service_account_operator(
@@ -146,7 +164,7 @@ def test_operator_grows_a_world_volume_on_its_service_account_alone(
             timeout=60,
             what="the operator to lead",
         )
-        storage = {"size": "1Gi", "storageClassName": expandable_class}
+        storage = {"size": "1Gi", "storageClassName": storage_policy}
         kubectl.apply(server_manifest("sa-grow", storage=storage), tenant)
         wait_phase(kubectl, tenant, "sa-grow", "Running", timeout=90)
         claim = "data-sa-grow-0"
