@@ -24,6 +24,7 @@ from craftplane_operator.handlers import build_registry, watch_only_owned_childr
 from craftplane_operator.http import serve
 from craftplane_operator.leader import LeaderElector
 from craftplane_operator.players import PlayerTracker
+from craftplane_operator.policies import PolicyDirectory
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.reconciler import KIND, Reconciler
 from craftplane_operator.recorder import EventRecorder
@@ -65,6 +66,7 @@ class Operator:
             ping_in_cluster=settings.ping_in_cluster,
             placement=settings.placement,
             upkeep=self.upkeep,
+            policies=PolicyDirectory(kube, ttl=settings.policy_cache_seconds),
         )
         self._resync: Supervised | None = None
         self.started = False

@@ -3,6 +3,9 @@
 A cluster setting, not a sandbox special case: the sandbox uses it to send the demo tenant's
 servers to its real node with the locally built image, and a production cluster can use it
 to keep game servers on a dedicated, tainted node pool. Pure: a spec in, the placed spec out.
+
+Applied last, over the scheduling the server's placement profile gave it (see `profiles` for
+the whole order): the operator's own configuration wins over the tenant's policy.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from craftplane.contracts.cr_events import phase_event, spec_event
 from craftplane.contracts.events import Event, EventType, state_key
-from craftplane.contracts.names import FINALIZER, PING_TARGET_ANNOTATION
+from craftplane.contracts.names import FINALIZER
 from craftplane.contracts.status import Phase, Players
 from craftplane_operator.allowlist_sync import SyncOutcome
 from craftplane_operator.builders import build_children, existing_password
@@ -44,7 +44,8 @@ from craftplane_operator.matching import up_to_date
 from craftplane_operator.merge_patch import merge_patch as merge_patch  # re-exported
 from craftplane_operator.ownership import ApplyRefusal, guard
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
-from craftplane_operator.players import Target
+from craftplane_operator.players import Target, ping_target
+from craftplane_operator.profiles import PlacementProblem, hold_placement, judge_placement
 from craftplane_operator.statefulset_migration import OrphanReplace, fit_immutable, replacement
 from craftplane_operator.upkeep import AllowlistJob, plan_day2
 from craftplane_operator.volume import STORAGE_NOT_APPLIED, VolumeResize, plan_resize
@@ -102,6 +103,8 @@ class Gathered:
     refusals: tuple[ApplyRefusal, ...] = ()
     countdown: CountdownView | None = None  # the announcement running or run for the server
     allowlist: SyncOutcome | None = None  # the last allowlist sync's outcome
+    # Why the server's placement profile did not resolve (the spec then holds its scheduling).
+    placement_problem: PlacementProblem | None = None
 
     @classmethod
     def of(cls, key: str, body: Obj | None, now: datetime, **found: Any) -> Gathered:
@@ -209,12 +212,14 @@ def plan(seen: Gathered) -> Plan:
     derived = derive(observed, seen.now)
     if problem is not None:
         derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
-    derived = guarded.judge(derived)
+    unplaced = seen.placement_problem
+    derived = guarded.judge(judge_placement(derived, unplaced, live.get("StatefulSet")))
+    desired = _desired(server, live, seen.new_password, guarded.skip)
     day2 = plan_day2(
         server,
         body.get("status") or {},
         live,
-        _desired(server, live, seen.new_password, guarded.skip),
+        hold_placement(desired, live.get("StatefulSet"), unplaced),
         derived,
         players=seen.players,
         countdown=seen.countdown,
@@ -315,7 +320,7 @@ def _status(
         transition=transition,
         phase=derived.phase,
         phase_event=event,
-        ping=_ping_target(after, derived, max_players, in_cluster=seen.ping_in_cluster),
+        ping=ping_target(after, derived, max_players, in_cluster=seen.ping_in_cluster),
     )
 
 
@@ -334,19 +339,6 @@ def _spec_events(previous: Mapping[str, Any], body: Obj, tenant: str | None) -> 
     if generation is not None and generation > observed:
         return (spec_event(EventType.SERVER_UPDATED, body, tenant),)
     return ()
-
-
-def _ping_target(
-    body: Obj, derived: Derived, max_players: int | None, *, in_cluster: bool
-) -> Target | None:
-    if derived.phase is not Phase.RUNNING or max_players is None:
-        return None
-    override = (body["metadata"].get("annotations") or {}).get(PING_TARGET_ANNOTATION)
-    if override:
-        return Target(override, max_players)
-    if in_cluster and derived.address is not None:
-        return Target(f"{derived.address.host}:{derived.address.port}", max_players)
-    return None
 
 
 def _invalid(exc: ValidationError) -> Derived:

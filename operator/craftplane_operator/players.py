@@ -9,15 +9,18 @@ servers with a ping-target annotation are pinged.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mcstatus import JavaServer
 
 from craftplane import logs
-from craftplane.contracts.status import Players
+from craftplane.contracts.names import PING_TARGET_ANNOTATION
+from craftplane.contracts.status import Phase, Players
 from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
+from craftplane_operator.phase import Derived
 
 log = logs.get_logger(__name__)
 
@@ -28,6 +31,20 @@ MAX_SAMPLE = 50
 class Target:
     address: str
     max_players: int
+
+
+def ping_target(
+    body: Mapping[str, Any], derived: Derived, max_players: int | None, *, in_cluster: bool
+) -> Target | None:
+    """Where to ping a server the plan reports as `derived` (None: not pinged)."""
+    if derived.phase is not Phase.RUNNING or max_players is None:
+        return None
+    override = (body["metadata"].get("annotations") or {}).get(PING_TARGET_ANNOTATION)
+    if override:
+        return Target(override, max_players)
+    if in_cluster and derived.address is not None:
+        return Target(f"{derived.address.host}:{derived.address.port}", max_players)
+    return None
 
 
 class PlayerTracker:

@@ -8,13 +8,14 @@ only reads (`gather`) and performs (`_write`, `_settle`) what the plan says.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 from craftplane import logs
 from craftplane.clock import utcnow
 from craftplane.contracts.cr_events import phase_event
 from craftplane.contracts.events import Event, EventKind, state_key
-from craftplane.contracts.names import MANAGER_NAME
+from craftplane.contracts.names import MANAGER_NAME, TENANT_LABEL
 from craftplane.kube import KubeClient, KubeError, Obj
 from craftplane_operator import metrics
 from craftplane_operator.builders import ServerContext, existing_password, generate_password
@@ -37,6 +38,8 @@ from craftplane_operator.planning import (
     read_spec,
 )
 from craftplane_operator.players import PlayerTracker
+from craftplane_operator.policies import PolicyDirectory
+from craftplane_operator.profiles import Binding, governing_policy, profiled
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
 from craftplane_operator.statefulset_migration import replace_statefulset
@@ -72,6 +75,7 @@ class Reconciler:
         ping_in_cluster: bool,
         placement: Placement | None = None,
         upkeep: UpkeepRunner | None = None,
+        policies: PolicyDirectory | None = None,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -82,6 +86,7 @@ class Reconciler:
         self.ping_in_cluster = ping_in_cluster
         self.placement = placement
         self.upkeep = upkeep
+        self.policies = policies  # None: no CraftplanePolicy is consulted
         # The last phase-event state this process published per server uid: after a restart
         # it is empty, so every server's current state is published once (JetStream drops the
         # duplicates).
@@ -112,13 +117,17 @@ class Reconciler:
         body = self.store.get(KIND, namespace, name) or await self._fetch(namespace, name)
         if body is None:
             return Gathered(key, None, utcnow())
-        tenant = await self.tenants.tenant_of(namespace)
+        labels = await self.tenants.labels_of(namespace)
+        tenant = labels.get(TENANT_LABEL)
         spec = read_spec(body)
         uid = body["metadata"].get("uid", "")
         children: dict[str, Obj | None] = {}
+        problem = None
         if isinstance(spec, ServerContext):
-            # How this cluster runs the server (node pool, image): configuration, gathered.
-            spec = placed(spec, self.placement)
+            # Where the server runs: its policy's profile (the admin's), then this cluster's
+            # placement (node pool, image: the operator's configuration), which wins over it.
+            outcome = profiled(spec, await self._binding(spec, labels))
+            spec, problem = placed(outcome.server, self.placement), outcome.problem
             children = await self._children(namespace, name, uid)
         secret = children.get("Secret")
         # Someone else's Secret is never read, not even for its password.
@@ -137,7 +146,15 @@ class Reconciler:
             ping_in_cluster=self.ping_in_cluster,
             countdown=countdown,
             allowlist=allowlist,
+            placement_problem=problem,
         )
+
+    async def _binding(self, server: ServerContext, labels: Mapping[str, str]) -> Binding | None:
+        governing = governing_policy(labels, server.spec)
+        if governing is None or self.policies is None:
+            return None
+        name, enforced = governing
+        return Binding(await self.policies.get(name), enforced)
 
     async def _fetch(self, namespace: str, name: str) -> Obj | None:
         body = await self.kube.get(KIND, namespace, name)

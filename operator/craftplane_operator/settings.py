@@ -55,6 +55,13 @@ class OperatorSettings(BaseSettings):
         default=60.0,
         description="how often a Running server's allowlist is re-read to notice drift",
     )
+    policy_cache_seconds: float = Field(
+        default=30.0,
+        description=(
+            "how long a CraftplanePolicy read is reused: an admin's edit reaches every server "
+            "within this plus one resync"
+        ),
+    )
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -69,4 +76,6 @@ def startup_errors(settings: OperatorSettings) -> list[str]:
     if settings.allowlist_seconds <= 0:
         # A zero period would re-read every allowlist in a tight loop.
         errors.append("CRAFTPLANE_OPERATOR_ALLOWLIST_SECONDS must be greater than 0")
+    if settings.policy_cache_seconds < 0:
+        errors.append("CRAFTPLANE_OPERATOR_POLICY_CACHE_SECONDS must not be negative")
     return errors

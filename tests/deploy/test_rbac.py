@@ -98,6 +98,9 @@ def test_operator_can_do_its_work_and_no_more(kubectl: Kubectl, installed: Insta
         ("patch", "minecraftservers.craftplane.io", "--subresource=status", "-n", tenant),
         ("update", "minecraftservers.craftplane.io", "--subresource=finalizers", "-n", tenant),
         ("watch", "namespaces"),
+        ("get", "craftplanepolicies.craftplane.io"),
+        ("list", "craftplanepolicies.craftplane.io"),
+        ("watch", "craftplanepolicies.craftplane.io"),
         ("patch", "statefulsets.apps", "-n", tenant),
         ("create", "services", "-n", tenant),
         ("patch", "configmaps", "-n", tenant),
@@ -128,6 +131,10 @@ def test_operator_can_do_its_work_and_no_more(kubectl: Kubectl, installed: Insta
         ("create", "pods", "-n", tenant),
         ("create", "rolebindings.rbac.authorization.k8s.io", "-n", tenant),
         ("patch", "namespaces"),
+        # Placement profiles are the admin's: read, never written.
+        ("patch", "craftplanepolicies.craftplane.io"),
+        ("create", "craftplanepolicies.craftplane.io"),
+        ("delete", "craftplanepolicies.craftplane.io"),
     ):
         assert not can_i(kubectl, OPERATOR, *args), args
 

@@ -38,6 +38,8 @@ def operator_process(platform: Platform, index: int, **overrides: str) -> Manage
         "CRAFTPLANE_OPERATOR_HTTP_HOST": "127.0.0.1",
         "CRAFTPLANE_OPERATOR_RESYNC_SECONDS": "10",
         "CRAFTPLANE_OPERATOR_PING_INTERVAL": "1",
+        # An admin's policy edit is seen within this plus a resync, not the default 30 s.
+        "CRAFTPLANE_OPERATOR_POLICY_CACHE_SECONDS": "2",
         "CRAFTPLANE_OPERATOR_IDENTITY": f"test-operator-{index}-{port}",
         **(node.operator_env(platform.sandbox) if platform.sandbox else {}),
         **overrides,
@@ -59,6 +61,16 @@ def crds_installed(platform: Platform, kubectl: Kubectl) -> None:
         apps.install_crds(platform.sandbox)
     else:
         kubectl.run("apply", "--server-side", "-f", str(ROOT / "crds"))
+        kubectl.run(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/craftplanepolicies.craftplane.io",
+        )
+        # As the sandbox has them: without the default CraftplanePolicy a tenant namespace's
+        # servers have no placement to resolve, and the operator would not start them.
+        admission = str(ROOT / "manifests" / "admission")
+        kubectl.run("apply", "--server-side", "--force-conflicts", "-f", admission)
         kubectl.run("create", "namespace", apps.SYSTEM_NAMESPACE, check=False)
     kubectl.run(
         "wait", "--for=condition=Established", "--timeout=60s", "crd/minecraftservers.craftplane.io"
