@@ -45,7 +45,12 @@ from craftplane_operator.merge_patch import merge_patch as merge_patch  # re-exp
 from craftplane_operator.ownership import ApplyRefusal, guard
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target, ping_target
-from craftplane_operator.profiles import PlacementProblem, hold_placement, judge_placement
+from craftplane_operator.profiles import (
+    UNCHECKED,
+    PlacementProblem,
+    hold_placement,
+    judge_placement,
+)
 from craftplane_operator.statefulset_migration import OrphanReplace, fit_immutable, replacement
 from craftplane_operator.upkeep import AllowlistJob, plan_day2
 from craftplane_operator.volume import STORAGE_NOT_APPLIED, VolumeResize, plan_resize
@@ -213,6 +218,7 @@ def plan(seen: Gathered) -> Plan:
     if problem is not None:
         derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
     unplaced = seen.placement_problem
+    held_all = unplaced is not None and unplaced.reason in UNCHECKED
     derived = guarded.judge(judge_placement(derived, unplaced, live.get("StatefulSet")))
     desired = _desired(server, live, seen.new_password, guarded.skip)
     day2 = plan_day2(
@@ -231,8 +237,8 @@ def plan(seen: Gathered) -> Plan:
         seen.key,
         finalizer_patch=finalizer_patch,
         children=_changes(day2.children, live, server.name),
-        resize=resize,
-        replace=replacement(server.name, live.get("StatefulSet")),
+        resize=None if held_all else resize,
+        replace=None if held_all else replacement(server.name, live.get("StatefulSet")),
         status=_status(
             seen, body, day2.derived, max_players=max_players, day2=(day2.upkept, day2.notices)
         ),

@@ -39,12 +39,16 @@ def ping_target(
     """Where to ping a server the plan reports as `derived` (None: not pinged)."""
     if derived.phase is not Phase.RUNNING or max_players is None:
         return None
+    if in_cluster:
+        # The annotation is the tenant's to write: inside the cluster, honouring it would let
+        # a tenant aim the operator's pings at any host and port (and spoof its player list).
+        if derived.address is not None:
+            return Target(f"{derived.address.host}:{derived.address.port}", max_players)
+        return None
+    # Outside the cluster (the sandbox) the Service address is unreachable: only the
+    # annotation says where the game can be pinged.
     override = (body["metadata"].get("annotations") or {}).get(PING_TARGET_ANNOTATION)
-    if override:
-        return Target(override, max_players)
-    if in_cluster and derived.address is not None:
-        return Target(f"{derived.address.host}:{derived.address.port}", max_players)
-    return None
+    return Target(override, max_players) if override else None
 
 
 class PlayerTracker:

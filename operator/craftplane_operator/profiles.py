@@ -45,6 +45,11 @@ POLICY_INVALID: Final = "PolicyInvalid"
 # The pod template fields a placement decides.
 POD_SCHEDULING_FIELDS: Final = ("nodeSelector", "tolerations", "affinity")
 _HELD: Final = "the server's pod scheduling is left as it was until then"
+# Without its policy nothing vouches for the spec: admission checked none of its rules (a
+# namespace naming a policy that does not exist matches no parameter), so nothing is built
+# or changed until the admin fixes the namespace or the policy.
+UNCHECKED: Final = frozenset({POLICY_NOT_FOUND, POLICY_INVALID})
+_UNCHECKED_HELD: Final = "nothing of the server is created or changed until then"
 MAX_MESSAGE: Final = 500
 
 
@@ -130,7 +135,7 @@ def profiled(server: ServerContext, binding: Binding | None) -> Profiled:
         return _unresolved(
             server,
             POLICY_INVALID,
-            f"CraftplanePolicy {stored.name} cannot be read ({stored.invalid}); {_HELD}",
+            f"CraftplanePolicy {stored.name} cannot be read ({stored.invalid}); {_UNCHECKED_HELD}",
         )
     policy = stored.spec
     if policy is None:
@@ -138,7 +143,7 @@ def profiled(server: ServerContext, binding: Binding | None) -> Profiled:
             server,
             POLICY_NOT_FOUND,
             f"CraftplanePolicy {stored.name}, the namespace's policy (label {POLICY_LABEL}), "
-            f"does not exist; {_HELD}",
+            f"does not exist; {_UNCHECKED_HELD}",
         )
     wanted = spec.placement if spec.placement is not None else policy.default_placement
     profile = policy.profile(spec.placement)
@@ -161,9 +166,12 @@ def hold_placement(
     desired: list[Obj], live: Obj | None, problem: PlacementProblem | None
 ) -> list[Obj]:
     """The children to apply: while the placement is unresolved, the StatefulSet keeps the
-    scheduling its pod template has, and none is created (it would run anywhere)."""
+    scheduling its pod template has, and none is created (it would run anywhere); while the
+    policy itself is missing or unreadable, none at all."""
     if problem is None:
         return desired
+    if problem.reason in UNCHECKED:
+        return []
     held = []
     for child in desired:
         if child["kind"] == "StatefulSet":

@@ -26,6 +26,7 @@ import yaml
 
 from craftplane.contracts import names
 from craftplane.contracts.policy import DEFAULT_POLICY, POLICY_KIND, POLICY_LABEL
+from craftplane.contracts.quantity import cel_quantity_guard
 
 NAME: Final = "craftplane-tenant-policy"
 HEADER: Final = (
@@ -47,11 +48,16 @@ class Rule:
     value: str
     allowed: str
     message: str
+    # What must be unchanged for the rule to ratchet, when more than its own value: the
+    # Service's fields mean something only together (an annotation harmless on ClusterIP is
+    # not on a LoadBalancer), so a kept annotation must not survive a changed type.
+    kept: str | None = None
 
     def expression(self) -> str:
-        old = self.value.replace("object.spec", "oldObject.spec")
+        kept = self.kept or self.value
+        old = kept.replace("object.spec", "oldObject.spec")
         return (
-            f"!variables.applies || (request.operation == 'UPDATE' && {old} == {self.value}) "
+            f"!variables.applies || (request.operation == 'UPDATE' && {old} == {kept}) "
             f"|| ({self.allowed})"
         )
 
@@ -67,7 +73,7 @@ def _quantity_rule(name: str, field_path: str, value: str, limit: str, what: str
         name=name,
         field_path=field_path,
         value=value,
-        allowed=(f"!isQuantity({value}) || quantity({value}).compareTo(quantity({limit})) <= 0"),
+        allowed=f"{cel_quantity_guard(value)} || quantity({value}).compareTo(quantity({limit})) <= 0",
         message=f"'{what} ' + {value} + ' is more than the ' + {limit} + ' a server may have'",
     )
 
@@ -79,6 +85,7 @@ _NODE_PORT: Final = "object.spec.?service.?nodePort.orValue(0)"
 _STORAGE_CLASS: Final = "object.spec.?storage.?storageClassName.orValue('')"
 _SCHEDULING: Final = "object.spec.?scheduling.orValue({})"
 _PLACEMENT: Final = "object.spec.?placement.orValue('')"
+_SERVICE: Final = "object.spec.?service.orValue({})"
 
 RULES: Final = (
     Rule(
@@ -96,6 +103,7 @@ RULES: Final = (
     ),
     Rule(
         name="serviceTypes",
+        kept=_SERVICE,
         field_path="spec.service.type",
         value=_SERVICE_TYPE,
         allowed=f"{_SERVICE_TYPE} in params.spec.serviceTypes",
@@ -106,6 +114,7 @@ RULES: Final = (
     ),
     Rule(
         name="serviceAnnotationKeys",
+        kept=_SERVICE,
         field_path="spec.service.annotations",
         value=_ANNOTATIONS,
         allowed=f"{_ANNOTATIONS}.all(k, k in params.spec.serviceAnnotationKeys)",
@@ -118,6 +127,7 @@ RULES: Final = (
     ),
     Rule(
         name="nodePorts",
+        kept=_SERVICE,
         field_path="spec.service.nodePort",
         value=_NODE_PORT,
         allowed=(
@@ -195,7 +205,9 @@ RULES: Final = (
 
 
 def build_policy() -> dict[str, Any]:
-    policy_name = f"namespaceObject.metadata.?labels[?'{POLICY_LABEL}'].orValue('{DEFAULT_POLICY}')"
+    # An empty label value is no choice: the default, as the operator reads it.
+    label = f"namespaceObject.metadata.?labels[?'{POLICY_LABEL}'].orValue('')"
+    policy_name = f"{label} == '' ? '{DEFAULT_POLICY}' : {label}"
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",

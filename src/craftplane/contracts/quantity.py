@@ -10,10 +10,21 @@ from typing import Final
 # The grammar of k8s.io/apimachinery/pkg/api/resource, without a sign: a
 # negative size or memory is never meaningful in a MinecraftServer. "E" alone
 # is the exa suffix; followed by digits it is an exponent. [0-9] rather than
-# \d because \d also matches non-ASCII digits in Python and Rust regexes.
+# \d because \d also matches non-ASCII digits in Python and Rust regexes. At most two
+# exponent digits: the API server's own quantity parser overflows on a huge exponent and
+# spins (kubernetes/kubernetes#131063), so no such string may reach a CEL quantity().
 QUANTITY_PATTERN: Final = (
-    r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
+    r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]{1,2})?$"
 )
+
+
+def cel_quantity_guard(value: str) -> str:
+    """CEL that is true when ``value`` is not a well-formed quantity; put it before any
+    ``isQuantity``/``quantity`` call on tenant input. CEL rules run even when the field's
+    pattern failed, and the API server's parser must never see a string the pattern refuses."""
+    return f"!{value}.matches(r'{QUANTITY_PATTERN}') || !isQuantity({value})"
+
+
 _QUANTITY_RE: Final = re.compile(QUANTITY_PATTERN)
 
 _BINARY: Final = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}

@@ -22,7 +22,12 @@ from craftplane.contracts.env import EnvVar
 from craftplane.contracts.lifecycle import AllowlistMode, Jvm, Lifecycle, RestartSchedule
 from craftplane.contracts.policy import ProfileName
 from craftplane.contracts.properties import Properties
-from craftplane.contracts.quantity import MIN_HEAP_MB, MIN_MEMORY, NON_HEAP_FLOOR_MB
+from craftplane.contracts.quantity import (
+    MIN_HEAP_MB,
+    MIN_MEMORY,
+    NON_HEAP_FLOOR_MB,
+    cel_quantity_guard,
+)
 from craftplane.contracts.scheduling import Affinity, Scheduling, Toleration
 from craftplane.contracts.spec_values import (
     DEFAULT_IMAGE,
@@ -104,13 +109,14 @@ class Resources(ApiModel):
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
             cel_rule(
-                f"!isQuantity(self.memory) || "
+                f"{cel_quantity_guard('self.memory')} || "
                 f"quantity(self.memory).compareTo(quantity('{MIN_MEMORY}')) >= 0",
                 f"memory must be at least {MIN_MEMORY}; a smaller server cannot start",
                 field_path=".memory",
             ),
             cel_rule(
-                "!isQuantity(self.cpu) || quantity(self.cpu).isGreaterThan(quantity('0'))",
+                f"{cel_quantity_guard('self.cpu')} || "
+                "quantity(self.cpu).isGreaterThan(quantity('0'))",
                 "cpu must be greater than zero",
                 field_path=".cpu",
             ),
@@ -146,7 +152,8 @@ class Storage(ApiModel):
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
             cel_rule(
-                "!isQuantity(self.size) || quantity(self.size).isGreaterThan(quantity('0'))",
+                f"{cel_quantity_guard('self.size')} || "
+                "quantity(self.size).isGreaterThan(quantity('0'))",
                 "size must be greater than zero",
                 field_path=".size",
             ),

@@ -177,7 +177,8 @@ def test_a_missing_policy_creates_no_statefulset_and_is_an_error() -> None:
     decided = world.reconcile()
     assert "StatefulSet" not in applied_kinds(decided)
     assert "StatefulSet" not in world.children
-    assert "Secret" in applied_kinds(decided)
+    # Admission checked none of the policy's rules: nothing of the server is built.
+    assert applied_kinds(decided) == []
     assert decided.status is not None and decided.status.phase is Phase.ERROR
     degraded = world.degraded()
     assert degraded["reason"] == "PolicyNotFound"
@@ -190,6 +191,18 @@ def test_a_missing_policy_creates_no_statefulset_and_is_an_error() -> None:
     decided = world.reconcile()
     assert "StatefulSet" in applied_kinds(decided)
     assert world.degraded()["status"] == "False"
+
+
+def test_a_policy_gone_missing_changes_nothing_of_a_running_server() -> None:
+    world = World(body(), stored())
+    world.reconcile()
+    before = dict(world.children)
+    world.policy = StoredPolicy("gold")
+    world.cr = body({"image": "ghcr.io/evil/miner:1", "service": {"type": "LoadBalancer"}})
+    decided = world.reconcile()
+    assert applied_kinds(decided) == []
+    assert world.children == before
+    assert world.degraded()["reason"] == "PolicyNotFound"
 
 
 def test_the_profile_back_in_the_policy_clears_the_problem() -> None:
