@@ -10,10 +10,10 @@ from craftplane.contracts.policy import CraftplanePolicySpec
 from craftplane_operator.builders import build_statefulset
 from craftplane_operator.placement import Placement, placed
 from craftplane_operator.profiles import (
-    UNCHECKED,
     PLACEMENT_UNKNOWN,
     POLICY_INVALID,
     POLICY_NOT_FOUND,
+    UNCHECKED,
     Binding,
     PlacementProblem,
     StoredPolicy,
