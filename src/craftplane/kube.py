@@ -33,11 +33,17 @@ _CORE = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "Event": "events",
     "Namespace": "namespaces",
+    "ResourceQuota": "resourcequotas",
+    "LimitRange": "limitranges",
 }
 _GROUPED = {
     "StatefulSet": ("apps/v1", "statefulsets"),
     "Lease": ("coordination.k8s.io/v1", "leases"),
     "MinecraftServer": ("craftplane.io/v1alpha1", "minecraftservers"),
+    "CraftplanePolicy": ("craftplane.io/v1alpha1", "craftplanepolicies"),
+    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
 }
 
 
@@ -157,6 +163,11 @@ class KubeClient:
             )
         cfg.connection_pool_maxsize = pool_size
         return cls(client.ApiClient(configuration=cfg))
+
+    @property
+    def host(self) -> str:
+        """The API server's URL (what a command tells its user it talked to)."""
+        return self._host
 
     async def close(self) -> None:
         if self._session is not None:
