@@ -60,6 +60,8 @@ from craftplane.contracts.names import KIND
 from craftplane.kube import KubeClient, KubeError
 from craftplane.sandbox import apps, capacity
 from craftplane.sandbox.config import SandboxConfig
+from craftplane.testing.kubectl import Kubectl
+from craftplane.testing.policies import ROOMY_POLICY, ROOMY_QUOTA, ensure_policy
 from craftplane.testing.processes import ManagedProcess, console_script, free_port
 from craftplane_operator.builders import build_children
 from craftplane_operator.builders.context import ServerContext
@@ -378,7 +380,10 @@ async def platform(
 ) -> dict[str, Any]:
     n = args.servers
     tenant = f"benchs{secrets.token_hex(4)}"
-    namespace = apps.ensure_tenant(cfg, tenant)
+    # The default policy's quota (10 servers) is no room for a thousand.
+    roomy = ensure_policy(Kubectl(cfg.kubeconfig, str(cfg.bin_dir / "kubectl")), ROOMY_POLICY,
+                          {"quota": ROOMY_QUOTA})  # fmt: skip
+    namespace = apps.ensure_tenant(cfg, tenant, roomy)
     key = tokens.generate_key()
     token = tokens.mint(tenant, key)
     names = [f"mc-{i:05d}" for i in range(n)]

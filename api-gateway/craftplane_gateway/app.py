@@ -27,6 +27,7 @@ from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.routes import health, table
 from craftplane_gateway.settings import GatewaySettings
 from craftplane_gateway.state import Database, GatewayState
+from craftplane_gateway.tenants import TenantNamespaces
 
 log = logs.get_logger(__name__)
 
@@ -63,6 +64,7 @@ def create_app(
             console_limit=TokenBuckets(settings.console_rate, settings.console_burst),
             write_limit=TokenBuckets(settings.write_rate, settings.write_burst),
             revocations=Revocations(db.get, every=settings.revocation_refresh_seconds),
+            tenants=TenantNamespaces(client, ttl=settings.tenant_cache_seconds),
         )
         projector = Projector(
             state.nats, state.db.get, durable=settings.consumer_name, batch=settings.batch_size

@@ -70,7 +70,11 @@ _PROBLEMS: Final = {
     ),
     401: ("Unauthorized", "Missing, expired, unsigned or wrongly signed token."),
     403: ("Forbidden", "Cross-origin state change authenticated by cookie only."),
-    404: ("NotFound", "No such server for this tenant (another tenant's server looks the same)."),
+    404: (
+        "NotFound",
+        "No such server for this tenant (another tenant's server looks the same); on every "
+        "route, when the token's tenant has no tenant namespace.",
+    ),
     409: ("Conflict", "The name is taken, or the server's state does not allow this now."),
     413: ("PayloadTooLarge", "The body is longer than the gateway reads (1 MiB)."),
     415: ("UnsupportedMediaType", "The body is not JSON."),

@@ -60,6 +60,9 @@ class GatewaySettings(BaseSettings):
     )
     # How often each replica re-reads the token deny list (a revocation holds within this).
     revocation_refresh_seconds: float = Field(default=2.0, gt=0, le=60)
+    # How long a namespace's tenant label is trusted once read (an offboarded tenant, its
+    # label removed, is refused within this; a new one is served within a few seconds).
+    tenant_cache_seconds: float = Field(default=30.0, gt=0, le=600)
     # Request bodies beyond this are refused (413) before they are parsed.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
     # WebSocket messages from a client beyond this close the socket (1009).

@@ -16,6 +16,7 @@ from craftplane_gateway.natsconn import NatsLink
 from craftplane_gateway.ratelimit import TokenBuckets
 from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.settings import GatewaySettings
+from craftplane_gateway.tenants import TenantNamespaces
 
 log = logs.get_logger(__name__)
 
@@ -82,3 +83,5 @@ class GatewayState:
     write_limit: TokenBuckets
     """Writes (create, patch, delete, start, stop, restart) per token subject."""
     revocations: Revocations
+    tenants: TenantNamespaces
+    """Which tokens' namespaces are their tenants' (the craftplane.io/tenant label)."""

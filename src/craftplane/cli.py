@@ -1,9 +1,10 @@
-"""The `craftplane` command: run the local sandbox platform and mint development tokens."""
+"""The `craftplane` command: run the local sandbox platform, create tenants and mint tokens."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from craftplane.sandbox.errors import SandboxError
 
@@ -49,13 +50,9 @@ def _token_key() -> str:
 
 
 def _tenant_error(tenant: str) -> str | None:
-    from craftplane import tokens
+    from craftplane import tenancy
 
-    if not tokens.is_valid_tenant(tenant):
-        return f"{tenant!r} is not a valid tenant name"
-    if tokens.is_reserved_tenant(tenant):
-        return f"{tenant!r} is reserved for the platform, not a tenant name"
-    return None
+    return tenancy.tenant_error(tenant)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -140,7 +137,58 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-before", default=None, help="revoke: every token issued before this ISO time"
     )
     token.set_defaults(func=_token)
+    _tenant_parser(sub)
     return parser
+
+
+TENANT_EPILOG = """\
+The cluster is the one kubectl would use: $KUBECONFIG, else ~/.kube/config (for the
+sandbox: eval "$(craftplane sandbox env)").
+
+exit codes:
+  0  done: applied (or, with --dry-run, printed); sync: every namespace it covers synced
+  1  the API server refused part-way (some objects may be applied: fix and re-run),
+     or sync could not sync some namespaces (the others are synced)
+  2  nothing applied: a bad or reserved name, no such CraftplanePolicy, a namespace that
+     is not this tenant's, or a cluster that cannot be reached or read
+"""
+
+
+def _tenant_parser(sub: Any) -> None:
+    def described(parser: Any, name: str, text: str) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = parser.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=TENANT_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return made
+
+    tenant = described(sub, "tenant", "tenant namespaces made from their CraftplanePolicy")
+    actions = tenant.add_subparsers(dest="action", required=True)
+    create = described(
+        actions,
+        "create",
+        "create (or re-apply) tenant-NAME: namespace, quota and limits, network policies, RBAC",
+    )
+    create.add_argument("name", help="the tenant (its namespace is tenant-NAME)")
+    create.add_argument(
+        "--policy", default=None, help="its CraftplanePolicy (default: the one named default)"
+    )
+    create.add_argument("--dry-run", action="store_true", help="print the YAML, apply nothing")
+    sync = described(
+        actions, "sync", "re-apply every tenant namespace's quota and limits from its policy"
+    )
+    sync.add_argument("tenants", nargs="*", metavar="NAME", help="only these tenants")
+    sync.add_argument("--policy", default=None, help="only the tenants on this CraftplanePolicy")
+    tenant.set_defaults(func=_tenant)
+
+
+def _tenant(args: argparse.Namespace) -> int:
+    from craftplane import tenant_cli
+
+    return tenant_cli.run(args)
 
 
 def main(argv: list[str] | None = None) -> int:

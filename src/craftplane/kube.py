@@ -33,6 +33,8 @@ _CORE = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "Event": "events",
     "Namespace": "namespaces",
+    "ResourceQuota": "resourcequotas",
+    "LimitRange": "limitranges",
 }
 _GROUPED = {
     "StatefulSet": ("apps/v1", "statefulsets"),
@@ -40,6 +42,9 @@ _GROUPED = {
     "MinecraftServer": ("craftplane.io/v1alpha1", "minecraftservers"),
     # Cluster-scoped: always addressed with namespace None.
     "CraftplanePolicy": ("craftplane.io/v1alpha1", "craftplanepolicies"),
+    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
 }
 
 
@@ -159,6 +164,11 @@ class KubeClient:
             )
         cfg.connection_pool_maxsize = pool_size
         return cls(client.ApiClient(configuration=cfg))
+
+    @property
+    def host(self) -> str:
+        """The API server's URL (what a command tells its user it talked to)."""
+        return self._host
 
     async def close(self) -> None:
         if self._session is not None:

@@ -162,7 +162,7 @@ def _dashboard_gateway_running(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def tenant(kubectl: Kubectl, dashboard_token_key: str) -> Iterator[Tenant]:
+def tenant(kubectl: Kubectl, dashboard_token_key: str, crds_installed: None) -> Iterator[Tenant]:
     """A tenant of the test's own, with no servers yet."""
     made = make_tenant(kubectl, dashboard_token_key, f"dash{secrets.token_hex(4)}")
     yield made
@@ -170,7 +170,9 @@ def tenant(kubectl: Kubectl, dashboard_token_key: str) -> Iterator[Tenant]:
 
 
 @pytest.fixture
-def real_tenant(platform: Platform, kubectl: Kubectl, dashboard_token_key: str) -> Iterator[Tenant]:
+def real_tenant(
+    platform: Platform, kubectl: Kubectl, dashboard_token_key: str, crds_installed: None
+) -> Iterator[Tenant]:
     """A tenant whose namespace (tenant-real-*) the sandbox's placement sends to the real node,
     where its servers run the stand-in image for real (RCON, logs, restarts)."""
     cfg = platform.sandbox
@@ -183,7 +185,9 @@ def real_tenant(platform: Platform, kubectl: Kubectl, dashboard_token_key: str) 
 
 
 @pytest.fixture
-def other_tenant(kubectl: Kubectl, dashboard_token_key: str) -> Iterator[Tenant]:
+def other_tenant(
+    kubectl: Kubectl, dashboard_token_key: str, crds_installed: None
+) -> Iterator[Tenant]:
     """A second tenant, looking on."""
     made = make_tenant(kubectl, dashboard_token_key, f"other{secrets.token_hex(4)}")
     yield made

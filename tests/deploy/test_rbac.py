@@ -150,6 +150,8 @@ def test_gateway_works_on_servers_in_tenant_namespaces_only(
     assert not can_i(kubectl, GATEWAY, "list", "minecraftservers.craftplane.io", "--all-namespaces")
     assert can_i(kubectl, GATEWAY, "list", "namespaces")
     assert can_i(kubectl, GATEWAY, "watch", "namespaces")
+    # Every request's tenant check reads the token's namespace (its craftplane.io/tenant label).
+    assert can_i(kubectl, GATEWAY, "get", "namespaces/tenant-anything")
     # The console and the logs: one pod and its log, by name.
     for args in (("get", "pods", "-n", tenant), ("get", "pods", "--subresource=log", "-n", tenant)):
         assert can_i(kubectl, GATEWAY, *args), args
@@ -161,6 +163,9 @@ def test_gateway_works_on_servers_in_tenant_namespaces_only(
         ("create", "pods", "--subresource=exec", "-n", tenant),
         ("create", "statefulsets.apps", "-n", tenant),
         ("patch", "namespaces"),
+        ("update", "namespaces"),
+        ("create", "namespaces"),
+        ("delete", "namespaces"),
     ):
         assert not can_i(kubectl, GATEWAY, *args), args
 

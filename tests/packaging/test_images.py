@@ -26,12 +26,14 @@ FOREIGN = {
         "craftplane.sandbox",
         "craftplane.testing",
         "craftplane.cli",
+        "craftplane.tenant_cli",
     ],
     "gateway": [
         "craftplane_operator",
         "craftplane.sandbox",
         "craftplane.testing",
         "craftplane.cli",
+        "craftplane.tenant_cli",
     ],
 }
 # What the image's entry point imports, so every dependency it needs is locked and installed.
@@ -120,6 +122,9 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
         "rcon.py",
         "startup.py",
         "supervise.py",
+        "tenancy.py",
+        "tenant_access.py",
+        "tenant_apply.py",
         "tokens.py",
     ]
     if component == "gateway":

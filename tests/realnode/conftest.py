@@ -37,7 +37,9 @@ def real_node(platform: Platform) -> SandboxConfig:
 
 
 @pytest.fixture
-def real_tenant(real_node: SandboxConfig, kubectl: Kubectl, token_key: str) -> Iterator[Tenant]:
+def real_tenant(
+    real_node: SandboxConfig, kubectl: Kubectl, token_key: str, crds_installed: None
+) -> Iterator[Tenant]:
     """A tenant whose namespace the sandbox's placement sends to the real node."""
     tenant = make_tenant(kubectl, token_key, f"real-{secrets.token_hex(3)}")
     yield tenant

@@ -105,6 +105,12 @@ def not_found(name: str) -> Problem:
     return Problem(404, "Not found", f"server {name!r} not found", slug="not-found")
 
 
+def no_tenant() -> Problem:
+    """404 for a route without a server name when the token's tenant has no tenant namespace:
+    it names nothing, so the caller learns no more than from a server it does not have."""
+    return Problem(404, "Not found", "not found", slug="not-found")
+
+
 def route_not_found(detail: str = "no such route") -> Problem:
     """404 for a path that is no route."""
     return Problem(404, "Not found", detail, slug="not-found")

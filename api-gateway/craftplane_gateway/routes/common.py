@@ -9,6 +9,7 @@ import asyncpg
 from starlette.requests import HTTPConnection
 
 from craftplane import logs
+from craftplane.kube import KubeError
 from craftplane_gateway import auth, problems
 from craftplane_gateway.db import Conn
 from craftplane_gateway.state import GatewayState
@@ -21,8 +22,9 @@ def state_of(conn: HTTPConnection) -> GatewayState:
     return gw
 
 
-def principal(conn: HTTPConnection) -> auth.Principal:
-    """The caller: a valid token (401), not revoked (401; 503 while that cannot be known)."""
+async def principal(conn: HTTPConnection) -> auth.Principal:
+    """The caller: a valid token (401), not revoked (401; 503 while that cannot be known), of
+    a tenant whose namespace is labelled as its own (404 otherwise, see :func:`check_tenant`)."""
     gw = state_of(conn)
     who = auth.authenticate(
         conn,
@@ -31,12 +33,30 @@ def principal(conn: HTTPConnection) -> auth.Principal:
         max_lifetime=gw.settings.token_max_lifetime,
     )
     gw.revocations.check(who)
+    await check_tenant(gw, who, conn.path_params.get("name"))
     return who
 
 
-def writer(conn: HTTPConnection) -> auth.Principal:
+async def check_tenant(gw: GatewayState, who: auth.Principal, name: str | None) -> None:
+    """404 unless the caller's namespace is its tenant's (labelled craftplane.io/tenant=<it>):
+    with the body a missing server ``name`` gets, so nothing tells the caller why; 503 while
+    that cannot be known."""
+    try:
+        ok = await gw.tenants.is_tenant_namespace(who.namespace, who.tenant)
+    except KubeError as exc:
+        raise problems.service_unavailable(
+            "the Kubernetes API is unreachable; retry shortly"
+        ) from exc
+    if not ok:
+        log.info(
+            "a token of a tenant without a tenant namespace", extra={"namespace": who.namespace}
+        )
+        raise problems.not_found(name) if name is not None else problems.no_tenant()
+
+
+async def writer(conn: HTTPConnection) -> auth.Principal:
     """The caller of a write, within its subject's write limit (429 with Retry-After)."""
-    who = principal(conn)
+    who = await principal(conn)
     gw = state_of(conn)
     verdict = gw.write_limit.take(who.subject)
     if not verdict.allowed:

@@ -92,7 +92,7 @@ def reply_json(reply: ConsoleReply) -> dict[str, Any]:
 
 
 async def post_console(request: Request) -> Response:
-    who = principal(request)
+    who = await principal(request)
     name = checked_name(request.path_params["name"])
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type != "application/json":

@@ -149,7 +149,7 @@ class LogResponse(StreamingResponse):
 
 
 async def server_logs(request: Request) -> StreamingResponse:
-    who = principal(request)
+    who = await principal(request)
     name = checked_name(request.path_params["name"])
     tail = _tail(request)
     params = log_params(

@@ -144,7 +144,7 @@ def _accepted(name: str) -> JSONResponse:
 
 
 async def list_servers(request: Request) -> Response:
-    who = principal(request)
+    who = await principal(request)
     status = request.query_params.get("status")
     if status is not None and status not in STATUSES:
         allowed = ", ".join(sorted(STATUSES))
@@ -174,7 +174,7 @@ async def list_servers(request: Request) -> Response:
 
 
 async def create_server(request: Request) -> Response:
-    who = writer(request)
+    who = await writer(request)
     body = await _body(request)
     try:
         create = schemas.validate_create(body)
@@ -208,7 +208,7 @@ async def own_cr(gw: GatewayState, who: auth.Principal, name: str) -> dict[str, 
 
 
 async def get_server(request: Request) -> Response:
-    who = principal(request)
+    who = await principal(request)
     name = _name(request)
     async with database(request) as conn:
         row = await queries.get_server(conn, who.tenant, name, namespace=who.namespace)
@@ -222,7 +222,7 @@ async def get_server(request: Request) -> Response:
 
 
 async def patch_server(request: Request) -> Response:
-    who = writer(request)
+    who = await writer(request)
     name = _name(request)
     raw = await _body(request)
     try:
@@ -254,7 +254,7 @@ async def _merge(
 
 
 async def delete_server(request: Request) -> Response:
-    who = writer(request)
+    who = await writer(request)
     name = _name(request)
     # Read first: the timeline entry belongs to this incarnation (its uid).
     current = await _own_cr(request, who, name)
@@ -271,7 +271,7 @@ async def delete_server(request: Request) -> Response:
 
 
 async def _set_stopped(request: Request, stopped: bool) -> Response:
-    who = writer(request)
+    who = await writer(request)
     name = _name(request)
     await _own_cr(request, who, name)
     after = await _merge(request, who, name, {"spec": {"stopped": stopped}})
@@ -283,7 +283,7 @@ async def _set_stopped(request: Request, stopped: bool) -> Response:
 async def restart_server(request: Request) -> Response:
     """Ask the operator for a restart: the two annotations it answers (with announcements
     and a save first); nothing else changes in the CR."""
-    who = writer(request)
+    who = await writer(request)
     name = _name(request)
     await _own_cr(request, who, name)
     at = utcnow().isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -303,7 +303,7 @@ async def stop_server(request: Request) -> Response:
 
 
 async def server_events(request: Request) -> Response:
-    who = principal(request)
+    who = await principal(request)
     name = _name(request)
     limit = _int_param(request, "limit", 50, 1, 200)
     before_raw = request.query_params.get("before")

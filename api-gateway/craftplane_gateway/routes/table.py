@@ -45,7 +45,7 @@ def _list_servers(names: Names) -> dict[str, Any]:
         "parameters": [param("StatusFilter"), param("Limit"), param("Cursor")],
         "responses": {
             "200": json_response(ref(names["ServerPage"]), "One page of servers."),
-            **problem_responses(400, 401, 503),
+            **problem_responses(400, 401, 404, 503),
         },
     }
 
@@ -66,7 +66,7 @@ def _create_server(names: Names) -> dict[str, Any]:
         },
         "responses": {
             "202": accepted(names, "The CR was written."),
-            **problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
+            **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
         },
     }
 

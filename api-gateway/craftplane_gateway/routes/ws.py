@@ -37,6 +37,7 @@ from craftplane_gateway import auth, bodies, metrics, problems, ws_guard
 from craftplane_gateway.db import queries
 from craftplane_gateway.frames import order_of
 from craftplane_gateway.hub import SLOW_CLIENT_CLOSE, Client
+from craftplane_gateway.routes.common import check_tenant
 from craftplane_gateway.routes.servers import server_out
 from craftplane_gateway.routes.ws_console import CONSOLE_FRAMES, ConsoleChannel
 from craftplane_gateway.state import GatewayState
@@ -62,6 +63,8 @@ log = logs.get_logger(__name__)
 
 AUTH_TIMEOUT = 5.0
 POLICY_VIOLATION = 1008
+# The error frame's code for a refused authentication, by the problem's status.
+_REFUSALS = {404: "not_found", 503: "unavailable"}
 AUTH_MISSING = ws_guard.TOKEN_CLOSE
 # Names quoted in a not_found error; the rest are counted.
 MAX_NAMES_QUOTED = 10
@@ -236,11 +239,14 @@ async def _authenticate(ws: WebSocket, gw: GatewayState) -> auth.Principal | Non
             token, gw.settings.token_key, max_lifetime=gw.settings.token_max_lifetime
         )
         gw.revocations.check(who)
+        # As on every REST route: no session for a tenant without its tenant namespace.
+        await check_tenant(gw, who, None)
     except problems.Problem as exc:
         message = bodies.short(exc.detail or exc.title, 200)
-        code = "unavailable" if exc.status == 503 else "unauthorized"
+        code = _REFUSALS.get(exc.status, "unauthorized")
         await ws.send_text(frame_json(ErrorFrame(code=code, message=message)))
-        await ws.close(code=POLICY_VIOLATION, reason="invalid token")
+        reason = "not found" if exc.status == 404 else "invalid token"
+        await ws.close(code=POLICY_VIOLATION, reason=reason)
         return None
     return who
 

@@ -6,18 +6,21 @@ and PostgreSQL, exactly as they would run in pods against in-cluster addresses.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
 
-from craftplane.sandbox import cluster, node, procs
+from craftplane import tenant_access
+from craftplane.contracts.policy import DEFAULT_POLICY
+from craftplane.sandbox import cluster, node, procs, tenants
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.progress import say, step
 
-SYSTEM_NAMESPACE = "craftplane-system"
+SYSTEM_NAMESPACE = tenant_access.SYSTEM_NAMESPACE
 
 
 def repo_root() -> Path:
@@ -97,20 +100,11 @@ def gateway_env(cfg: SandboxConfig) -> dict[str, str]:
     return env
 
 
-def ensure_tenant(cfg: SandboxConfig, tenant: str) -> str:
-    """A tenant's namespace as the tenant template makes it (label, Pod Security)."""
-    from craftplane import tokens
-
-    namespace = tokens.namespace_for(tenant)
-    manifest = (
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n"
-        f"  name: {namespace}\n  labels:\n    craftplane.io/tenant: {tenant}\n"
-        "    pod-security.kubernetes.io/enforce: restricted\n"
-    )
-    result = cluster.kubectl(cfg, "apply", "-f", "-", stdin=manifest)
-    if result.returncode != 0:
-        raise SandboxError(f"could not create tenant namespace {namespace}: {result.stderr}")
-    return namespace
+def ensure_tenant(cfg: SandboxConfig, tenant: str, policy: str = DEFAULT_POLICY) -> str:
+    """A tenant's namespace as `craftplane tenant create` makes it: quota and limits from the
+    CraftplanePolicy ``policy``, network policies, RBAC. Returns the namespace."""
+    planned = tenants.apply_tenant(functools.partial(cluster.kubectl, cfg), tenant, policy)
+    return planned.namespace_name
 
 
 def install_crds(cfg: SandboxConfig) -> None:

@@ -3,6 +3,7 @@ stream reading and manifests. Registered by the root conftest."""
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -17,10 +18,12 @@ from nats.aio.client import Client
 
 from craftplane import tokens
 from craftplane.contracts import events as contract
-from craftplane.sandbox import apps, node, postgres
+from craftplane.contracts.policy import DEFAULT_POLICY
+from craftplane.sandbox import apps, node, postgres, tenants
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
+from craftplane.testing.policies import ROOMY_POLICY, ROOMY_QUOTA, ensure_policy
 from craftplane.testing.processes import ManagedProcess, console_script, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,10 +70,15 @@ def crds_installed(platform: Platform, kubectl: Kubectl) -> None:
             "--timeout=60s",
             "crd/craftplanepolicies.craftplane.io",
         )
-        # As the sandbox has them: without the default CraftplanePolicy a tenant namespace's
-        # servers have no placement to resolve, and the operator would not start them.
-        admission = str(ROOT / "manifests" / "admission")
-        kubectl.run("apply", "--server-side", "--force-conflicts", "-f", admission)
+        # The admission policy and the default CraftplanePolicy, as the sandbox installs them:
+        # tenants are planned from a policy, and their servers are admitted by it.
+        kubectl.run(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(ROOT / "manifests" / "admission"),
+        )
         kubectl.run("create", "namespace", apps.SYSTEM_NAMESPACE, check=False)
     kubectl.run(
         "wait", "--for=condition=Established", "--timeout=60s", "crd/minecraftservers.craftplane.io"
@@ -180,26 +188,32 @@ def gateway(
     proc.terminate()
 
 
-def make_tenant(kubectl: Kubectl, token_key: str, name: str) -> Tenant:
-    """A tenant as the platform makes one: a labelled namespace, and a token for it."""
-    namespace = tokens.namespace_for(name)
-    kubectl.apply(
-        f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n  labels:\n"
-        f"    craftplane.io/tenant: {name}\n    pod-security.kubernetes.io/enforce: restricted\n"
-    )
-    return Tenant(name, namespace, tokens.mint(name, token_key))
+@pytest.fixture(scope="session")
+def roomy_policy(kubectl: Kubectl, crds_installed: None) -> str:
+    """The name of the suites' roomy policy, applied (kept afterwards: other sessions on the
+    same cluster may be using it)."""
+    return ensure_policy(kubectl, ROOMY_POLICY, {"quota": ROOMY_QUOTA})
+
+
+def make_tenant(
+    kubectl: Kubectl, token_key: str, name: str, *, policy: str = DEFAULT_POLICY
+) -> Tenant:
+    """A tenant as the platform makes one (`craftplane tenant create`'s plan, on ``policy``,
+    which must exist), and a token for it."""
+    planned = tenants.apply_tenant(functools.partial(kubectl.run, check=False), name, policy)
+    return Tenant(name, planned.namespace_name, tokens.mint(name, token_key))
 
 
 @pytest.fixture
-def tenant_a(kubectl: Kubectl, token_key: str) -> Iterator[Tenant]:
-    tenant = make_tenant(kubectl, token_key, f"a{secrets.token_hex(3)}")
+def tenant_a(kubectl: Kubectl, token_key: str, roomy_policy: str) -> Iterator[Tenant]:
+    tenant = make_tenant(kubectl, token_key, f"a{secrets.token_hex(3)}", policy=roomy_policy)
     yield tenant
     kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
 
 
 @pytest.fixture
-def tenant_b(kubectl: Kubectl, token_key: str) -> Iterator[Tenant]:
-    tenant = make_tenant(kubectl, token_key, f"b{secrets.token_hex(3)}")
+def tenant_b(kubectl: Kubectl, token_key: str, roomy_policy: str) -> Iterator[Tenant]:
+    tenant = make_tenant(kubectl, token_key, f"b{secrets.token_hex(3)}", policy=roomy_policy)
     yield tenant
     kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
 

@@ -25,6 +25,9 @@ CORE = (
     "craftplane.logs",
     "craftplane.rcon",
     "craftplane.supervise",
+    "craftplane.tenancy",
+    "craftplane.tenant_access",
+    "craftplane.tenant_apply",
     "craftplane.tokens",
 )
 CORE_FILES = (
@@ -34,6 +37,9 @@ CORE_FILES = (
     "rcon.py",
     "startup.py",
     "supervise.py",
+    "tenancy.py",
+    "tenant_access.py",
+    "tenant_apply.py",
     "tokens.py",
 )
 

@@ -18,6 +18,8 @@ from craftplane_gateway.problems import Problem
 from craftplane_gateway.ratelimit import TokenBuckets
 from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.routes import common
+from craftplane_gateway.tenants import TenantNamespaces
+from tests.unit.gateway.fakes import FakeNamespaces
 
 pytestmark = pytest.mark.unit
 
@@ -197,7 +199,7 @@ class FakeClock:
         return self.now
 
 
-def test_writes_are_limited_per_subject_with_retry_after() -> None:
+async def test_writes_are_limited_per_subject_with_retry_after() -> None:
     clock = FakeClock()
     cache = Revocations(lambda: None)
     cache.install(DenyList())
@@ -211,6 +213,7 @@ def test_writes_are_limited_per_subject_with_retry_after() -> None:
         ),
         write_limit=TokenBuckets(10, 20, clock=clock),
         revocations=cache,
+        tenants=TenantNamespaces(FakeNamespaces().tenant("acme")),  # type: ignore[arg-type]
     )
     alice = tokens.mint("acme", KEY, subject="alice@acme")
     bob = tokens.mint("acme", KEY, subject="bob@acme")
@@ -223,13 +226,14 @@ def test_writes_are_limited_per_subject_with_retry_after() -> None:
             headers=headers,
             cookies={},
             scope={"method": "POST"},
+            path_params={},
         )
 
     for _ in range(20):
-        common.writer(request(alice))  # type: ignore[arg-type]
+        await common.writer(request(alice))  # type: ignore[arg-type]
     with pytest.raises(Problem) as caught:
-        common.writer(request(alice))  # type: ignore[arg-type]
+        await common.writer(request(alice))  # type: ignore[arg-type]
     assert caught.value.status == 429 and caught.value.headers["Retry-After"] == "1"
-    common.writer(request(bob))  # type: ignore[arg-type]
+    await common.writer(request(bob))  # type: ignore[arg-type]
     clock.now += 0.15
-    common.writer(request(alice))  # type: ignore[arg-type]
+    await common.writer(request(alice))  # type: ignore[arg-type]

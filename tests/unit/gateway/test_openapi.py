@@ -161,8 +161,8 @@ def test_security(doc: dict[str, Any]) -> None:
 
 def test_problem_responses(doc: dict[str, Any]) -> None:
     expected = {
-        ("get", "/api/v1/servers"): {"400", "401", "503"},
-        ("post", "/api/v1/servers"): {"400", "401", "409", "422", "503"},
+        ("get", "/api/v1/servers"): {"400", "401", "404", "503"},
+        ("post", "/api/v1/servers"): {"400", "401", "404", "409", "422", "503"},
         ("get", "/api/v1/servers/{name}"): {"401", "404", "503"},
         ("patch", "/api/v1/servers/{name}"): {"400", "401", "404", "409", "422", "503"},
         ("delete", "/api/v1/servers/{name}"): {"401", "404", "503"},
@@ -179,6 +179,10 @@ def test_problem_responses(doc: dict[str, Any]) -> None:
                 assert list(content) == ["application/problem+json"]
                 problem = deref(doc, content["application/problem+json"]["schema"])
                 assert {"type", "title", "status"} <= set(problem["required"])
+    # Every authenticated route answers 404 for a tenant without its tenant namespace.
+    for path, method, _item, operation in operations(doc):
+        if path not in PUBLIC:
+            assert "404" in operation["responses"], (method, path)
     unavailable = doc["components"]["responses"]["Unavailable"]
     assert "Retry-After" in unavailable["headers"]
     assert "WWW-Authenticate" in doc["components"]["responses"]["Unauthorized"]["headers"]

@@ -20,6 +20,8 @@ from craftplane_gateway.db.revocations import DenyList
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.revocations import Revocations
 from craftplane_gateway.routes import ws
+from craftplane_gateway.tenants import TenantNamespaces
+from tests.unit.gateway.fakes import FakeNamespaces
 
 pytestmark = pytest.mark.unit
 
@@ -63,6 +65,7 @@ def _gateway() -> SimpleNamespace:
         db=SimpleNamespace(get=lambda: NoRows()),
         hub=Hub(16),
         revocations=revocations,
+        tenants=TenantNamespaces(FakeNamespaces().tenant(TENANT)),  # type: ignore[arg-type]
     )
 
 
