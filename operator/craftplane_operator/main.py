@@ -16,7 +16,7 @@ import kopf
 
 from craftplane import logs
 from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
-from craftplane.kube import KubeClient
+from craftplane.kube import KubeClient, KubeError
 from craftplane.startup import load_or_exit
 from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
@@ -25,6 +25,7 @@ from craftplane_operator.http import serve
 from craftplane_operator.leader import LeaderElector
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.policies import PolicyDirectory
+from craftplane_operator.policy_binding import PolicyBindingKeeper
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.reconciler import KIND, Reconciler
 from craftplane_operator.recorder import EventRecorder
@@ -68,7 +69,9 @@ class Operator:
             upkeep=self.upkeep,
             policies=PolicyDirectory(kube, ttl=settings.policy_cache_seconds),
         )
+        self.policy_binding = PolicyBindingKeeper(kube)
         self._resync: Supervised | None = None
+        self._policy_binding: Supervised | None = None
         self.started = False
         metrics.API_REQUESTS.set_function(lambda: float(kube.requests))
 
@@ -111,16 +114,31 @@ class Operator:
             self.settings.resync_seconds, self._resync_once, what="periodic resync failed", log=log
         )
         self._resync = Supervised(resync, name="resync", log=log)
+        # At once: a new leader may follow one that stopped, or an install that just reset
+        # the binding to the default policy alone.
+        binding = every(
+            self.settings.policy_binding_seconds,
+            self._sync_policy_binding,
+            what="updating the unknown-policy binding failed",
+            log=log,
+            errors=KubeError,
+            immediately=True,
+        )
+        self._policy_binding = Supervised(binding, name="policy-binding", log=log)
         self.started = True
 
     async def stop(self) -> None:
         self.started = False
-        if self._resync is not None:
-            await self._resync.stop()
+        for loop in (self._resync, self._policy_binding):
+            if loop is not None:
+                await loop.stop()
         await self.players.stop()
         await self.upkeep.stop()
         await self.queue.stop()
         await self.publisher.stop()
+
+    async def _sync_policy_binding(self) -> None:
+        await self.policy_binding.sync_once()
 
     async def _namespaces(self) -> list[str | None]:
         """None (the whole cluster) or the namespaces matching the watched patterns: with

@@ -62,6 +62,13 @@ class OperatorSettings(BaseSettings):
             "within this plus one resync"
         ),
     )
+    policy_binding_seconds: float = Field(
+        default=15.0,
+        description=(
+            "how often the leader compares the CraftplanePolicies with the unknown-policy "
+            "binding: a new policy can be named, and a deleted one is refused, within this"
+        ),
+    )
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -78,4 +85,7 @@ def startup_errors(settings: OperatorSettings) -> list[str]:
         errors.append("CRAFTPLANE_OPERATOR_ALLOWLIST_SECONDS must be greater than 0")
     if settings.policy_cache_seconds < 0:
         errors.append("CRAFTPLANE_OPERATOR_POLICY_CACHE_SECONDS must not be negative")
+    if settings.policy_binding_seconds <= 0:
+        # A zero period would list every policy in a tight loop.
+        errors.append("CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS must be greater than 0")
     return errors

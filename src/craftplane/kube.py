@@ -40,8 +40,12 @@ _GROUPED = {
     "StatefulSet": ("apps/v1", "statefulsets"),
     "Lease": ("coordination.k8s.io/v1", "leases"),
     "MinecraftServer": ("craftplane.io/v1alpha1", "minecraftservers"),
-    # Cluster-scoped: always addressed with namespace None.
+    # These two are cluster-scoped: always addressed with namespace None.
     "CraftplanePolicy": ("craftplane.io/v1alpha1", "craftplanepolicies"),
+    "ValidatingAdmissionPolicyBinding": (
+        "admissionregistration.k8s.io/v1",
+        "validatingadmissionpolicybindings",
+    ),
     "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
     "Role": ("rbac.authorization.k8s.io/v1", "roles"),
     "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),

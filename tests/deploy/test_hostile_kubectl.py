@@ -13,9 +13,12 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from craftplane.testing.admission import wait_admitted
 from craftplane.testing.hostile import HOSTILE_SPECS, Hostile, hostile_manifest
 from craftplane.testing.kubectl import Kubectl
+from craftplane.testing.processes import ManagedProcess
 from tests.deploy.conftest import Installed
+from tests.operator.conftest import server_manifest
 
 pytestmark = pytest.mark.cluster
 
@@ -47,8 +50,11 @@ def as_tenant(
 
 
 @pytest.fixture
-def permissive_policy(kubectl: Kubectl, installed: Installed) -> Iterator[str]:
-    """A policy allowing fixed node ports, bound to the tenant's namespace by the admin."""
+def permissive_policy(
+    kubectl: Kubectl, installed: Installed, operator: ManagedProcess
+) -> Iterator[str]:
+    """A policy allowing fixed node ports, bound to the tenant's namespace by the admin, once
+    admission knows it exists (the operator lists it in the unknown-policy binding)."""
     name = f"t-open-{secrets.token_hex(3)}"
     policy = {
         "apiVersion": "craftplane.io/v1alpha1",
@@ -63,6 +69,7 @@ def permissive_policy(kubectl: Kubectl, installed: Installed) -> Iterator[str]:
     namespace = installed.tenant_namespace
     kubectl.run("label", "namespace", namespace, f"craftplane.io/policy={name}", "--overwrite")
     try:
+        wait_admitted(kubectl, namespace, server_manifest("admission-probe"))
         yield name
     finally:
         kubectl.run("label", "namespace", namespace, "craftplane.io/policy-", check=False)

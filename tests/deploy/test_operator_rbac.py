@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from craftplane.testing.admission import wait_admitted
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
 from craftplane.testing.processes import ManagedProcess
@@ -165,6 +166,9 @@ def test_operator_grows_a_world_volume_on_its_service_account_alone(
             what="the operator to lead",
         )
         storage = {"size": "1Gi", "storageClassName": storage_policy}
+        # Admitted once an operator (this one, on its ServiceAccount, if no other is running)
+        # has listed the test's policy in the unknown-policy binding.
+        wait_admitted(kubectl, tenant, server_manifest("sa-grow", storage=storage))
         kubectl.apply(server_manifest("sa-grow", storage=storage), tenant)
         wait_phase(kubectl, tenant, "sa-grow", "Running", timeout=90)
         claim = "data-sa-grow-0"

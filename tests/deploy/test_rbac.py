@@ -17,6 +17,7 @@ OPERATOR = f"system:serviceaccount:{SYSTEM}:craftplane-operator"
 GATEWAY = f"system:serviceaccount:{SYSTEM}:craftplane-gateway"
 # A ServiceAccount with no bindings at all: what every authenticated user may do anyway.
 NOBODY = f"system:serviceaccount:{SYSTEM}:craftplane-rbac-test-nobody"
+BINDINGS = "validatingadmissionpolicybindings.admissionregistration.k8s.io"
 
 
 def can_i(kubectl: Kubectl, who: str, *args: str) -> bool:
@@ -113,6 +114,9 @@ def test_operator_can_do_its_work_and_no_more(kubectl: Kubectl, installed: Insta
         ("create", "events", "-n", tenant),
         ("create", "leases.coordination.k8s.io", "-n", SYSTEM),
         ("update", "leases.coordination.k8s.io/craftplane-operator", "-n", SYSTEM),
+        # The unknown-policy binding's list of existing policies, and nothing else of admission.
+        ("get", f"{BINDINGS}/craftplane-unknown-policy"),
+        ("patch", f"{BINDINGS}/craftplane-unknown-policy"),
     ):
         assert can_i(kubectl, OPERATOR, *args), args
     for args in (
@@ -135,6 +139,15 @@ def test_operator_can_do_its_work_and_no_more(kubectl: Kubectl, installed: Insta
         ("patch", "craftplanepolicies.craftplane.io"),
         ("create", "craftplanepolicies.craftplane.io"),
         ("delete", "craftplanepolicies.craftplane.io"),
+        # Never the tenant policy's binding, never a new one, never the policies themselves.
+        ("patch", f"{BINDINGS}/craftplane-tenant-policy"),
+        ("get", f"{BINDINGS}/craftplane-tenant-policy"),
+        ("update", f"{BINDINGS}/craftplane-unknown-policy"),
+        ("delete", f"{BINDINGS}/craftplane-unknown-policy"),
+        ("create", BINDINGS),
+        ("list", BINDINGS),
+        ("patch", "validatingadmissionpolicies.admissionregistration.k8s.io"),
+        ("delete", "validatingadmissionpolicies.admissionregistration.k8s.io"),
     ):
         assert not can_i(kubectl, OPERATOR, *args), args
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from craftplane.testing.admission import wait_admitted
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.processes import ManagedProcess
 from craftplane.testing.wait import wait_for
@@ -61,8 +62,9 @@ def policy(kubectl: Kubectl) -> Iterator[str]:
 
 
 @pytest.fixture
-def tenant(kubectl: Kubectl, namespace: str, policy: str) -> str:
-    """The test's namespace as a tenant's, bound to the policy."""
+def tenant(kubectl: Kubectl, namespace: str, policy: str, operator: ManagedProcess) -> str:
+    """The test's namespace as a tenant's, bound to the policy once admission knows the
+    policy exists (the operator lists it in the unknown-policy binding)."""
     kubectl.run(
         "label",
         "namespace",
@@ -70,6 +72,7 @@ def tenant(kubectl: Kubectl, namespace: str, policy: str) -> str:
         f"craftplane.io/tenant=place{secrets.token_hex(2)}",
         f"craftplane.io/policy={policy}",
     )
+    wait_admitted(kubectl, namespace, server_manifest("admission-probe"))
     return namespace
 
 

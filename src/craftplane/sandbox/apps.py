@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from craftplane import tenant_access
+from craftplane.contracts.admission import unknown_policy_binding
 from craftplane.contracts.policy import DEFAULT_POLICY
 from craftplane.sandbox import cluster, node, procs, tenants
 from craftplane.sandbox.config import SandboxConfig
@@ -129,9 +130,26 @@ def install_crds(cfg: SandboxConfig) -> None:
     )  # fmt: skip
     if admission.returncode != 0:
         raise SandboxError(f"could not apply the admission policy: {admission.stderr.strip()}")
+    _current_policy_binding(cfg)
     ns = cluster.kubectl(cfg, "create", "namespace", SYSTEM_NAMESPACE)
     if ns.returncode != 0 and "AlreadyExists" not in ns.stderr:
         raise SandboxError(f"could not create namespace {SYSTEM_NAMESPACE}: {ns.stderr.strip()}")
+
+
+def _current_policy_binding(cfg: SandboxConfig) -> None:
+    """The checked-in unknown-policy binding lists only `default`: list the policies that
+    exist now, as the operator's leader would, so re-installing never refuses the writes of
+    tenants on other policies until the operator's next pass."""
+    listed = cluster.kubectl(cfg, "get", "craftplanepolicies", "-o", "json")
+    if listed.returncode != 0:
+        raise SandboxError(f"could not list CraftplanePolicies: {listed.stderr.strip()}")
+    names = [item["metadata"]["name"] for item in json.loads(listed.stdout)["items"]]
+    result = cluster.kubectl(
+        cfg, "apply", "--server-side", "--force-conflicts", "-f", "-",
+        stdin=json.dumps(unknown_policy_binding(names)),
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SandboxError(f"could not update the policy binding: {result.stderr.strip()}")
 
 
 def _start(cfg: SandboxConfig, name: str, argv: list[str], env: dict[str, str], port: int) -> bool:

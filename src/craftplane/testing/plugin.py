@@ -4,6 +4,7 @@ stream reading and manifests. Registered by the root conftest."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -18,8 +19,10 @@ from nats.aio.client import Client
 
 from craftplane import tokens
 from craftplane.contracts import events as contract
+from craftplane.contracts.admission import unknown_policy_binding
 from craftplane.contracts.policy import DEFAULT_POLICY
 from craftplane.sandbox import apps, node, postgres, tenants
+from craftplane.testing.admission import wait_admitted
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
@@ -43,6 +46,8 @@ def operator_process(platform: Platform, index: int, **overrides: str) -> Manage
         "CRAFTPLANE_OPERATOR_PING_INTERVAL": "1",
         # An admin's policy edit is seen within this plus a resync, not the default 30 s.
         "CRAFTPLANE_OPERATOR_POLICY_CACHE_SECONDS": "2",
+        # A test's new CraftplanePolicy may be named by a namespace within a second, not 15.
+        "CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS": "1",
         "CRAFTPLANE_OPERATOR_IDENTITY": f"test-operator-{index}-{port}",
         **(node.operator_env(platform.sandbox) if platform.sandbox else {}),
         **overrides,
@@ -79,6 +84,13 @@ def crds_installed(platform: Platform, kubectl: Kubectl) -> None:
             "-f",
             str(ROOT / "manifests" / "admission"),
         )
+        # As the operator's leader keeps it: the policies that exist now, not the checked-in
+        # `default` alone (which would refuse other policies' tenants until its next pass).
+        names = [p["metadata"]["name"] for p in kubectl.json("get", "craftplanepolicies")["items"]]
+        kubectl.run(
+            "apply", "--server-side", "--force-conflicts", "-f", "-",
+            stdin=json.dumps(unknown_policy_binding(names)),
+        )  # fmt: skip
         kubectl.run("create", "namespace", apps.SYSTEM_NAMESPACE, check=False)
     kubectl.run(
         "wait", "--for=condition=Established", "--timeout=60s", "crd/minecraftservers.craftplane.io"
@@ -201,7 +213,16 @@ def make_tenant(
     """A tenant as the platform makes one (`craftplane tenant create`'s plan, on ``policy``,
     which must exist), and a token for it."""
     planned = tenants.apply_tenant(functools.partial(kubectl.run, check=False), name, policy)
+    # Admission learns of a new namespace and policy through informers (and the unknown-policy
+    # binding through the operator's pass): a test's first write must not race them.
+    wait_admitted(kubectl, planned.namespace_name, PROBE_SERVER, timeout=60)
     return Tenant(name, planned.namespace_name, tokens.mint(name, token_key))
+
+
+PROBE_SERVER = (
+    "apiVersion: craftplane.io/v1alpha1\nkind: MinecraftServer\n"
+    "metadata: {name: admission-probe}\nspec: {eula: true}\n"
+)
 
 
 @pytest.fixture

@@ -149,6 +149,28 @@ def test_admission_policy_denial_names_the_field() -> None:
         }
 
 
+def test_a_missing_policy_denial_names_the_spec() -> None:
+    """craftplane-unknown-policy's refusal (a namespace naming a policy that does not exist)
+    is about the whole spec, not one field of it."""
+    message = (
+        'minecraftservers.craftplane.io "x" is invalid: : ValidatingAdmissionPolicy '
+        "'craftplane-unknown-policy' with binding 'craftplane-unknown-policy' denied request: "
+        "spec: namespace tenant-acme names CraftplanePolicy gold, which does not exist; ask "
+        "the cluster admin (rule policyExists)"
+    )
+    expected = {
+        "spec": "namespace tenant-acme names CraftplanePolicy gold, which does not exist; ask "
+        "the cluster admin (rule policyExists)"
+    }
+    for status in (
+        message,
+        {"message": message, "reason": "Invalid", "details": {"causes": [{"message": message}]}},
+    ):
+        problem = problems.from_kube_admission(status)
+        assert problem.status == 422
+        assert fields(problem) == expected
+
+
 def test_admission_aggregate() -> None:
     errors = problems.from_kube_admission(ADMISSION_MANY).errors
     assert [e["field"] for e in errors] == [

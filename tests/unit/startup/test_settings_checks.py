@@ -79,6 +79,11 @@ def test_operator_settings_are_checked() -> None:
     errors = operator_errors(bad)
     assert any(e.startswith("NATS_URL:") for e in errors), errors
     assert any(e.startswith("CRAFTPLANE_OPERATOR_WORKERS") for e in errors), errors
+    for seconds in (0, -1):
+        binding = OperatorSettings.model_validate({"policy_binding_seconds": seconds})
+        assert operator_errors(binding) == [
+            "CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS must be greater than 0"
+        ]
 
 
 def _run(program: str, module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -40,6 +40,8 @@ class FakeCluster:
                 return self._done(1, err=f'Error from server (NotFound): "{name}" not found')
             body = {"metadata": {"name": name}, "spec": self.policies[name]}
             return self._done(0, json.dumps(body))
+        if args[:2] == ("apply", "--dry-run=server"):
+            return self._done(0)  # make_tenant's wait for admission to see the namespace
         if args[0] == "apply":
             assert "--server-side" in args and "--field-manager=craftplane-tenancy" in args
             self.applied += [doc for doc in yaml.safe_load_all(stdin or "") if doc]
