@@ -65,6 +65,7 @@ class Operator:
             TenantDirectory(kube),
             self.players,
             ping_in_cluster=settings.ping_in_cluster,
+            ping_target_annotation=settings.ping_target_annotation,
             placement=settings.placement,
             upkeep=self.upkeep,
             policies=PolicyDirectory(kube, ttl=settings.policy_cache_seconds),

@@ -102,6 +102,12 @@ class Gathered:
     players: Players | None = None
     published: str | None = None  # state key of the last phase event published for the uid
     ping_in_cluster: bool = False
+    ping_target_annotation: bool = False  # honour craftplane.io/ping-target (outside the cluster)
+
+    @property
+    def ping_reach(self) -> dict[str, bool]:
+        return {"in_cluster": self.ping_in_cluster, "annotation": self.ping_target_annotation}
+
     # The API server's refusal of the volume resize the previous plan asked for (403/422).
     volume_refusal: str | None = None
     # The API server's refusals of the child applies the previous plan asked for (4xx).
@@ -326,7 +332,7 @@ def _status(
         transition=transition,
         phase=derived.phase,
         phase_event=event,
-        ping=ping_target(after, derived, max_players, in_cluster=seen.ping_in_cluster),
+        ping=ping_target(after, derived, max_players, **seen.ping_reach),
     )
 
 

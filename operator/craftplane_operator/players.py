@@ -34,21 +34,24 @@ class Target:
 
 
 def ping_target(
-    body: Mapping[str, Any], derived: Derived, max_players: int | None, *, in_cluster: bool
+    body: Mapping[str, Any],
+    derived: Derived,
+    max_players: int | None,
+    *,
+    in_cluster: bool,
+    annotation: bool = False,
 ) -> Target | None:
-    """Where to ping a server the plan reports as `derived` (None: not pinged)."""
+    """Where to ping a server the plan reports as `derived` (None: not pinged). The
+    annotation counts only where ``annotation`` allows it (an operator outside the cluster):
+    a tenant writes it, and an operator in a pod must not ping where a tenant says."""
     if derived.phase is not Phase.RUNNING or max_players is None:
         return None
-    if in_cluster:
-        # The annotation is the tenant's to write: inside the cluster, honouring it would let
-        # a tenant aim the operator's pings at any host and port (and spoof its player list).
-        if derived.address is not None:
-            return Target(f"{derived.address.host}:{derived.address.port}", max_players)
-        return None
-    # Outside the cluster (the sandbox) the Service address is unreachable: only the
-    # annotation says where the game can be pinged.
     override = (body["metadata"].get("annotations") or {}).get(PING_TARGET_ANNOTATION)
-    return Target(override, max_players) if override else None
+    if annotation and override:
+        return Target(override, max_players)
+    if in_cluster and derived.address is not None:
+        return Target(f"{derived.address.host}:{derived.address.port}", max_players)
+    return None
 
 
 class PlayerTracker:

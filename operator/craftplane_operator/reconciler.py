@@ -73,6 +73,7 @@ class Reconciler:
         players: PlayerTracker,
         *,
         ping_in_cluster: bool,
+        ping_target_annotation: bool = False,
         placement: Placement | None = None,
         upkeep: UpkeepRunner | None = None,
         policies: PolicyDirectory | None = None,
@@ -84,6 +85,7 @@ class Reconciler:
         self.tenants = tenants
         self.players = players
         self.ping_in_cluster = ping_in_cluster
+        self.ping_target_annotation = ping_target_annotation
         self.placement = placement
         self.upkeep = upkeep
         self.policies = policies  # None: no CraftplanePolicy is consulted
@@ -144,6 +146,7 @@ class Reconciler:
             players=self.players.players(key),
             published=self._published.get(uid),
             ping_in_cluster=self.ping_in_cluster,
+            ping_target_annotation=self.ping_target_annotation,
             countdown=countdown,
             allowlist=allowlist,
             placement_problem=problem,

@@ -40,6 +40,13 @@ class OperatorSettings(BaseSettings):
         default_factory=lambda: bool(os.environ.get("KUBERNETES_SERVICE_HOST")),
         description="ping servers at their cluster address (only reachable from inside)",
     )
+    # The craftplane.io/ping-target annotation is the tenant's to write: honoured only by an
+    # operator outside the cluster (the sandbox, pinging stand-ins), never by one in a pod,
+    # where it would aim the operator's pings at any host and port and spoof player lists.
+    ping_target_annotation: bool = Field(
+        default_factory=lambda: not os.environ.get("KUBERNETES_SERVICE_HOST"),
+        description="ping a server where its craftplane.io/ping-target annotation says",
+    )
     placement: Placement | None = Field(
         default=None,
         description=(

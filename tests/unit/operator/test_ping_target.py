@@ -1,5 +1,5 @@
-"""Where the operator pings a server for its players: never where a tenant's annotation
-says, inside the cluster."""
+"""Where the operator pings a server for its players: where a tenant's annotation says only
+for an operator outside the cluster."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from craftplane.contracts.names import PING_TARGET_ANNOTATION
 from craftplane.contracts.status import Address, Phase
 from craftplane_operator.phase import Derived
 from craftplane_operator.players import Target, ping_target
+from craftplane_operator.settings import OperatorSettings
 
 pytestmark = pytest.mark.unit
 
@@ -16,17 +17,31 @@ RUNNING = Derived(
     phase=Phase.RUNNING, reason="Running", message="", address=Address(host="10.0.0.7", port=25565)
 )
 AIMED = {"metadata": {"annotations": {PING_TARGET_ANNOTATION: "victim.other.svc:25565"}}}
+SERVICE = Target("10.0.0.7:25565", 20)
 
 
-def test_in_the_cluster_the_annotation_is_ignored() -> None:
-    assert ping_target(AIMED, RUNNING, 20, in_cluster=True) == Target("10.0.0.7:25565", 20)
+def test_an_operator_in_a_pod_ignores_the_annotation() -> None:
+    assert ping_target(AIMED, RUNNING, 20, in_cluster=True, annotation=False) == SERVICE
 
 
-def test_outside_the_cluster_only_the_annotation_is_reachable() -> None:
-    assert ping_target(AIMED, RUNNING, 20, in_cluster=False) == Target("victim.other.svc:25565", 20)
-    assert ping_target({"metadata": {}}, RUNNING, 20, in_cluster=False) is None
+def test_outside_the_cluster_the_annotation_says_where() -> None:
+    aimed = Target("victim.other.svc:25565", 20)
+    assert ping_target(AIMED, RUNNING, 20, in_cluster=True, annotation=True) == aimed
+    assert ping_target(AIMED, RUNNING, 20, in_cluster=False, annotation=True) == aimed
+    assert ping_target({"metadata": {}}, RUNNING, 20, in_cluster=False, annotation=True) is None
 
 
 def test_a_server_not_running_is_not_pinged() -> None:
     stopped = Derived(phase=Phase.STOPPED, reason="Stopped", message="")
-    assert ping_target(AIMED, stopped, 20, in_cluster=True) is None
+    assert ping_target(AIMED, stopped, 20, in_cluster=True, annotation=True) is None
+
+
+@pytest.mark.parametrize(("in_pod", "honoured"), [(True, False), (False, True)])
+def test_the_default_follows_where_the_operator_runs(
+    monkeypatch: pytest.MonkeyPatch, in_pod: bool, honoured: bool
+) -> None:
+    if in_pod:
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    else:
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert OperatorSettings().ping_target_annotation is honoured

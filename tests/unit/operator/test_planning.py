@@ -197,6 +197,7 @@ CASES: list[tuple[str, Gathered, Expect]] = [
         gathered(
             body({"properties": {"maxPlayers": 50}}, annotations={PING_TARGET_ANNOTATION: "h:1"}),
             children=RUNNING_CHILDREN,
+            ping_target_annotation=True,
         ),
         Expect(
             phase=Phase.RUNNING,
