@@ -91,7 +91,10 @@ class Revocations:
             with contextlib.suppress(
                 OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError
             ):
-                await self.once()
+                # A database that accepts the connection but never answers must not hold
+                # start-up past the deadline.
+                async with asyncio.timeout(max(0.1, deadline - loop.time())):
+                    await self.once()
             if self.deny is None:
                 await asyncio.sleep(0.2)
         return self.deny is not None

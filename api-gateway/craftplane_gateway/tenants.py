@@ -14,6 +14,7 @@ reached, the last answer stands; a namespace never looked up is then unavailable
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Final
@@ -46,15 +47,30 @@ class TenantNamespaces:
         self._clock = clock
         # (namespace, tenant) -> (until when the answer holds, the answer)
         self._known: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._pending: dict[tuple[str, str], asyncio.Future[bool]] = {}
 
     async def is_tenant_namespace(self, namespace: str, tenant: str) -> bool:
         """Whether ``namespace`` exists and is labelled as ``tenant``'s. Raises KubeError only
         when the API server cannot answer and there is no earlier answer to fall back on."""
         key = (namespace, tenant)
-        now = self._clock()
         hit = self._known.get(key)
-        if hit is not None and now < hit[0]:
+        if hit is not None and self._clock() < hit[0]:
             return hit[1]
+        # One lookup per namespace at a time: a burst of a tenant's requests waits on the same
+        # answer instead of each sending its own GET to the API server.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(key, namespace, hit))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        # Shielded: one caller going away (a closed connection) must not cancel the others'.
+        return await asyncio.shield(pending)
+
+    async def _look_up(
+        self, key: tuple[str, str], namespace: str, hit: tuple[float, bool] | None
+    ) -> bool:
+        tenant = key[1]
+        now = self._clock()
         try:
             labels = await self._labels(namespace)
         except KubeError as exc:
@@ -78,6 +94,13 @@ class TenantNamespaces:
         except KubeError as exc:
             if exc.not_found:
                 return None
+            if 400 <= exc.status < 500:
+                # Not an outage: the gateway's RBAC or credentials are wrong; say so.
+                log.error(
+                    "reading namespace %s was refused (%s): check the gateway's RBAC",
+                    namespace,
+                    exc,
+                )
             raise
         labels: dict[str, str] = (body.get("metadata") or {}).get("labels") or {}
         return labels

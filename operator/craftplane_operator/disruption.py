@@ -11,6 +11,8 @@ value, so a restart already applied is recognised from the StatefulSet itself.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -29,6 +31,7 @@ from craftplane_operator.maintenance import (
     rfc3339,
     scheduled,
 )
+from craftplane_operator.profiles import POD_SCHEDULING_FIELDS
 
 Obj = dict[str, Any]
 
@@ -106,10 +109,17 @@ def _limits(sts: Mapping[str, Any] | None) -> dict[str, Decimal] | None:
         return None
 
 
+def _scheduling(sts: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Where the pod may run (an empty list or map is the same as none)."""
+    pod = (((sts or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    return {key: pod.get(key) or None for key in POD_SCHEDULING_FIELDS}
+
+
 def restarts_pod(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     """Whether applying `desired` over `current` replaces the pod: its configuration (the
-    config-hash annotation), its image or its CPU/memory limits change. What the live object
-    does not say (a StatefulSet not written by this operator) is not taken for a change."""
+    config-hash annotation), its image, its CPU/memory limits or where it may run (a
+    placement profile the admin edited) change. What the live object does not say (a
+    StatefulSet not written by this operator) is not taken for a change."""
     before = _template_annotations(current).get(CONFIG_HASH_ANNOTATION)
     after = _template_annotations(desired).get(CONFIG_HASH_ANNOTATION)
     image_before, image_after = _image(current), _image(desired)
@@ -118,7 +128,17 @@ def restarts_pod(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool
         (before is not None and before != after)
         or (image_before is not None and image_before != image_after)
         or (limits_before is not None and limits_before != _limits(desired))
+        or (before is not None and _scheduling(current) != _scheduling(desired))
     )
+
+
+def _rollout_id(desired: Mapping[str, Any]) -> str:
+    """One id per pod shape asked for, so a countdown done for one change is not taken for
+    another's (the same config hash and image with other limits or scheduling)."""
+    shape = {"limits": _limits(desired), "scheduling": _scheduling(desired)}
+    digest = hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
+    hash_ = _template_annotations(desired).get(CONFIG_HASH_ANNOTATION, "")
+    return f"rollout:{hash_}:{_image(desired)}:{digest[:10]}"
 
 
 def _replicas(sts: Mapping[str, Any] | None) -> int:
@@ -167,8 +187,7 @@ def _disruption(given: Inputs, restart: RestartRequest | None) -> tuple[str, str
     if restart is not None:
         return f"restart:{restart.requested_at}", VERB_RESTART
     if restarts_pod(current, given.desired):
-        hash_ = _template_annotations(given.desired).get(CONFIG_HASH_ANNOTATION, "")
-        return f"rollout:{hash_}:{_image(given.desired)}", VERB_RESTART
+        return _rollout_id(given.desired), VERB_RESTART
     return None
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from craftplane.contracts.status import Phase
-from craftplane_operator.builders.naming import PODS_SERVICE_SLOT
+from craftplane_operator.builders.naming import PODS_SERVICE_SLOT, slot_kind
 from craftplane_operator.phase import Derived
 
 Obj = dict[str, Any]
@@ -126,7 +126,7 @@ def guard(
         found = live.get(slot)
         if found is not None and not controlled_by(found, uid):
             meta = found.get("metadata") or {}
-            conflicts.append(Conflict(slot, slot.split("/", 1)[0], str(meta.get("name", ""))))
+            conflicts.append(Conflict(slot, slot_kind(slot), str(meta.get("name", ""))))
             live[slot] = None
     skip = {c.slot for c in conflicts}
     if "StatefulSet" in skip:

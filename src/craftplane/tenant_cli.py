@@ -48,6 +48,8 @@ async def _connected(work: Callable[[KubeClient], Awaitable[int]]) -> int:
         kube = await KubeClient.connect()
     except (ConfigException, OSError) as exc:
         return _fail(f"no cluster to talk to: {exc}")
+    except Exception as exc:  # noqa: BLE001 - only loading the kubeconfig: any failure is "no cluster"
+        return _fail(f"no cluster to talk to: the kubeconfig could not be read ({exc!r})")
     try:
         return await work(kube)
     finally:

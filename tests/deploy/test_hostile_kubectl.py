@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from craftplane.testing.admission import wait_admitted
+from craftplane.testing.admission import wait_admitted, wait_refused
 from craftplane.testing.hostile import HOSTILE_SPECS, Hostile, hostile_manifest
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.processes import ManagedProcess
@@ -138,6 +138,9 @@ def test_a_tightened_policy_ratchets_unchanged_fields(
     try:
         # The admin moves the tenant back to the default policy (ClusterIP only).
         kubectl.run("label", "namespace", namespace, "craftplane.io/policy-")
+        # Admission reads namespace labels from a cache: wait until it sees the default.
+        node_port = {**server, "metadata": {"name": "ratchet-probe"}}
+        wait_refused(kubectl, namespace, json.dumps(node_port), "serviceTypes")
         stop = as_tenant.run(
             "patch", "mcs", "ratchet", "--type=merge", "-p", '{"spec":{"stopped":true}}',
             check=False,

@@ -126,6 +126,21 @@ def test_a_cpu_change_that_rolls_the_pod_is_held_but_a_rewritten_quantity_is_not
     assert same.announce is None and same.statefulset is not None
 
 
+def test_a_scheduling_change_rolls_the_pod_only_after_the_countdown() -> None:
+    # An admin's edit of a placement profile moves the pod to other nodes: a restart.
+    live = sts_of(server())
+    moved = server({"scheduling": {"nodeSelector": {"pool": "game-v2"}}})
+    upkeep = plan_upkeep(inputs(moved, current=live))
+    assert upkeep.statefulset is None and upkeep.announce is not None
+    rollout = upkeep.announce.request
+    assert rollout.startswith("rollout:")
+    # Another shape with the same config hash and image is another countdown.
+    elsewhere = server({"scheduling": {"nodeSelector": {"pool": "game-v3"}}})
+    assert plan_upkeep(inputs(elsewhere, current=live)).announce.request != rollout  # type: ignore[union-attr]
+    # Nothing moved: nothing to announce.
+    assert plan_upkeep(inputs(server(), current=live)).announce is None
+
+
 def test_a_restart_request_is_announced_then_carried_out_once() -> None:
     srv = asking()
     first = plan_upkeep(inputs(srv))

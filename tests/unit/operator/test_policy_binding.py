@@ -15,6 +15,7 @@ import yaml
 from craftplane.contracts.admission import UNKNOWN_NAME, unknown_policy_binding
 from craftplane.kube import KubeError, path_for
 from craftplane.supervise import every
+from craftplane.testing.wait import async_wait_for
 from craftplane_operator.policy_binding import BINDING_KIND, PolicyBindingKeeper
 
 pytestmark = pytest.mark.unit
@@ -40,10 +41,12 @@ class FakeKube:
         self.binding = binding
         self.applied: list[tuple[dict[str, Any], str]] = []
         self.failure: KubeError | None = None
+        self.failed = 0  # lists refused while failure was set
 
     async def list_objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         assert (kind, namespace) == ("CraftplanePolicy", None)
         if self.failure is not None:
+            self.failed += 1
             raise self.failure
         return [{"metadata": {"name": name}, "spec": {}} for name in self.policies]
 
@@ -134,13 +137,20 @@ async def test_an_api_failure_is_raised_for_the_loop_which_carries_on(
 
     loop = every(0.01, work, what="binding", log=logging.getLogger("t"), errors=KubeError)
     task = asyncio.create_task(loop())
-    await asyncio.sleep(0.05)
+
+    async def failed_again() -> bool:
+        return kube.failed >= 3
+
+    # Failing passes come one after another: the loop outlives them.
+    await async_wait_for(failed_again, timeout=5, interval=0.01, what="three failed passes")
     assert kube.applied == [] and not task.done(), "failures are logged; the loop goes on"
+    assert any("API server unreachable" in r.getMessage() for r in caplog.records)
     kube.failure = None
-    for _ in range(100):
-        if kube.applied:
-            break
-        await asyncio.sleep(0.01)
+
+    async def applied() -> bool:
+        return bool(kube.applied)
+
+    await async_wait_for(applied, timeout=5, interval=0.01, what="the binding applied")
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert [obj for obj, _ in kube.applied] == [unknown_policy_binding(["default", "gold"])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,6 +102,20 @@ def test_no_cluster_is_exit_2(
     monkeypatch.setattr(tenant_cli, "KubeClient", Client)
     code, _, err = _run(capsys, "create", "acme")
     assert code == 2 and err.startswith("craftplane: error: no cluster to talk to")
+
+
+@pytest.mark.parametrize("content", ["", "{{{", "apiVersion: v1\nclusters: 7\n"])
+def test_a_broken_kubeconfig_is_exit_2_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: str,
+) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(content)
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    code, _, err = _run(capsys, "create", "acme")
+    assert code == 2 and err.startswith("craftplane: error: no cluster to talk to"), err
 
 
 def test_an_unreachable_cluster_is_exit_2(
