@@ -23,6 +23,7 @@ from tests.operator.conftest import server_manifest
 pytestmark = pytest.mark.cluster
 
 ACCOUNT = "tenant-ci"
+PLAIN = Hostile("plain", {}, "", "")
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,8 @@ def as_tenant(
     )
     user = scoped.json("auth", "whoami")["status"]["userInfo"]["username"]
     assert user == f"system:serviceaccount:{namespace}:{ACCOUNT}"
+    # Judged by the policy's rules, not refused while admission is still configuring itself.
+    wait_admitted(kubectl, namespace, json.dumps(hostile_manifest("probe", PLAIN)))
     return scoped
 
 

@@ -12,6 +12,7 @@ import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
 from craftplane import tenant_access
 from craftplane.contracts.admission import unknown_policy_binding
@@ -108,6 +109,27 @@ def ensure_tenant(cfg: SandboxConfig, tenant: str, policy: str = DEFAULT_POLICY)
     return planned.namespace_name
 
 
+# Refused by the images rule once admission has its parameters; until the API server's
+# informer for the CraftplanePolicy kind is synced (just after a start), every write in a
+# tenant namespace is refused with "failed to configure policy" instead.
+_ADMISSION_PROBE: Final = (
+    "apiVersion: craftplane.io/v1alpha1\nkind: MinecraftServer\n"
+    "metadata: {name: admission-probe}\nspec: {eula: true, image: 'probe.invalid/x:1'}\n"
+)
+
+
+def _wait_admission(cfg: SandboxConfig, namespace: str) -> None:
+    """Until the tenant policy judges a write in ``namespace`` by its rules."""
+
+    def judged() -> bool:
+        result = cluster.kubectl(
+            cfg, "apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=_ADMISSION_PROBE
+        )
+        return result.returncode != 0 and "rule images)" in result.stderr
+
+    procs.wait_until(judged, timeout=90, what="the tenant admission policy to judge writes")
+
+
 def install_crds(cfg: SandboxConfig) -> None:
     result = cluster.kubectl(
         cfg, "apply", "--server-side", "--force-conflicts", "-f", str(repo_root() / "crds")
@@ -179,7 +201,7 @@ def up(cfg: SandboxConfig) -> None:
         if not started:
             say("operator already running")
     with step("gateway"):
-        ensure_tenant(cfg, DEMO_TENANT)
+        _wait_admission(cfg, ensure_tenant(cfg, DEMO_TENANT))
         started = _start(
             cfg,
             "gateway",
