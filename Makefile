@@ -37,6 +37,8 @@ crds: bootstrap
 	@$(PY) -m craftplane.contracts.crd > crds/minecraftservers.craftplane.io.yaml
 	@$(PY) -m craftplane.contracts.policy_crd > crds/craftplanepolicies.craftplane.io.yaml
 	@$(PY) -m craftplane.contracts.admission > manifests/admission/tenant-policy.yaml
+	@$(PY) -m craftplane.contracts.backup_crd backup > crds/minecraftbackups.craftplane.io.yaml
+	@$(PY) -m craftplane.contracts.backup_crd restore > crds/minecraftrestores.craftplane.io.yaml
 
 bench: bootstrap
 	@$(PY) -m bench $(BENCH_ARGS)

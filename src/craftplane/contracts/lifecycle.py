@@ -61,6 +61,23 @@ class AllowlistMode(StrEnum):
     MERGE = "merge"
 
 
+def parsed_cron(cron: str) -> str:
+    """The cron expression, stripped, if cronsim (what the operator runs on) reads it."""
+    try:
+        CronSim(cron.strip(), datetime(2026, 1, 1, tzinfo=UTC))
+    except CronSimError as exc:
+        raise ValueError(f"not a cron expression: {exc}") from exc
+    return cron.strip()
+
+
+def known_zone(zone: str) -> str:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{zone} is not an IANA time zone") from exc
+    return zone
+
+
 class RestartSchedule(ApiModel):
     """A recurring restart, like a cron job, done by the operator (no host cron needed)."""
 
@@ -98,20 +115,12 @@ class RestartSchedule(ApiModel):
     @field_validator("cron")
     @classmethod
     def _parses(cls, cron: str) -> str:
-        try:
-            CronSim(cron.strip(), datetime(2026, 1, 1, tzinfo=UTC))
-        except CronSimError as exc:
-            raise ValueError(f"not a cron expression: {exc}") from exc
-        return cron.strip()
+        return parsed_cron(cron)
 
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{zone} is not an IANA time zone") from exc
-        return zone
+        return known_zone(zone)
 
 
 class Lifecycle(ApiModel):

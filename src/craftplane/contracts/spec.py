@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from craftplane.contracts.backup import BackupPolicy, RestoreFrom
 from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
 from craftplane.contracts.env import EnvVar
 from craftplane.contracts.lifecycle import AllowlistMode, Jvm, Lifecycle, RestartSchedule
@@ -329,6 +330,17 @@ class MinecraftServerSpec(ApiModel):
     rcon: Rcon = Field(default=Rcon(), description="Remote console settings.")
     lifecycle: Lifecycle = Field(
         default=Lifecycle(), description="Stops, restarts and scheduled maintenance."
+    )
+    backups: BackupPolicy = Field(
+        default=BackupPolicy(),
+        description="Scheduled backups to the tenant's repository, their retention and verification.",
+    )
+    restore_from: RestoreFrom | None = Field(
+        default=None,
+        description=(
+            "Start this new server from a backup: its world is restored before the first start "
+            "(ignored once the server has run)."
+        ),
     )
     env: list[EnvVar] = Field(
         default=[],

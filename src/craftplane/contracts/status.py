@@ -184,3 +184,20 @@ class ServerStatus(ApiModel):
     last_restart: LastRestart | None = Field(
         default=None, description="The last restart carried out (by request or schedule)."
     )
+    next_backup: K8sTime | None = Field(
+        default=None, description="The next slot of spec.backups.schedule."
+    )
+    last_scheduled_backup: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The last slot of spec.backups.schedule acted on (backed up or skipped), RFC 3339.",
+    )
+    players_since_backup: bool | None = Field(
+        default=None,
+        description="A player was online since the last scheduled backup (for pauseWhenEmpty).",
+    )
+    restored_from: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The MinecraftBackup spec.restoreFrom was restored from (done once).",
+    )
