@@ -12,6 +12,7 @@ def main() -> None:
         "fanout": "bench.fanout",
         "scale": "bench.scale",
         "realnode": "bench.realnode",
+        "backup": "bench.backup",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{'|'.join(names)}}} [options]", file=sys.stderr)

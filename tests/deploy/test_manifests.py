@@ -285,11 +285,10 @@ def test_crds_kustomization_lists_every_crd() -> None:
     assert sorted(listed) == sorted(p.name for p in crds.glob("*.yaml"))
 
 
-def test_samples_are_valid(kubectl: Kubectl) -> None:
-    sample = MANIFESTS / "samples" / "minecraftserver.yaml"
-    result = kubectl.run(
-        "apply", "--dry-run=server", "-n", "default", "-f", str(sample), check=False
-    )
+@pytest.mark.parametrize("sample", ["minecraftserver.yaml", "backup.yaml"])
+def test_samples_are_valid(kubectl: Kubectl, sample: str) -> None:
+    path = MANIFESTS / "samples" / sample
+    result = kubectl.run("apply", "--dry-run=server", "-n", "default", "-f", str(path), check=False)
     assert result.returncode == 0, result.stderr
 
 

@@ -9,7 +9,7 @@ import json
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from craftplane.testing.gateway import Tenant
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
 from craftplane.testing.plugin import make_tenant
+from craftplane.testing.wait import async_wait_for
 
 BOT_DIR = Path(__file__).parent / "bot"
 
@@ -136,3 +137,47 @@ def pv_directory(kubectl: Kubectl, namespace: str, name: str) -> Path:
     source = volume["spec"].get("hostPath") or volume["spec"].get("local")
     assert source, volume["spec"]
     return Path(source["path"])
+
+
+class BotSession:
+    """A bot that stays online in the background; its report when it leaves."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def join(cls, game: Game, username: str, stay: int, **options: str) -> BotSession:
+        argv = ["node", str(BOT_DIR / "bot.js"), "--host", game.host, "--port", str(game.port)]
+        argv += ["--username", username, "--stay", str(stay)]
+        for key, value in options.items():
+            argv += [f"--{key}", value]
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        session = cls(proc)
+
+        async def online() -> bool | None:
+            return True if username in await rcon(game, "list") else None
+
+        await async_wait_for(online, timeout=60, what=f"{username} online")
+        return session
+
+    async def report(self, timeout: float = 120) -> dict[str, Any]:
+        out, err = await asyncio.wait_for(self.proc.communicate(), timeout=timeout)
+        lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+        assert lines, f"the bot printed no report: {err.decode()[-2000:]}"
+        report: dict[str, Any] = json.loads(lines[-1])
+        return report
+
+    async def leave(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+@pytest.fixture
+async def bots() -> AsyncIterator[list[BotSession]]:
+    sessions: list[BotSession] = []
+    yield sessions
+    for session in sessions:
+        await session.leave()

@@ -12,7 +12,6 @@ import os
 import secrets
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,7 +24,7 @@ from craftplane.testing.processes import ManagedProcess
 from craftplane.testing.servers import wait_phase
 from craftplane.testing.wait import async_wait_for, wait_for
 from tests.realnode.conftest import (
-    BOT_DIR,
+    BotSession,
     Game,
     apply_server,
     bot,
@@ -70,48 +69,6 @@ async def _run_ready(kubectl: Kubectl, ns: str, name: str, **spec: Any) -> Game:
     apply_server(kubectl, ns, name, **spec)
     await asyncio.to_thread(wait_phase, kubectl, ns, name, "Running", START_TIMEOUT)
     return game_of(kubectl, ns, name)
-
-
-class BotSession:
-    """A bot that stays online in the background; its report when it leaves."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    @classmethod
-    async def join(cls, game: Game, username: str, stay: int) -> BotSession:
-        argv = ["node", str(BOT_DIR / "bot.js"), "--host", game.host, "--port", str(game.port)]
-        argv += ["--username", username, "--stay", str(stay)]
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        session = cls(proc)
-
-        async def online() -> bool | None:
-            return True if username in await rcon(game, "list") else None
-
-        await async_wait_for(online, timeout=60, what=f"{username} online")
-        return session
-
-    async def report(self, timeout: float = 120) -> dict[str, Any]:
-        out, err = await asyncio.wait_for(self.proc.communicate(), timeout=timeout)
-        lines = [line for line in out.decode().splitlines() if line.startswith("{")]
-        assert lines, f"the bot printed no report: {err.decode()[-2000:]}"
-        report: dict[str, Any] = json.loads(lines[-1])
-        return report
-
-    async def leave(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
-
-
-@pytest.fixture
-async def bots() -> AsyncIterator[list[BotSession]]:
-    sessions: list[BotSession] = []
-    yield sessions
-    for session in sessions:
-        await session.leave()
 
 
 async def test_the_console_answers_for_real_only_its_tenant_is_throttled_and_recorded(

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from craftplane.contracts.base import ApiModel
 from craftplane.contracts.lifecycle import CRON_PATTERN, TIME_ZONE_PATTERN, known_zone, parsed_cron
-from craftplane.contracts.status import K8sTime
+from craftplane.contracts.status import ConditionStatus, K8sTime
 
 BACKUP_KIND: Final = "MinecraftBackup"
 BACKUP_PLURAL: Final = "minecraftbackups"
@@ -153,16 +153,16 @@ class VerificationState(StrEnum):
 class Progress(ApiModel):
     """How far a running copy or restore is (from restic's own counters)."""
 
-    bytes_done: int = Field(default=0, ge=0)
-    bytes_total: int = Field(default=0, ge=0)
-    files_done: int = Field(default=0, ge=0)
-    files_total: int = Field(default=0, ge=0)
+    bytes_done: int = Field(default=0, ge=0, description="Bytes copied or restored so far.")
+    bytes_total: int = Field(default=0, ge=0, description="Bytes to copy or restore in all.")
+    files_done: int = Field(default=0, ge=0, description="Files done so far.")
+    files_total: int = Field(default=0, ge=0, description="Files in all.")
 
 
 class Verification(ApiModel):
     state: VerificationState = Field(description="Pending, Running, Verified or Failed.")
-    reason: str = Field(default="", max_length=128)
-    message: str = Field(default="", max_length=4096)
+    reason: str = Field(default="", max_length=128, description="CamelCase reason of the state.")
+    message: str = Field(default="", max_length=4096, description="What was checked or went wrong.")
     at: K8sTime | None = Field(default=None, description="When the verification ended.")
     requested_at: str | None = Field(
         default=None, max_length=64, description="The verify request (annotation) answered."
@@ -170,6 +170,33 @@ class Verification(ApiModel):
     scratch_server: str | None = Field(
         default=None, max_length=63, description="The scratch MinecraftServer booted for it."
     )
+
+
+class BackupConditionType(StrEnum):
+    COMPLETED = "Completed"
+    """The copy (or restore) ended: True when it succeeded, False with the reason when not."""
+    SAVES_PAUSED = "SavesPaused"
+    """save-off is in force on the server for this copy (True only while copying)."""
+    VERIFIED = "Verified"
+    """The backup booted in a scratch server with the snapshot's files."""
+
+
+class BackupCondition(ApiModel):
+    """One aspect of a backup or restore, in the standard Kubernetes condition shape."""
+
+    type: BackupConditionType = Field(description="Completed, SavesPaused or Verified.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        default="", max_length=1024, pattern=r"^([A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?)?$"
+    )
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: K8sTime = Field(description="When the status last changed.")
+
+
+CONDITIONS_LIST: Final = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["type"],
+}
 
 
 class MinecraftBackupSpec(ApiModel):
@@ -188,30 +215,49 @@ class MinecraftBackupSpec(ApiModel):
 
 
 class MinecraftBackupStatus(ApiModel):
+    """Observed state of a backup, written by the operator."""
+
     phase: BackupPhase | None = Field(
         default=None, description="Pending, Running, Completed, Failed."
     )
     reason: str = Field(default="", max_length=128, description="CamelCase reason of the phase.")
-    message: str = Field(default="", max_length=4096)
-    trigger: BackupTrigger | None = Field(default=None)
+    message: str = Field(default="", max_length=4096, description="What happened, in words.")
+    trigger: BackupTrigger | None = Field(
+        default=None, description="manual (a person or the API) or scheduled (spec.backups)."
+    )
     snapshot_id: str | None = Field(default=None, max_length=64, description="restic snapshot id.")
     size_bytes: int | None = Field(default=None, ge=0, description="Bytes of the world copied.")
     added_bytes: int | None = Field(
         default=None, ge=0, description="New bytes the repository stored (deduplicated)."
     )
-    files: int | None = Field(default=None, ge=0)
-    duration_seconds: float | None = Field(default=None, ge=0)
-    started_at: K8sTime | None = None
-    completed_at: K8sTime | None = None
-    server_uid: str | None = Field(default=None, max_length=64)
-    game_version: str | None = Field(default=None, max_length=64)
-    server_type: str | None = Field(default=None, max_length=32)
+    files: int | None = Field(default=None, ge=0, description="Files in the snapshot.")
+    duration_seconds: float | None = Field(
+        default=None, ge=0, description="How long the copy took (restic's own figure)."
+    )
+    started_at: K8sTime | None = Field(default=None, description="When the copy began.")
+    completed_at: K8sTime | None = Field(default=None, description="When it ended.")
+    server_uid: str | None = Field(
+        default=None, max_length=64, description="metadata.uid of the server copied."
+    )
+    game_version: str | None = Field(
+        default=None, max_length=64, description="The server's game version at the copy."
+    )
+    server_type: str | None = Field(
+        default=None, max_length=32, description="The server's type (PAPER, VANILLA...)."
+    )
     saves_paused: bool | None = Field(
         default=None,
         description="save-off is in force for this copy; save-on follows whatever happens.",
     )
-    progress: Progress | None = None
-    verification: Verification | None = None
+    progress: Progress | None = Field(default=None, description="Of a running copy.")
+    verification: Verification | None = Field(
+        default=None, description="Of the last verification (a boot in a scratch server)."
+    )
+    conditions: list[BackupCondition] = Field(
+        default=[],
+        description="Completed, SavesPaused and Verified, one of each at most.",
+        json_schema_extra=CONDITIONS_LIST,
+    )
     observed_generation: int | None = Field(default=None, ge=0)
 
 
@@ -242,11 +288,18 @@ class MinecraftRestoreSpec(ApiModel):
 
 
 class MinecraftRestoreStatus(ApiModel):
-    phase: RestorePhase | None = None
-    reason: str = Field(default="", max_length=128)
-    message: str = Field(default="", max_length=4096)
-    snapshot_id: str | None = Field(default=None, max_length=64)
-    progress: Progress | None = None
-    started_at: K8sTime | None = None
-    completed_at: K8sTime | None = None
+    phase: RestorePhase | None = Field(
+        default=None,
+        description="Pending, Stopping (the server is saved and stopped), Restoring, Starting, "
+        "Completed, Failed (the server keeps its old world).",
+    )
+    reason: str = Field(default="", max_length=128, description="CamelCase reason of the phase.")
+    message: str = Field(default="", max_length=4096, description="What happened, in words.")
+    snapshot_id: str | None = Field(default=None, max_length=64, description="restic snapshot.")
+    progress: Progress | None = Field(default=None, description="Of the restore copy.")
+    started_at: K8sTime | None = Field(default=None, description="When the restore began.")
+    completed_at: K8sTime | None = Field(default=None, description="When it ended.")
+    conditions: list[BackupCondition] = Field(
+        default=[], description="Completed.", json_schema_extra=CONDITIONS_LIST
+    )
     observed_generation: int | None = Field(default=None, ge=0)

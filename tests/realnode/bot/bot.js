@@ -1,7 +1,9 @@
 'use strict'
 // A real Minecraft Java client for the tests: joins, optionally reports the block at a
 // position and the players it sees, stays for a while, quits, and prints one JSON line.
-//   node bot.js --host H --port P --username U [--block x,y,z] [--stay SECONDS] [--chat TEXT]
+//   node bot.js --host H --port P --username U [--block x,y,z] [--blocks x,y,z;x,y,z]
+//               [--stay SECONDS] [--walk true] [--chat TEXT]
+// --walk: walks back and forth while it stays, so the server has a moving player to save.
 // Every chat/system message it receives is in the report's "messages", also when kicked.
 const mineflayer = require('mineflayer')
 const { Vec3 } = require('vec3')
@@ -51,7 +53,28 @@ bot.once('spawn', async () => {
       const block = bot.blockAt(new Vec3(x, y, z))
       result.block = block ? block.name : null
     }
+    if (opts.blocks) {
+      await bot.waitForChunksToLoad()
+      result.blocks = {}
+      for (const at of opts.blocks.split(';')) {
+        const [x, y, z] = at.split(',').map(Number)
+        const block = bot.blockAt(new Vec3(x, y, z))
+        result.blocks[at] = block ? block.name : null
+      }
+    }
+    let walker = null
+    if (opts.walk) {
+      let forward = true
+      bot.setControlState('forward', true)
+      walker = setInterval(() => {
+        bot.setControlState(forward ? 'forward' : 'back', false)
+        forward = !forward
+        bot.setControlState(forward ? 'forward' : 'back', true)
+      }, 1500)
+    }
     await new Promise(resolve => setTimeout(resolve, Number(opts.stay) * 1000))
+    if (walker) clearInterval(walker)
+    bot.clearControlStates()
     result.players = Object.keys(bot.players)
   } catch (err) {
     result.error = err.message
