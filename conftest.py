@@ -56,7 +56,7 @@ def _existing_kubeconfig(config: pytest.Config) -> Path | None:
 def platform(request: pytest.FixtureRequest, sandbox_config: SandboxConfig) -> Iterator[Platform]:
     cfg = sandbox_config
     mode = os.environ.get("E2E_CLUSTER", "sandbox")
-    services = ("control-plane", "nats", "postgres")
+    services = ("control-plane", "nats", "postgres", "objectstore")
     was_running = stack.status(cfg)
     started = not all(was_running[name].startswith("running") for name in services)
     existing = _existing_kubeconfig(request.config)

@@ -30,11 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from craftplane.testing.backups import host_restic_env
-
 from bench.harness import host_load, row, sandbox
 from craftplane.sandbox import apps, cluster, node, stack
 from craftplane.sandbox.config import SandboxConfig
+from craftplane.testing.backups import restic_env
 
 FILE_MIB = 8
 
@@ -103,9 +102,7 @@ def _change(files: list[Path], pct: float) -> int:
 
 def _timed(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
-    done = subprocess.run(
-        ["restic", *args], env={**os.environ, **env}, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run(["restic", *args], env=env, capture_output=True, text=True, check=True)
     took = time.monotonic() - started
     summary: dict[str, Any] = {}
     for line in done.stdout.splitlines():
@@ -158,10 +155,11 @@ def run(cfg: SandboxConfig, mib: int, change_pct: float) -> None:
     try:
         files = _prepare(cfg, ns, mib)
         root = _world(cfg, ns, "world")
-        env = host_restic_env(cfg, ns, prefix="baseline")
-        subprocess.run(
-            ["restic", "init"], env={**os.environ, **env}, capture_output=True, check=True
-        )
+        # Another repository in the same bucket: the by-hand runs deduplicate against nothing
+        # the platform stored.
+        env = restic_env(cfg, tenant)
+        env["RESTIC_REPOSITORY"] += "/baseline"
+        subprocess.run(["restic", "init"], env=env, capture_output=True, check=True)
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
         print(f"world: {size / (1 << 20):.0f} MiB in {len(files)} region files; {host_load()}")
 

@@ -21,9 +21,10 @@ apt_install() {
 }
 
 # postgresql: real server binaries; util-linux: runuser; chromium: the dashboard's browser tests;
-# containerd, runc, CNI plugins, iptables, iproute2, conntrack: the real node; debootstrap + umoci: its images.
+# containerd, runc, CNI plugins, iptables, iproute2, conntrack: the real node; debootstrap + umoci: its images;
+# restic: the backup image's restic (the same version) and the tests' and bench's restic run by hand.
 apt_install postgresql util-linux ca-certificates chromium fonts-dejavu-core \
-  containerd runc containernetworking-plugins iptables iproute2 conntrack debootstrap umoci \
+  containerd runc containernetworking-plugins iptables iproute2 conntrack debootstrap umoci restic \
   ${CRAFTPLANE_EXTRA_APT:-}
 
 PY=${PYTHON:-python3}
@@ -73,6 +74,9 @@ fi
 
 log "checking control-plane binaries"
 bash hack/build-control-plane.sh >/dev/null
+
+log "checking the object store (versitygw)"
+bash hack/install-versitygw.sh >/dev/null
 
 # Tilt, only to evaluate the Tiltfile in the tests (developers with Docker use a release).
 if ! bash hack/install-tilt.sh >/dev/null; then

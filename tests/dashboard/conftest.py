@@ -24,7 +24,7 @@ from craftplane.sandbox import node
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
-from craftplane.testing.plugin import make_tenant, revive, scratch_database
+from craftplane.testing.plugin import drop_tenant, make_tenant, revive, scratch_database
 from craftplane.testing.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,9 +179,9 @@ def real_tenant(
     if cfg is None or not node.enabled(cfg):
         pytest.skip("the real node exists only in the sandbox (CRAFTPLANE_REAL_NODE=true)")
     node.start(cfg)  # idempotent: the session's `up` started it already
-    made = make_tenant(kubectl, dashboard_token_key, f"real-{secrets.token_hex(3)}")
+    made = make_tenant(kubectl, dashboard_token_key, f"real-{secrets.token_hex(3)}", sandbox=cfg)
     yield made
-    kubectl.run("delete", "namespace", made.namespace, "--wait=false", check=False)
+    drop_tenant(kubectl, made, cfg)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.gateway import Tenant
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
-from craftplane.testing.plugin import make_tenant
+from craftplane.testing.plugin import drop_tenant, make_tenant
 from craftplane.testing.wait import async_wait_for
 
 BOT_DIR = Path(__file__).parent / "bot"
@@ -42,9 +42,9 @@ def real_tenant(
     real_node: SandboxConfig, kubectl: Kubectl, token_key: str, crds_installed: None
 ) -> Iterator[Tenant]:
     """A tenant whose namespace the sandbox's placement sends to the real node."""
-    tenant = make_tenant(kubectl, token_key, f"real-{secrets.token_hex(3)}")
+    tenant = make_tenant(kubectl, token_key, f"real-{secrets.token_hex(3)}", sandbox=real_node)
     yield tenant
-    kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
+    drop_tenant(kubectl, tenant, real_node)
 
 
 def server_spec(**overrides: Any) -> dict[str, Any]:

@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-from craftplane.testing.backups import restic_env, store_bucket_directory
 
+from craftplane.sandbox.config import SandboxConfig
+from craftplane.testing.backups import bucket_dir, restic_env
 from craftplane.testing.gateway import Tenant
 from craftplane.testing.kubectl import Kubectl
-from craftplane.testing.platform import Platform
 from craftplane.testing.plugin import make_tenant
 from craftplane.testing.processes import ManagedProcess
 from craftplane.testing.servers import wait_phase
@@ -86,7 +86,7 @@ def _restic(
     env: dict[str, str], *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["restic", *args], env={**os.environ, **env}, capture_output=True, text=True,
+        ["restic", "--no-cache", *args], env=env, capture_output=True, text=True,
         timeout=600, check=check,
     )  # fmt: skip
 
@@ -117,7 +117,11 @@ async def _blocks(game: Game, *at: str) -> dict[str, str | None]:
 
 
 async def test_a_backup_of_a_running_server_is_its_flushed_world_and_saving_resumes(
-    real_tenant: Tenant, kubectl: Kubectl, operator: ManagedProcess, bots: list[BotSession]
+    real_tenant: Tenant,
+    real_node: SandboxConfig,
+    kubectl: Kubectl,
+    operator: ManagedProcess,
+    bots: list[BotSession],
 ) -> None:
     ns = real_tenant.namespace
     # Autosave every 15 s: with save-off in force nothing may reach the volume during the
@@ -143,7 +147,7 @@ async def test_a_backup_of_a_running_server_is_its_flushed_world_and_saving_resu
     assert status["phase"] == "Completed", status
     assert status["snapshotId"] and status["files"] > 0 and status["sizeBytes"] > 0, status
 
-    env = restic_env(kubectl, ns)
+    env = restic_env(real_node, real_tenant.name)
     snapshot = _snapshot_files(env, status["snapshotId"])
     assert snapshot == flushed, "the snapshot is not the world flushed at save-all"
     assert any(name.startswith("world/") for name in snapshot), sorted(snapshot)
@@ -233,7 +237,7 @@ async def test_restores_into_the_same_and_a_new_server_bring_back_the_backed_up_
 
 
 async def test_a_copy_killed_mid_way_fails_resumes_saving_and_the_next_one_succeeds(
-    real_tenant: Tenant, kubectl: Kubectl, operator: ManagedProcess
+    real_tenant: Tenant, real_node: SandboxConfig, kubectl: Kubectl, operator: ManagedProcess
 ) -> None:
     ns = real_tenant.namespace
     game = await _ready(kubectl, ns, "bulky")
@@ -264,13 +268,13 @@ async def test_a_copy_killed_mid_way_fails_resumes_saving_and_the_next_one_succe
     _apply(kubectl, ns, "MinecraftBackup", "bulky-again", {"server": "bulky"})
     again = _wait_backup(kubectl, ns, "bulky-again", timeout=BACKUP_TIMEOUT + 240)
     assert again["phase"] == "Completed", again
-    checked = _restic(restic_env(kubectl, ns), "check", check=False)
+    checked = _restic(restic_env(real_node, real_tenant.name), "check", check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "no errors were found" in checked.stdout, checked.stdout
 
 
 async def test_verification_boots_a_good_backup_and_catches_a_corrupted_one(
-    real_tenant: Tenant, kubectl: Kubectl, operator: ManagedProcess, platform: Platform
+    real_tenant: Tenant, real_node: SandboxConfig, kubectl: Kubectl, operator: ManagedProcess
 ) -> None:
     ns = real_tenant.namespace
     game = await _ready(kubectl, ns, "checked", backups={"verify": True})
@@ -298,7 +302,7 @@ async def test_verification_boots_a_good_backup_and_catches_a_corrupted_one(
     # New data, then a backup that is not verified at once; its new packs are then damaged.
     await rcon(game, "setblock 5 70 5 emerald_block")
     (pv_directory(kubectl, ns, "checked") / "world" / "extra.dat").write_bytes(os.urandom(4 << 20))
-    bucket = store_bucket_directory(platform, kubectl, ns)
+    bucket = bucket_dir(real_node, real_tenant.name)
     before = {p for p in bucket.rglob("*") if p.is_file()}
     _apply(kubectl, ns, "MinecraftBackup", "checked-bad", {"server": "checked", "verify": False})
     assert _wait_backup(kubectl, ns, "checked-bad")["phase"] == "Completed"
@@ -321,12 +325,12 @@ async def test_verification_boots_a_good_backup_and_catches_a_corrupted_one(
 
 
 async def test_retention_keeps_the_last_three_scheduled_backups(
-    real_tenant: Tenant, kubectl: Kubectl, operator: ManagedProcess
+    real_tenant: Tenant, real_node: SandboxConfig, kubectl: Kubectl, operator: ManagedProcess
 ) -> None:
     ns = real_tenant.namespace
     backups = {"schedule": "* * * * *", "retention": {"keepLast": 3}}
     await _ready(kubectl, ns, "kept", backups=backups)
-    env = restic_env(kubectl, ns)
+    env = restic_env(real_node, real_tenant.name)
 
     def scheduled() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = kubectl.json(

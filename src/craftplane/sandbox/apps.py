@@ -17,7 +17,7 @@ from typing import Final
 from craftplane import tenant_access
 from craftplane.contracts.admission import unknown_policy_binding
 from craftplane.contracts.policy import DEFAULT_POLICY
-from craftplane.sandbox import cluster, node, procs, tenants
+from craftplane.sandbox import cluster, node, procs, repositories, tenants
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.errors import SandboxError
 from craftplane.sandbox.progress import say, step
@@ -104,8 +104,11 @@ def gateway_env(cfg: SandboxConfig) -> dict[str, str]:
 
 def ensure_tenant(cfg: SandboxConfig, tenant: str, policy: str = DEFAULT_POLICY) -> str:
     """A tenant's namespace as `craftplane tenant create` makes it: quota and limits from the
-    CraftplanePolicy ``policy``, network policies, RBAC. Returns the namespace."""
-    planned = tenants.apply_tenant(functools.partial(cluster.kubectl, cfg), tenant, policy)
+    CraftplanePolicy ``policy``, network policies, RBAC; and, as a cluster admin would add it,
+    its backup repository in the sandbox's object store. Returns the namespace."""
+    kubectl = functools.partial(cluster.kubectl, cfg)
+    planned = tenants.apply_tenant(kubectl, tenant, policy)
+    repositories.ensure(cfg, kubectl, tenant, planned.namespace_name)
     return planned.namespace_name
 
 

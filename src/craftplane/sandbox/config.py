@@ -46,6 +46,10 @@ class SandboxConfig(BaseSettings):
     postgres_port: int = 15432
     gateway_port: int = 18080
     operator_metrics_port: int = 18090
+    # The object store (versitygw) holding the tenants' backup repositories; its default port is
+    # one the tenants' allow-backup-egress NetworkPolicy opens (tenant_access.BACKUP_STORE_PORTS).
+    objectstore_port: int = 17070
+    versitygw_version: str = "v1.8.0"
     nodes: int = 3
     # The real node (containerd + kubelet + kube-proxy on this host) beside the kwok nodes.
     real_node: bool = True
@@ -65,6 +69,14 @@ class SandboxConfig(BaseSettings):
     def bin_dir(self) -> Path:
         key = f"k8s-{self.k8s_version}-etcd-{self.etcd_version}-kwok-{self.kwok_version}"
         return self.cache / key / "bin"
+
+    @property
+    def versitygw_binary(self) -> Path:
+        return self.cache / f"versitygw-{self.versitygw_version}" / "bin" / "versitygw"
+
+    @property
+    def objectstore_dir(self) -> Path:
+        return self.state_dir / "objectstore"
 
     @property
     def cluster_cidrs(self) -> list[str]:

@@ -290,6 +290,8 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
         # The host routes to pod IPs but has no cluster DNS for the pods' names.
         "CRAFTPLANE_OPERATOR_RCON_REACH": "pod-ip",
         "CRAFTPLANE_OPERATOR_ALLOWLIST_SECONDS": "5",
+        # The backup Jobs run here too: an image the node has (it pulls nothing).
+        "CRAFTPLANE_OPERATOR_BACKUP_IMAGE": nodeimages.backup_image(cfg),
     }
 
 

@@ -17,12 +17,21 @@ def images_script() -> Path:
 
 def server_image(cfg: SandboxConfig) -> str:
     """The stand-in server image's reference (computed from its sources, built or not)."""
+    return _print_ref(cfg, "--print-ref", "server")
+
+
+def backup_image(cfg: SandboxConfig) -> str:
+    """The backup Jobs' image (restic from Debian): computed from its inputs, built or not."""
+    return _print_ref(cfg, "--print-backup-ref", "backup")
+
+
+def _print_ref(cfg: SandboxConfig, flag: str, what: str) -> str:
     result = subprocess.run(
-        ["bash", str(images_script()), "-", "--print-ref"],
+        ["bash", str(images_script()), "-", flag],
         capture_output=True, text=True, check=False, env=_image_env(cfg),
     )  # fmt: skip
     if result.returncode != 0:
-        raise SandboxError(f"could not compute the server image tag: {result.stderr.strip()}")
+        raise SandboxError(f"could not compute the {what} image tag: {result.stderr.strip()}")
     return result.stdout.strip()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from craftplane.sandbox import apps, cluster, nats_server, node, postgres
+from craftplane.sandbox import apps, cluster, nats_server, node, objectstore, postgres
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.progress import say, step
 
@@ -28,6 +28,10 @@ def up(cfg: SandboxConfig, *, only: str | None = None) -> None:
     if node.enabled(cfg):
         with step(f"real node {cfg.real_node_name} (containerd, kubelet, kube-proxy, volumes)"):
             node.start(cfg)
+    # After the node: the store listens on the node's address too, which the node makes.
+    with step("object store (versitygw, the tenants' backup repositories)"):
+        if not objectstore.start(cfg):
+            say("object store already running")
     if only != "services":
         apps.up(cfg)
     say('sandbox is up; load it into a shell with: eval "$(craftplane sandbox env)"')
@@ -35,6 +39,8 @@ def up(cfg: SandboxConfig, *, only: str | None = None) -> None:
 
 def down(cfg: SandboxConfig) -> None:
     apps.down(cfg)
+    with step("stopping the object store"):
+        objectstore.stop(cfg)
     if node.enabled(cfg):
         with step("stopping the real node"):
             node.stop(cfg)
@@ -55,6 +61,11 @@ def status(cfg: SandboxConfig) -> dict[str, str]:
         ),
         "nats": f"running ({cfg.nats_url})" if nats_server.running(cfg) else "stopped",
         "postgres": f"running ({cfg.database_url})" if postgres.running(cfg) else "stopped",
+        "objectstore": (
+            f"running ({objectstore.host_endpoint(cfg)}, pods: {objectstore.pod_endpoint(cfg)})"
+            if objectstore.running(cfg)
+            else "stopped"
+        ),
     }
     if node.enabled(cfg):
         for name, up in node.running(cfg).items():
@@ -68,6 +79,7 @@ def env(cfg: SandboxConfig) -> dict[str, str]:
         "KUBECONFIG": str(cfg.kubeconfig),
         "NATS_URL": cfg.nats_url,
         "DATABASE_URL": cfg.database_url,
+        "CRAFTPLANE_OBJECTSTORE_URL": objectstore.host_endpoint(cfg),
         "PATH": f"{cfg.bin_dir}:$PATH",
     }
     values.update(apps.env(cfg))

@@ -21,7 +21,8 @@ from craftplane import tokens
 from craftplane.contracts import events as contract
 from craftplane.contracts.admission import unknown_policy_binding
 from craftplane.contracts.policy import DEFAULT_POLICY
-from craftplane.sandbox import apps, node, postgres, tenants
+from craftplane.sandbox import apps, node, postgres, repositories, tenants
+from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.admission import wait_admitted
 from craftplane.testing.gateway import Tenant, gateway_process, unique_consumer
 from craftplane.testing.kubectl import Kubectl
@@ -208,11 +209,20 @@ def roomy_policy(kubectl: Kubectl, crds_installed: None) -> str:
 
 
 def make_tenant(
-    kubectl: Kubectl, token_key: str, name: str, *, policy: str = DEFAULT_POLICY
+    kubectl: Kubectl,
+    token_key: str,
+    name: str,
+    *,
+    policy: str = DEFAULT_POLICY,
+    sandbox: SandboxConfig | None = None,
 ) -> Tenant:
     """A tenant as the platform makes one (`craftplane tenant create`'s plan, on ``policy``,
-    which must exist), and a token for it."""
-    planned = tenants.apply_tenant(functools.partial(kubectl.run, check=False), name, policy)
+    which must exist), and a token for it. In the sandbox, with its backup repository (the
+    Secret craftplane-backups), as the sandbox's own tenants have it."""
+    run = functools.partial(kubectl.run, check=False)
+    planned = tenants.apply_tenant(run, name, policy)
+    if sandbox is not None:
+        repositories.ensure(sandbox, run, name, planned.namespace_name)
     # Admission learns of a new namespace and policy through informers (and the unknown-policy
     # binding through the operator's pass): a test's first write must not race them.
     wait_admitted(kubectl, planned.namespace_name, PROBE_SERVER, timeout=60)
@@ -225,18 +235,32 @@ PROBE_SERVER = (
 )
 
 
-@pytest.fixture
-def tenant_a(kubectl: Kubectl, token_key: str, roomy_policy: str) -> Iterator[Tenant]:
-    tenant = make_tenant(kubectl, token_key, f"a{secrets.token_hex(3)}", policy=roomy_policy)
-    yield tenant
+def drop_tenant(kubectl: Kubectl, tenant: Tenant, sandbox: SandboxConfig | None = None) -> None:
+    """Delete a test's tenant, and in the sandbox its backup repository (the names are random:
+    nothing would ever reopen it)."""
     kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
+    if sandbox is not None:
+        repositories.remove(sandbox, tenant.name)
 
 
 @pytest.fixture
-def tenant_b(kubectl: Kubectl, token_key: str, roomy_policy: str) -> Iterator[Tenant]:
-    tenant = make_tenant(kubectl, token_key, f"b{secrets.token_hex(3)}", policy=roomy_policy)
+def tenant_a(
+    platform: Platform, kubectl: Kubectl, token_key: str, roomy_policy: str
+) -> Iterator[Tenant]:
+    name = f"a{secrets.token_hex(3)}"
+    tenant = make_tenant(kubectl, token_key, name, policy=roomy_policy, sandbox=platform.sandbox)
     yield tenant
-    kubectl.run("delete", "namespace", tenant.namespace, "--wait=false", check=False)
+    drop_tenant(kubectl, tenant, platform.sandbox)
+
+
+@pytest.fixture
+def tenant_b(
+    platform: Platform, kubectl: Kubectl, token_key: str, roomy_policy: str
+) -> Iterator[Tenant]:
+    name = f"b{secrets.token_hex(3)}"
+    tenant = make_tenant(kubectl, token_key, name, policy=roomy_policy, sandbox=platform.sandbox)
+    yield tenant
+    drop_tenant(kubectl, tenant, platform.sandbox)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def test_the_default_policy_plan() -> None:
         "services.loadbalancers": "0",
         "services.nodeports": "0",
         "configmaps": "51",
-        "secrets": "50",
+        "secrets": "51",
     }
     container, volume = planned.limits["spec"]["limits"]
     assert container["max"] == {"cpu": "4", "memory": "16Gi"}
@@ -56,7 +56,7 @@ def test_every_object_is_in_the_namespace_which_comes_first() -> None:
     assert first["kind"] == "Namespace"
     assert {o["metadata"]["namespace"] for o in rest} == {"tenant-acme"}
     kinds = [o["kind"] for o in rest]
-    assert kinds.count("NetworkPolicy") == 5 and kinds.count("RoleBinding") == 3
+    assert kinds.count("NetworkPolicy") == 6 and kinds.count("RoleBinding") == 3
     # The operator may watch the namespace at once: its binding comes before anything else.
     assert kinds.index("RoleBinding") < kinds.index("ResourceQuota") < kinds.index("NetworkPolicy")
     assert planned.policy_objects() == [planned.quota, planned.limits]
@@ -93,7 +93,7 @@ def test_quota_counts_follow_the_server_count() -> None:
     assert (hard["requests.cpu"], hard["limits.cpu"]) == ("2", "2")
     assert (hard["requests.memory"], hard["limits.memory"]) == ("4Gi", "4Gi")
     assert hard["requests.storage"] == "20Gi"
-    assert (hard["pods"], hard["services"], hard["secrets"]) == ("2", "2", "5")
+    assert (hard["pods"], hard["services"], hard["secrets"]) == ("2", "2", "6")
     # kube-root-ca.crt is there even in a tenant allowed no servers at all.
     assert tenancy.quota_hard(spec(quota={"servers": 0}))["configmaps"] == "1"
 
