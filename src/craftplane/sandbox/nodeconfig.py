@@ -151,6 +151,9 @@ def cni_config(layout: NodeLayout) -> str:
                 "ipam": {
                     "type": "host-local",
                     "ranges": [[{"subnet": layout.pod_cidr, "gateway": layout.gateway_ip}]],
+                    # No default route (nothing leaves this machine); only the node's own
+                    # address, where host services for pods listen (the backup store).
+                    "routes": [{"dst": f"{layout.node_ip}/32"}],
                     "dataDir": str(layout.cni_ipam_dir),
                 },
             },

@@ -61,6 +61,8 @@ def test_pods_are_neither_masqueraded_nor_exposed_on_the_machines_interfaces() -
     bridge = json.loads(cni_config(LAYOUT))["plugins"][0]
     assert bridge["ipMasq"] is False
     assert bridge["ipam"]["ranges"] == [[{"subnet": "10.213.0.0/24", "gateway": "10.213.0.1"}]]
+    # No default route: pods reach the node's own address (the backup store) and nothing else.
+    assert bridge["ipam"]["routes"] == [{"dst": "10.213.255.1/32"}]
     proxy = yaml.safe_load(kube_proxy_config(LAYOUT, Path("/kc")))
     assert proxy["nodePortAddresses"] == ["10.213.255.1/32"]
     assert proxy["mode"] == "iptables"
