@@ -1,10 +1,11 @@
 """The gateway's own writes as timeline entries (pure): who asked for what, and when.
 
 Every write the gateway makes for a caller (create, PATCH, delete, start, stop, restart, a
-console command) becomes a ``request.*`` entry in the server's timeline, beside the
-operator's events, naming the token's subject as its actor. Only writes the Kubernetes API
-accepted are recorded; a console command is recorded once it was sent over RCON, with its
-error when the server did not answer (the command may have run all the same).
+console command, a backup asked for, deleted, verified or restored) becomes a ``request.*``
+entry in the server's timeline, beside the operator's events, naming the token's subject as
+its actor. Only writes the Kubernetes API accepted are recorded; a console command is recorded
+once it was sent over RCON, with its error when the server did not answer (the command may
+have run all the same).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class RequestType(StrEnum):
     STOP = "request.stop"
     RESTART = "request.restart"
     CONSOLE = "request.console"
+    BACKUP = "request.backup"
+    BACKUP_DELETE = "request.backup_delete"
+    VERIFY = "request.verify"
+    RESTORE = "request.restore"
 
 
 @dataclass(frozen=True)
@@ -152,3 +157,23 @@ MESSAGES: Final[Mapping[RequestType, str]] = {
     RequestType.STOP: "asked to stop",
     RequestType.RESTART: "asked to restart",
 }
+
+
+def backup_message(backup: str, verify: bool | None = None) -> str:
+    if verify is None:
+        return f"asked for backup {backup}"
+    return f"asked for backup {backup} ({'verified' if verify else 'not verified'} by booting it)"
+
+
+def backup_delete_message(backup: str) -> str:
+    return f"deleted backup {backup}"
+
+
+def verify_message(backup: str) -> str:
+    return f"asked to verify backup {backup}"
+
+
+def restore_message(backup: str, source: str, *, new_server: bool) -> str:
+    if new_server:
+        return f"created from backup {backup} of {source}"
+    return f"asked to restore backup {backup} of {source}"
