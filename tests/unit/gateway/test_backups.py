@@ -539,3 +539,29 @@ def test_writes_are_rate_limited(
     assert client.post("/api/v1/backups/alpha-1/verify", headers=A).status_code == 202
     limited = client.delete("/api/v1/backups/alpha-1", headers=A)
     assert limited.status_code == 429 and "Retry-After" in limited.headers
+
+
+@pytest.mark.parametrize(
+    "kind", ["request.backup", "request.backup_delete", "request.verify", "request.restore"]
+)
+def test_the_new_request_types_are_timeline_entries_and_frames(kind: str) -> None:
+    from craftplane_gateway import audit
+    from craftplane_gateway.schemas import TimelineEntry
+    from craftplane_gateway.ws_frames import SERVER_FRAME
+
+    entry = TimelineEntry.model_validate(
+        {"id": "req-1", "type": kind, "time": "2025-01-01T00:00:00Z", "actor": "alice@acme"}
+    )
+    assert entry.type == kind
+    ref = audit.ServerRef(uid="u", tenant="acme", namespace=ACME, name="alpha")
+    frame = audit.AuditEntry(ref, audit.RequestType(kind), "alice@acme", "m", NOW).frame()
+    SERVER_FRAME.validate_python(frame)
+
+
+def test_messages() -> None:
+    from craftplane_gateway import audit
+
+    assert audit.backup_message("a-1") == "asked for backup a-1"
+    assert audit.backup_message("a-1", True) == "asked for backup a-1 (verified by booting it)"
+    assert audit.restore_message("a-1", "a", new_server=True) == "created from backup a-1 of a"
+    assert audit.restore_message("a-1", "a", new_server=False) == "asked to restore backup a-1 of a"
