@@ -23,12 +23,14 @@ from craftplane.contracts.spec import MinecraftServerSpec
 MAX_SHOWN_COMMAND: Final = 120
 MAX_LISTED_PATHS: Final = 20
 # Spec fields the operator applies without replacing the pod (allowlist and ops over RCON,
-# lifecycle timings on the next stop); any other change restarts the server.
+# lifecycle timings on the next stop, the backup schedule in its own Jobs); any other change
+# restarts the server.
 _SPEC: Final = MinecraftServerSpec.model_fields
 # The camelCase names a merge patch spells them with ("stopped" is written as a key: the word
 # is a status value elsewhere).
 LIVE_FIELDS: Final = frozenset(
-    str(_SPEC[name].alias) for name in ("allowlist", "ops", "allowlist_mode", "lifecycle")
+    str(_SPEC[name].alias)
+    for name in ("allowlist", "ops", "allowlist_mode", "lifecycle", "backups")
 ) | {str(_SPEC["stopped"].alias)}
 
 

@@ -565,3 +565,10 @@ def test_messages() -> None:
     assert audit.backup_message("a-1", True) == "asked for backup a-1 (verified by booting it)"
     assert audit.restore_message("a-1", "a", new_server=True) == "created from backup a-1 of a"
     assert audit.restore_message("a-1", "a", new_server=False) == "asked to restore backup a-1 of a"
+
+
+def test_a_backup_schedule_change_does_not_restart_the_server() -> None:
+    from craftplane_gateway import audit
+
+    assert not audit.restarts_server(["spec.backups.schedule", "spec.backups.retention.keepLast"])
+    assert audit.restarts_server(["spec.backups.schedule", "spec.version"])
