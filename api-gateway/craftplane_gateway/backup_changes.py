@@ -19,9 +19,9 @@ T = TypeVar("T")
 
 GONE: Final = 410
 _CHANGES: Final[Mapping[str, Change]] = {
-    "ADDED": "added",
-    "MODIFIED": "modified",
-    "DELETED": "deleted",
+    "ADDED": Change.ADDED,
+    "MODIFIED": Change.MODIFIED,
+    "DELETED": Change.DELETED,
 }
 
 
@@ -80,10 +80,10 @@ def relist_changes(known: Mapping[str, Obj], items: list[Obj]) -> list[tuple[Cha
     for name, item in listed.items():
         before = known.get(name)
         if before is None:
-            changes.append(("added", item))
+            changes.append((Change.ADDED, item))
         elif _version(before) != _version(item):
-            changes.append(("modified", item))
-    changes += [("deleted", obj) for name, obj in known.items() if name not in listed]
+            changes.append((Change.MODIFIED, item))
+    changes += [(Change.DELETED, obj) for name, obj in known.items() if name not in listed]
     return changes
 
 

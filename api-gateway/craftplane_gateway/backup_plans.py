@@ -22,10 +22,12 @@ from craftplane.contracts.backup import (
     BackupTrigger,
 )
 from craftplane.contracts.names import API_VERSION, TENANT_LABEL
+from craftplane.contracts.spec import MinecraftServerSpec
 from craftplane.kube import Obj
 from craftplane_gateway.cluster import FIELD_MANAGER
 
 CREATED_BY: Final = "app.kubernetes.io/created-by"
+_STOPPED: Final = str(MinecraftServerSpec.model_fields["stopped"].alias)
 
 
 def stamp(now: datetime) -> str:
@@ -80,7 +82,7 @@ def restored_server_spec(
     backup was taken with. It starts once restored, whatever the source's spec.stopped."""
     if source_spec is not None:
         spec = copy.deepcopy(dict(source_spec))
-        spec.pop("stopped", None)
+        spec.pop(_STOPPED, None)
         service = spec.get("service")
         if isinstance(service, dict):
             # A node port is one per cluster: the copy would be refused while the source has it.

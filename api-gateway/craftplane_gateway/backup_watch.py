@@ -217,7 +217,7 @@ class BackupWatch:
                         if change is None:
                             continue  # a bookmark: only its version counts
                         name = str((event.object.get("metadata") or {}).get("name") or "")
-                        if change == "deleted":
+                        if change is Change.DELETED:
                             known.pop(name, None)
                         else:
                             known[name] = event.object

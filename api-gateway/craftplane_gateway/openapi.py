@@ -315,7 +315,7 @@ def build_openapi(version: str, endpoints: Iterable[Endpoint]) -> dict[str, Any]
             "parameters": _parameters(),
             "headers": {
                 "Location": {
-                    "description": "URL of the server.",
+                    "description": "URL of the server, backup or restore the request is about.",
                     "schema": {"type": "string"},
                 },
                 "RetryAfter": {

@@ -3,6 +3,7 @@ gateway sends (see routes/ws.py for the protocol)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
@@ -188,7 +189,12 @@ class EventFrame(WireModel):
     event: EventInfo
 
 
-Change = Literal["added", "modified", "deleted"]
+class Change(StrEnum):
+    """How a watched object changed (in backup and restore frames)."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
 
 
 class BackupFrame(WireModel):
