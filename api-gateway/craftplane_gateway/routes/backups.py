@@ -58,10 +58,6 @@ def checked_object_name(name: str, what: str) -> str:
     return name
 
 
-def _unprocessable(exc: ValidationError) -> problems.Problem:
-    return problems.from_validation_error(exc)
-
-
 async def optional_body(request: Request, model: type[M]) -> M:
     """The body as ``model``; an empty body is ``{}``. 415 for a body that is not JSON, 400
     for malformed JSON, 422 naming each invalid field."""
@@ -75,7 +71,7 @@ async def optional_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        raise _unprocessable(exc) from exc
+        raise problems.from_validation_error(exc) from exc
 
 
 async def _get(gw: GatewayState, kind: str, who: auth.Principal, name: str, what: str) -> Obj:
@@ -245,15 +241,16 @@ async def _restore_as_new(
     """A new server ``target`` whose spec.restoreFrom names the backup: the operator restores
     the world before its first start."""
     name, source = backup["metadata"]["name"], backup_server(backup)
+    # The target does not exist: when it is the backup's own server, the source is gone.
     source_cr = None if source == target else await _server_or_none(gw, who, source)
-    source_spec = (source_cr or {}).get("spec") if source_cr is not None else None
+    source_spec = (source_cr or {}).get("spec")
     spec = backup_plans.restored_server_spec(
         source_spec if isinstance(source_spec, dict) else None, backup.get("status") or {}, name
     )
     try:
         create = schemas.validate_create({"name": target, "spec": spec})
     except ValidationError as exc:
-        raise _unprocessable(exc) from exc
+        raise problems.from_validation_error(exc) from exc
     document = schemas.spec_document(create.spec)
     try:
         created = await gw.kube.create(cr_body(target, who.namespace, document, who.tenant))
