@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from craftplane import logs
 from craftplane.kube import KubeClient
 from craftplane_gateway import problems
+from craftplane_gateway.backup_watch import BackupWatch
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.live import CatchUp, LiveFeed
 from craftplane_gateway.natsconn import NatsLink
@@ -79,6 +80,9 @@ def create_app(
             drift_seconds=settings.drift_seconds,
             poll_seconds=settings.poll_seconds,
         )
+        backups = BackupWatch(
+            client, state.hub, state.tenants, interval=settings.backup_frame_seconds
+        )
         state.db.start()
         if not await state.revocations.prime(timeout=15):
             log.warning("token deny list not loaded yet: authenticated requests get 503")
@@ -88,11 +92,12 @@ def create_app(
         live.start()
         catch_up.start()
         sync.start()
+        backups.start()
         log.info("gateway started", extra={"nats": settings.nats_url})
         try:
             yield {"gw": state}
         finally:
-            for part in (sync, catch_up, live, projector, state.revocations):
+            for part in (backups, sync, catch_up, live, projector, state.revocations):
                 await part.stop()
             await state.nats.close()
             await state.db.close()

@@ -1,10 +1,11 @@
 """The gateway's own writes as timeline entries (pure): who asked for what, and when.
 
 Every write the gateway makes for a caller (create, PATCH, delete, start, stop, restart, a
-console command) becomes a ``request.*`` entry in the server's timeline, beside the
-operator's events, naming the token's subject as its actor. Only writes the Kubernetes API
-accepted are recorded; a console command is recorded once it was sent over RCON, with its
-error when the server did not answer (the command may have run all the same).
+console command, a backup asked for, deleted, verified or restored) becomes a ``request.*``
+entry in the server's timeline, beside the operator's events, naming the token's subject as
+its actor. Only writes the Kubernetes API accepted are recorded; a console command is recorded
+once it was sent over RCON, with its error when the server did not answer (the command may
+have run all the same).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from craftplane.contracts.spec import MinecraftServerSpec
 MAX_SHOWN_COMMAND: Final = 120
 MAX_LISTED_PATHS: Final = 20
 # Spec fields the operator applies without replacing the pod (allowlist and ops over RCON,
-# lifecycle timings on the next stop); any other change restarts the server.
+# lifecycle timings on the next stop, the backup schedule in its own Jobs); any other change
+# restarts the server.
 _SPEC: Final = MinecraftServerSpec.model_fields
 # The camelCase names a merge patch spells them with ("stopped" is written as a key: the word
 # is a status value elsewhere).
 LIVE_FIELDS: Final = frozenset(
-    str(_SPEC[name].alias) for name in ("allowlist", "ops", "allowlist_mode", "lifecycle")
+    str(_SPEC[name].alias)
+    for name in ("allowlist", "ops", "allowlist_mode", "lifecycle", "backups")
 ) | {str(_SPEC["stopped"].alias)}
 
 
@@ -41,6 +44,10 @@ class RequestType(StrEnum):
     STOP = "request.stop"
     RESTART = "request.restart"
     CONSOLE = "request.console"
+    BACKUP = "request.backup"
+    BACKUP_DELETE = "request.backup_delete"
+    VERIFY = "request.verify"
+    RESTORE = "request.restore"
 
 
 @dataclass(frozen=True)
@@ -152,3 +159,23 @@ MESSAGES: Final[Mapping[RequestType, str]] = {
     RequestType.STOP: "asked to stop",
     RequestType.RESTART: "asked to restart",
 }
+
+
+def backup_message(backup: str, verify: bool | None = None) -> str:
+    if verify is None:
+        return f"asked for backup {backup}"
+    return f"asked for backup {backup} ({'verified' if verify else 'not verified'} by booting it)"
+
+
+def backup_delete_message(backup: str) -> str:
+    return f"deleted backup {backup}"
+
+
+def verify_message(backup: str) -> str:
+    return f"asked to verify backup {backup}"
+
+
+def restore_message(backup: str, source: str, *, new_server: bool) -> str:
+    if new_server:
+        return f"created from backup {backup} of {source}"
+    return f"asked to restore backup {backup} of {source}"

@@ -17,7 +17,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
 from craftplane.contracts.phases import ServerState
-from craftplane_gateway import auth, schemas
+from craftplane_gateway import auth, backup_models, schemas
 from craftplane_gateway.console_models import ConsoleCommand, ConsoleReply
 from craftplane_gateway.problems import PROBLEM_MEDIA_TYPE
 
@@ -57,6 +57,12 @@ _MODELS: Final[list[tuple[type[BaseModel], JsonSchemaMode]]] = [
     (schemas.Accepted, "serialization"),
     (ConsoleCommand, "validation"),
     (ConsoleReply, "serialization"),
+    (backup_models.BackupCreate, "validation"),
+    (backup_models.RestoreCreate, "validation"),
+    (backup_models.BackupOut, "serialization"),
+    (backup_models.BackupPage, "serialization"),
+    (backup_models.RestoreOut, "serialization"),
+    (backup_models.RestoreAccepted, "serialization"),
     (schemas.Health, "serialization"),
     (schemas.Readiness, "serialization"),
     (schemas.ProblemDetails, "serialization"),
@@ -72,10 +78,13 @@ _PROBLEMS: Final = {
     403: ("Forbidden", "Cross-origin state change authenticated by cookie only."),
     404: (
         "NotFound",
-        "No such server for this tenant (another tenant's server looks the same); on every "
-        "route, when the token's tenant has no tenant namespace.",
+        "No such server (backup, restore) for this tenant (another tenant's looks the same); "
+        "on every route, when the token's tenant has no tenant namespace.",
     ),
-    409: ("Conflict", "The name is taken, or the server's state does not allow this now."),
+    409: (
+        "Conflict",
+        "The name is taken, or the state of the server (or backup) does not allow this now.",
+    ),
     413: ("PayloadTooLarge", "The body is longer than the gateway reads (1 MiB)."),
     415: ("UnsupportedMediaType", "The body is not JSON."),
     422: ("Unprocessable", "The body is invalid; `errors` names each field."),
@@ -149,6 +158,29 @@ def accepted(names: Names, description: str) -> dict[str, Any]:
     return response
 
 
+def _object_name(key: str, description: str) -> dict[str, Any]:
+    return {
+        "name": key,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {
+            "type": "string",
+            "pattern": backup_models.OBJECT_NAME_PATTERN,
+            "minLength": 1,
+            "maxLength": backup_models.MAX_OBJECT_NAME,
+        },
+    }
+
+
+# A path's placeholders and the parameters declaring them.
+_PATH_PARAMETERS: Final = {
+    "{name}": "ServerName",
+    "{backup}": "BackupName",
+    "{restore}": "RestoreName",
+}
+
+
 def _parameters() -> dict[str, Any]:
     return {
         "ServerName": {
@@ -163,6 +195,8 @@ def _parameters() -> dict[str, Any]:
                 "maxLength": MAX_NAME_LENGTH,
             },
         },
+        "BackupName": _object_name("backup", "Name of the MinecraftBackup."),
+        "RestoreName": _object_name("restore", "Name of the MinecraftRestore."),
         "StatusFilter": {
             "name": "status",
             "in": "query",
@@ -228,8 +262,9 @@ def _paths(names: Names, endpoints: Iterable[Endpoint]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for endpoint in endpoints:
         item = paths.setdefault(endpoint.path, {})
-        if "{name}" in endpoint.path:
-            item["parameters"] = [param("ServerName")]
+        declared = [param(p) for key, p in _PATH_PARAMETERS.items() if key in endpoint.path]
+        if declared:
+            item["parameters"] = declared
         operation = endpoint.operation(names)
         if endpoint.public:
             operation["security"] = []
@@ -258,6 +293,10 @@ def build_openapi(version: str, endpoints: Iterable[Endpoint]) -> dict[str, Any]
         "tags": [
             {"name": "servers", "description": "The tenant's Minecraft servers."},
             {"name": "console", "description": "A server's console and log."},
+            {
+                "name": "backups",
+                "description": "Backups of a server's world, verifying and restoring them.",
+            },
             {"name": "operations", "description": "Health, readiness, metrics."},
         ],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
@@ -276,7 +315,7 @@ def build_openapi(version: str, endpoints: Iterable[Endpoint]) -> dict[str, Any]
             "parameters": _parameters(),
             "headers": {
                 "Location": {
-                    "description": "URL of the server.",
+                    "description": "URL of the server, backup or restore the request is about.",
                     "schema": {"type": "string"},
                 },
                 "RetryAfter": {

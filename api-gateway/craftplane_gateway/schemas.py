@@ -194,6 +194,10 @@ class ServerOut(WireModel):
         default=None,
         description="The next scheduled restart (status.nextRestart), on GET of one server only.",
     )
+    next_backup: Timestamp | None = Field(
+        default=None,
+        description="The next scheduled backup (status.nextBackup), on GET of one server only.",
+    )
     last_restart: LastRestartOut | None = Field(
         default=None,
         description="The last restart carried out (status.lastRestart), on GET of one server only.",

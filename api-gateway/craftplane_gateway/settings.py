@@ -65,6 +65,9 @@ class GatewaySettings(BaseSettings):
     tenant_cache_seconds: float = Field(default=30.0, gt=0, le=600)
     # Request bodies beyond this are refused (413) before they are parsed.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Backup and restore frames: at most one per object per this many seconds (the latest
+    # state is always sent, at most this late).
+    backup_frame_seconds: float = Field(default=0.5, gt=0, le=10)
     # WebSocket messages from a client beyond this close the socket (1009).
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
 

@@ -3,6 +3,7 @@ gateway sends (see routes/ws.py for the protocol)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
@@ -12,6 +13,7 @@ from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import ServerType
 from craftplane.contracts.status import Phase
 from craftplane_gateway.audit import RequestType
+from craftplane_gateway.backup_models import BackupOut, RestoreOut
 from craftplane_gateway.schemas import ServerName, ServerOut, Timestamp, WireModel
 
 MAX_SUBSCRIBED_SERVERS: Final = 1000
@@ -187,6 +189,35 @@ class EventFrame(WireModel):
     event: EventInfo
 
 
+class Change(StrEnum):
+    """How a watched object changed (in backup and restore frames)."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+
+
+class BackupFrame(WireModel):
+    """server -> client: a MinecraftBackup of a subscribed server changed (created, a phase or
+    its progress moved, deleted): the backup as GET /api/v1/backups/{backup} shows it. At most
+    about two per second per backup; the latest state is always sent."""
+
+    type: Literal["backup"] = "backup"
+    server: str = Field(description="The server the backup copies.")
+    change: Change
+    backup: BackupOut
+
+
+class RestoreFrame(WireModel):
+    """server -> client: a MinecraftRestore into a subscribed server changed, as
+    GET /api/v1/restores/{restore} shows it; throttled like backup frames."""
+
+    type: Literal["restore"] = "restore"
+    server: str = Field(description="The server whose world is replaced.")
+    change: Change
+    restore: RestoreOut
+
+
 class MetricsFrame(WireModel):
     """server -> client every 30 s, over the subscribed servers."""
 
@@ -212,7 +243,7 @@ class PongFrame(WireModel):
 
 AnyServerFrame = (
     ReadyFrame | SnapshotFrame | EventFrame | MetricsFrame | ErrorFrame | PongFrame
-    | ConsoleLineFrame | ConsoleOutputFrame | ConsoleErrorFrame
+    | ConsoleLineFrame | ConsoleOutputFrame | ConsoleErrorFrame | BackupFrame | RestoreFrame
 )  # fmt: skip
 ServerFrame = Annotated[AnyServerFrame, Field(discriminator="type")]
 SERVER_FRAME: Final[TypeAdapter[AnyServerFrame]] = TypeAdapter(ServerFrame)

@@ -40,6 +40,8 @@ _GROUPED = {
     "StatefulSet": ("apps/v1", "statefulsets"),
     "Lease": ("coordination.k8s.io/v1", "leases"),
     "MinecraftServer": ("craftplane.io/v1alpha1", "minecraftservers"),
+    "MinecraftBackup": ("craftplane.io/v1alpha1", "minecraftbackups"),
+    "MinecraftRestore": ("craftplane.io/v1alpha1", "minecraftrestores"),
     # These two are cluster-scoped: always addressed with namespace None.
     "CraftplanePolicy": ("craftplane.io/v1alpha1", "craftplanepolicies"),
     "ValidatingAdmissionPolicyBinding": (

@@ -161,6 +161,15 @@ def test_gateway_works_on_servers_in_tenant_namespaces_only(
         assert not can_i(kubectl, GATEWAY, verb, "minecraftservers.craftplane.io", "-n", other)
         assert not can_i(kubectl, GATEWAY, verb, "minecraftservers.craftplane.io", "-n", SYSTEM)
     assert not can_i(kubectl, GATEWAY, "list", "minecraftservers.craftplane.io", "--all-namespaces")
+    # Backups and restores: the same verbs, in tenant namespaces only (their live frames come
+    # from one watch per tenant namespace); never their status, which is the operator's.
+    for resource in ("minecraftbackups.craftplane.io", "minecraftrestores.craftplane.io"):
+        for verb in ("get", "list", "watch", "create", "patch", "delete"):
+            assert can_i(kubectl, GATEWAY, verb, resource, "-n", tenant), (verb, resource)
+            assert not can_i(kubectl, GATEWAY, verb, resource, "-n", other), (verb, resource)
+            assert not can_i(kubectl, GATEWAY, verb, resource, "-n", SYSTEM), (verb, resource)
+        assert not can_i(kubectl, GATEWAY, "watch", resource, "--all-namespaces"), resource
+        assert not can_i(kubectl, GATEWAY, "patch", resource, "--subresource=status", "-n", tenant)
     assert can_i(kubectl, GATEWAY, "list", "namespaces")
     assert can_i(kubectl, GATEWAY, "watch", "namespaces")
     # Every request's tenant check reads the token's namespace (its craftplane.io/tenant label).

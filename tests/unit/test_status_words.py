@@ -32,6 +32,7 @@ OTHER_MEANINGS = {
     ("src/craftplane/cli.py", "running"): "the sandbox's process state in `craftplane status`",
     ("operator/craftplane_operator/players.py", "failed"): "a ping metric's outcome label",
     ("api-gateway/craftplane_gateway/db/rules.py", "deleted"): "Verdict.DELETED's value",
+    ("api-gateway/craftplane_gateway/ws_frames.py", "deleted"): "Change.DELETED's value (a watch)",
 }
 
 

@@ -100,9 +100,10 @@ def forbidden(detail: str) -> Problem:
     return Problem(403, "Forbidden", detail, slug="forbidden")
 
 
-def not_found(name: str) -> Problem:
-    """404 for a server: the same body whether it is absent or another tenant's."""
-    return Problem(404, "Not found", f"server {name!r} not found", slug="not-found")
+def not_found(name: str, what: str = "server") -> Problem:
+    """404 for a server (or a backup, a restore: ``what``): the same body whether it is absent
+    or another tenant's."""
+    return Problem(404, "Not found", f"{what} {name!r} not found", slug="not-found")
 
 
 def no_tenant() -> Problem:
@@ -121,9 +122,9 @@ def method_not_allowed(detail: str = "method not allowed on this route") -> Prob
     return Problem(405, "Method not allowed", detail, slug="method-not-allowed")
 
 
-def name_taken(name: str) -> Problem:
-    """409: a server of this name already exists in the tenant's namespace."""
-    return Problem(409, "Conflict", f"a server named {name!r} already exists", slug="name-taken")
+def name_taken(name: str, what: str = "server") -> Problem:
+    """409: a server (or ``what``) of this name already exists in the tenant's namespace."""
+    return Problem(409, "Conflict", f"a {what} named {name!r} already exists", slug="name-taken")
 
 
 def conflict(detail: str) -> Problem:

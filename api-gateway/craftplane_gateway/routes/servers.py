@@ -46,16 +46,18 @@ def server_out(row: ServerRow, cr: dict[str, Any] | None = None) -> schemas.Serv
 
 
 def from_cr(cr: dict[str, Any]) -> dict[str, Any]:
-    """What GET of one server reads from the CR: the spec, status.nextRestart and
-    status.lastRestart (a malformed status field is left out rather than failing the GET)."""
+    """What GET of one server reads from the CR: the spec, status.nextRestart,
+    status.nextBackup and status.lastRestart (a malformed status field is left out rather than
+    failing the GET)."""
     found: dict[str, Any] = {}
     if isinstance(cr.get("spec"), dict):
         found["spec"] = cr["spec"]
     raw_status = cr.get("status")
     status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
-    if status.get("nextRestart"):
-        with contextlib.suppress(ValueError):
-            found["nextRestart"] = _timestamp(status["nextRestart"])
+    for key in ("nextRestart", "nextBackup"):
+        if status.get(key):
+            with contextlib.suppress(ValueError):
+                found[key] = _timestamp(status[key])
     last = status.get("lastRestart")
     if isinstance(last, dict):
         with contextlib.suppress(ValueError):
@@ -122,14 +124,15 @@ def int_param(key: str, raw: str, low: int, high: int) -> int:
     return value
 
 
-def kube_problem(exc: KubeError, name: str) -> problems.Problem:
-    """A Kubernetes API error on the server ``name`` as the problem the caller gets."""
+def kube_problem(exc: KubeError, name: str, what: str = "server") -> problems.Problem:
+    """A Kubernetes API error on the server (or ``what``) ``name`` as the problem the caller
+    gets."""
     if exc.status == 0 or exc.status >= 500:
         return problems.service_unavailable("the Kubernetes API is unreachable; retry shortly")
     if exc.status == 404:
-        return problems.not_found(name)
+        return problems.not_found(name, what)
     if exc.status == 409:
-        return problems.name_taken(name)
+        return problems.name_taken(name, what)
     if exc.status == 422:
         return problems.from_kube_admission(exc.body or str(exc))
     if exc.status == 403:

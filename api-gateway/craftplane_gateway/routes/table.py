@@ -28,11 +28,13 @@ from craftplane_gateway.openapi import (
     problem_responses,
     ref,
 )
-from craftplane_gateway.routes import console, health, logs, servers, ws
+from craftplane_gateway.routes import backup_ops, backups, console, health, logs, servers, ws
 from craftplane_gateway.schemas import API_PREFIX
 
 SERVERS: Final = f"{API_PREFIX}/servers"
 SERVER: Final = f"{SERVERS}/{{name}}"
+BACKUP: Final = f"{API_PREFIX}/backups/{{backup}}"
+RESTORE: Final = f"{API_PREFIX}/restores/{{restore}}"
 WEBSOCKET: Final = f"{API_PREFIX}/ws"
 
 
@@ -270,6 +272,13 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     Endpoint("post", f"{SERVER}/console", console.post_console, _console),
     Endpoint("get", f"{SERVER}/logs", logs.server_logs, _logs),
     Endpoint("get", f"{SERVER}/events", servers.server_events, _server_events),
+    Endpoint("get", f"{SERVER}/backups", backups.list_backups, backup_ops.list_backups),
+    Endpoint("post", f"{SERVER}/backups", backups.create_backup, backup_ops.create_backup),
+    Endpoint("get", BACKUP, backups.get_backup, backup_ops.get_backup),
+    Endpoint("delete", BACKUP, backups.delete_backup, backup_ops.delete_backup),
+    Endpoint("post", f"{BACKUP}/verify", backups.verify_backup, backup_ops.verify_backup),
+    Endpoint("post", f"{BACKUP}/restore", backups.restore_backup, backup_ops.restore_backup),
+    Endpoint("get", RESTORE, backups.get_restore, backup_ops.get_restore),
     Endpoint("get", "/healthz", health.healthz, _healthz, public=True),
     Endpoint("get", "/readyz", health.readyz, _readyz, public=True),
     Endpoint("get", "/metrics", health.prometheus, _metrics, public=True),

@@ -16,6 +16,10 @@ Protocol (JSON text frames, the models in :mod:`craftplane_gateway.ws_frames`):
   server -> {"type": "console.output", "server": "x", "id": "c1", "command": "list", "output": ""}
          or {"type": "console.error", "server": "x", "id": "c1", "status": 429, "detail": "...",
              "retryAfter": 1}   (see routes/ws_console.py)
+  server -> {"type": "backup", "server": "x", "change": "added"|"modified"|"deleted",
+             "backup": {...}}   a backup of a subscribed server, as GET /backups/{backup}
+  server -> {"type": "restore", "server": "x", "change": ..., "restore": {...}}   likewise
+             (both at most ~2 per second per object, the latest always sent: backup_watch.py)
 Close codes: 1008 origin or token refused, 1009 a client message over 64 KiB (the setting
 ws_max_frame_bytes), 4001 not authenticated in time, or the token expired or was revoked while
 open, 4008 too slow. JSON nested deeper than 64 levels is an error frame. Error messages never

@@ -1,8 +1,8 @@
 // Hash routing: #/ (servers), #/new (create), #/servers/NAME (one server) and its tabs
-// #/servers/NAME/console, /logs, /settings.
+// #/servers/NAME/console, /logs, /backups, /settings.
 
 /** The tabs of a server's page; the first is its overview. */
-export const SERVER_TABS = ['overview', 'console', 'logs', 'settings'];
+export const SERVER_TABS = ['overview', 'console', 'logs', 'backups', 'settings'];
 
 /** @typedef {{page: 'list'} | {page: 'new'} | {page: 'server', name: string, tab: string}} Route */
 

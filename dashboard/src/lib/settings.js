@@ -2,13 +2,15 @@
 // the merge patch of only what changed, whether it restarts the server, which input an API
 // field error belongs to, and keeping edits when the spec changes underneath. Unit-tested.
 
-/** Spec keys the operator applies without a restart (allowlist and ops live over RCON). */
-export const LIVE_KEYS = new Set(['allowlist', 'ops', 'allowlistMode', 'lifecycle', 'stopped']);
+/** Spec keys the operator applies without a restart (allowlist and ops live over RCON; the
+ * backup schedule is the operator's own). */
+export const LIVE_KEYS = new Set(['allowlist', 'ops', 'allowlistMode', 'lifecycle', 'stopped', 'backups']);
 
 /** The form's inputs, in order. */
 export const SETTINGS_KEYS = [
   'version', 'memory', 'motd', 'maxPlayers', 'gameMode', 'difficulty',
   'allowlist', 'ops', 'cron', 'timeZone', 'whenEmptyOnly', 'announceSeconds',
+  'backupSchedule', 'backupTimeZone', 'keepLast', 'keepDaily', 'keepWeekly', 'pauseWhenEmpty', 'backupVerify',
 ];
 
 export const SETTINGS_LABELS = {
@@ -24,6 +26,13 @@ export const SETTINGS_LABELS = {
   timeZone: 'Time zone',
   whenEmptyOnly: 'Only restart when nobody is online',
   announceSeconds: 'Countdown before a stop (seconds)',
+  backupSchedule: 'Backup schedule',
+  backupTimeZone: 'Backup time zone',
+  keepLast: 'Keep the last',
+  keepDaily: 'Keep one a day for (days)',
+  keepWeekly: 'Keep one a week for (weeks)',
+  pauseWhenEmpty: 'Skip a backup when nobody was online since the last one',
+  backupVerify: 'Verify each backup by booting it',
 };
 
 /** @typedef {Record<string, string|boolean>} SettingsForm */
@@ -50,7 +59,41 @@ export function settingsForm(spec) {
     timeZone: schedule?.timeZone ?? 'UTC',
     whenEmptyOnly: !!schedule?.whenEmptyOnly,
     announceSeconds: String(s.lifecycle?.announceSeconds ?? 0),
+    ...backupForm(s.backups),
   };
+}
+
+/** The backup inputs from spec.backups (the CRD's defaults where it has none). */
+function backupForm(backups) {
+  const b = backups || {};
+  const keep = b.retention || {};
+  return {
+    backupSchedule: b.schedule ?? '',
+    backupTimeZone: b.timeZone ?? 'UTC',
+    keepLast: String(keep.keepLast ?? 7),
+    keepDaily: String(keep.keepDaily ?? ''),
+    keepWeekly: String(keep.keepWeekly ?? ''),
+    pauseWhenEmpty: !!b.pauseWhenEmpty,
+    backupVerify: !!b.verify,
+  };
+}
+
+/** The merge patch of spec.backups for what changed ({} when nothing did); an emptied count
+ * is removed (its default applies: keep the last 7, no daily or weekly ones). */
+function backupsPatch(base, form) {
+  const changed = (key) => isChanged(base, form, key);
+  const text = (key) => String(form[key] ?? '').trim() || null;
+  const count = (key) => (text(key) === null ? null : numberOrText(form[key]));
+  /** @type {Record<string, any>} */
+  const patch = {};
+  if (changed('backupSchedule')) patch.schedule = text('backupSchedule');
+  if (changed('backupTimeZone')) patch.timeZone = text('backupTimeZone');
+  const retention = {};
+  for (const key of ['keepLast', 'keepDaily', 'keepWeekly']) if (changed(key)) retention[key] = count(key);
+  if (Object.keys(retention).length) patch.retention = retention;
+  if (changed('pauseWhenEmpty')) patch.pauseWhenEmpty = !!form.pauseWhenEmpty;
+  if (changed('backupVerify')) patch.verify = !!form.backupVerify;
+  return patch;
 }
 
 /** Player names from a text: one per line, or separated by commas or spaces. */
@@ -109,6 +152,8 @@ export function settingsPatch(base, form) {
   }
   if (changed('announceSeconds')) lifecycle.announceSeconds = numberOrText(form.announceSeconds);
   if (Object.keys(lifecycle).length) spec.lifecycle = lifecycle;
+  const backups = backupsPatch(base, form);
+  if (Object.keys(backups).length) spec.backups = backups;
   return spec;
 }
 
@@ -134,6 +179,14 @@ const FIELD_INPUTS = {
   'spec.lifecycle.restartSchedule.timeZone': 'timeZone',
   'spec.lifecycle.restartSchedule.whenEmptyOnly': 'whenEmptyOnly',
   'spec.lifecycle.announceSeconds': 'announceSeconds',
+  'spec.backups': 'backupSchedule',
+  'spec.backups.schedule': 'backupSchedule',
+  'spec.backups.timeZone': 'backupTimeZone',
+  'spec.backups.retention.keepLast': 'keepLast',
+  'spec.backups.retention.keepDaily': 'keepDaily',
+  'spec.backups.retention.keepWeekly': 'keepWeekly',
+  'spec.backups.pauseWhenEmpty': 'pauseWhenEmpty',
+  'spec.backups.verify': 'backupVerify',
 };
 
 /**

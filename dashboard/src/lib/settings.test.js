@@ -84,3 +84,25 @@ test('a spec changing underneath updates the untouched inputs and keeps the edit
   assert.equal(out.maxPlayers, '30');
   assert.deepEqual(parseNames('a, b\nc  d'), ['a', 'b', 'c', 'd']);
 });
+
+test('the backup schedule: prefilled with the defaults, only what changed is patched', () => {
+  const none = settingsForm({ eula: true });
+  assert.deepEqual(
+    [none.backupSchedule, none.backupTimeZone, none.keepLast, none.keepDaily, none.pauseWhenEmpty, none.backupVerify],
+    ['', 'UTC', '7', '', false, false],
+  );
+  assert.deepEqual(settingsPatch(none, { ...none, backupSchedule: ' 0 */6 * * * ', backupVerify: true }), {
+    backups: { schedule: '0 */6 * * *', verify: true },
+  });
+  const spec = { eula: true, backups: { schedule: '0 4 * * *', timeZone: 'Europe/Berlin', retention: { keepLast: 3, keepWeekly: 4 } } };
+  const base = settingsForm(spec);
+  assert.deepEqual([base.keepLast, base.keepWeekly, base.backupTimeZone], ['3', '4', 'Europe/Berlin']);
+  assert.deepEqual(settingsPatch(base, { ...base, keepLast: '', keepDaily: '7', keepWeekly: 'x' }), {
+    backups: { retention: { keepLast: null, keepDaily: 7, keepWeekly: 'x' } },
+  });
+  assert.deepEqual(settingsPatch(base, { ...base, backupSchedule: '' }), { backups: { schedule: null } });
+  assert.equal(restartsServer({ backups: { schedule: '0 4 * * *' } }), false);
+  assert.equal(inputForField('spec.backups.retention.keepDaily'), 'keepDaily');
+  assert.equal(inputForField('spec.backups.schedule'), 'backupSchedule');
+  assert.equal(inputForField('spec.backups.retention'), 'backupSchedule');
+});

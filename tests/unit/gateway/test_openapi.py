@@ -77,6 +77,13 @@ def test_every_route_is_documented(doc: dict[str, Any]) -> None:
         ("post", "/api/v1/servers/{name}/start"),
         ("post", "/api/v1/servers/{name}/stop"),
         ("get", "/api/v1/servers/{name}/events"),
+        ("get", "/api/v1/servers/{name}/backups"),
+        ("post", "/api/v1/servers/{name}/backups"),
+        ("get", "/api/v1/backups/{backup}"),
+        ("delete", "/api/v1/backups/{backup}"),
+        ("post", "/api/v1/backups/{backup}/verify"),
+        ("post", "/api/v1/backups/{backup}/restore"),
+        ("get", "/api/v1/restores/{restore}"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -168,6 +175,13 @@ def test_problem_responses(doc: dict[str, Any]) -> None:
         ("delete", "/api/v1/servers/{name}"): {"401", "404", "503"},
         ("post", "/api/v1/servers/{name}/start"): {"401", "404", "503"},
         ("get", "/api/v1/servers/{name}/events"): {"400", "401", "404", "503"},
+        ("get", "/api/v1/servers/{name}/backups"): {"401", "404", "503"},
+        ("post", "/api/v1/servers/{name}/backups"): {"401", "404", "409", "415", "422", "429"},
+        ("get", "/api/v1/backups/{backup}"): {"401", "404", "503"},
+        ("delete", "/api/v1/backups/{backup}"): {"401", "404", "429", "503"},
+        ("post", "/api/v1/backups/{backup}/verify"): {"401", "404", "409", "429", "503"},
+        ("post", "/api/v1/backups/{backup}/restore"): {"401", "404", "409", "422", "429", "503"},
+        ("get", "/api/v1/restores/{restore}"): {"401", "404", "503"},
     }
     for path, method, _item, operation in operations(doc):
         responses = operation["responses"]
@@ -234,3 +248,28 @@ def test_query_parameters(doc: dict[str, Any]) -> None:
     for _path, _method, _item, operation in operations(doc):
         for param in (deref(doc, p) for p in operation.get("parameters", [])):
             assert param["name"] not in {"token", "access_token"}
+
+
+def test_backup_routes(doc: dict[str, Any]) -> None:
+    backups = doc["paths"]["/api/v1/servers/{name}/backups"]
+    page = deref(doc, backups["get"]["responses"]["200"]["content"]["application/json"]["schema"])
+    backup = deref(doc, page["properties"]["items"]["items"])
+    assert {
+        "name", "phase", "reason", "message", "trigger", "snapshotId", "sizeBytes", "addedBytes",
+        "files", "durationSeconds", "startedAt", "completedAt", "gameVersion", "serverType",
+        "progress", "verification",
+    } <= set(backup["properties"])  # fmt: skip
+    create = backups["post"]
+    assert create["requestBody"]["required"] is False
+    body = deref(doc, create["requestBody"]["content"]["application/json"]["schema"])
+    assert body["additionalProperties"] is False and set(body["properties"]) == {"verify"}
+    assert "Location" in create["responses"]["202"]["headers"]
+    restore = doc["paths"]["/api/v1/backups/{backup}/restore"]["post"]
+    body = deref(doc, restore["requestBody"]["content"]["application/json"]["schema"])
+    assert body["additionalProperties"] is False and set(body["properties"]) == {"server"}
+    accepted = restore["responses"]["202"]["content"]["application/json"]["schema"]
+    assert set(deref(doc, accepted)["properties"]) >= {"server", "backup", "newServer", "restore"}
+    for path in ("/api/v1/backups/{backup}", "/api/v1/restores/{restore}"):
+        [declared] = [deref(doc, p) for p in doc["paths"][path]["parameters"]]
+        assert declared["schema"]["maxLength"] == 253
+    assert {tag["name"] for tag in doc["tags"]} >= {"backups"}

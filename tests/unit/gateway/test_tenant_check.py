@@ -184,7 +184,9 @@ SERVER_ROUTES = [e for e in table.ENDPOINTS if not e.public]
 def test_every_server_route_is_404_for_a_tenant_without_its_namespace(
     client: TestClient, pool: EmptyPool, endpoint: Endpoint, tenant: str
 ) -> None:
-    path = endpoint.path.replace("{name}", "nope")
+    path = endpoint.path
+    for placeholder in ("{name}", "{backup}", "{restore}"):
+        path = path.replace(placeholder, "nope")
     refused = _call(client, endpoint.method, path, tenant)
     assert refused.status_code == 404, refused.text
     assert pool.used == 0, "the projection was read for a tenant that is not one"
