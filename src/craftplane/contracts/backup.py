@@ -10,7 +10,7 @@ day-2 stop path, and starts it again.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pydantic import Field, field_validator
 
@@ -193,7 +193,7 @@ class BackupCondition(ApiModel):
     last_transition_time: K8sTime = Field(description="When the status last changed.")
 
 
-CONDITIONS_LIST: Final = {
+CONDITIONS_LIST: Final[dict[str, Any]] = {
     "x-kubernetes-list-type": "map",
     "x-kubernetes-list-map-keys": ["type"],
 }
