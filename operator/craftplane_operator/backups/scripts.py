@@ -210,7 +210,7 @@ staged() {{
 status() {{
   printf '{{"message_type":"status","bytes_done":%s,"total_bytes":%s}}\\n' "$1" "$total"
 }}
-( while sleep 2; do status "$(staged)"; done ) &
+( while sleep 2 > /dev/null 2>&1; do status "$(staged)"; done ) &
 progress=$!
 run restic restore {snap} --target {_q(stage)} --verify
 kill "$progress" 2>/dev/null || true
