@@ -1,4 +1,5 @@
-"""kopf wiring: every watch event names a server to reconcile; nothing else happens here."""
+"""kopf wiring: every watch event names what to reconcile (a server, a backup, a restore);
+nothing else happens here."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from craftplane.contracts.backup import BACKUP_KIND, BACKUP_PLURAL, RESTORE_KIND, RESTORE_PLURAL
 from craftplane.contracts.names import (
     GROUP,
     LABEL_MANAGED_BY,
@@ -15,6 +17,8 @@ from craftplane.contracts.names import (
     PLURAL,
     VERSION,
 )
+from craftplane_operator.backups.controller import BackupController
+from craftplane_operator.backups.names import OWNER_ANNOTATION, parse_owner
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.workqueue import WorkQueue
 
@@ -27,6 +31,8 @@ CHILD_RESOURCES: tuple[tuple[str, ...], ...] = (
     ("v1", "configmaps"),
     ("v1", "secrets"),
     ("v1", "persistentvolumeclaims"),
+    # The backup, restore and prune Jobs (their pods are among the pods above).
+    ("batch", "v1", "jobs"),
 )
 
 
@@ -44,7 +50,9 @@ def watch_only_owned_children(settings: kopf.OperatorSettings) -> None:
             settings.watching.label_selectors[resource[0], resource[1]] = selector
 
 
-def build_registry(queue: WorkQueue, store: ObjectStore) -> kopf.OperatorRegistry:
+def build_registry(
+    queue: WorkQueue, store: ObjectStore, backups: BackupController | None = None
+) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -60,20 +68,43 @@ def build_registry(queue: WorkQueue, store: ObjectStore) -> kopf.OperatorRegistr
         else:
             store.put(obj)
 
+    def server(key: str) -> None:
+        queue.add(key)
+        if backups is not None:
+            backups.server_changed(key)
+
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     def server_changed(
         namespace: str | None, name: str, event: Mapping[str, Any], **_: Any
     ) -> None:
         remember(event)
-        queue.add(f"{namespace}/{name}")
+        server(f"{namespace}/{name}")
 
     def child_changed(
-        namespace: str | None, labels: Mapping[str, str], event: Mapping[str, Any], **_: Any
+        namespace: str | None,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        event: Mapping[str, Any],
+        **_: Any,
     ) -> None:
         remember(event)
-        server = labels.get(LABEL_SERVER)
-        if server:
-            queue.add(f"{namespace}/{server}")
+        name = labels.get(LABEL_SERVER)
+        if name:
+            server(f"{namespace}/{name}")
+        owner = parse_owner(annotations.get(OWNER_ANNOTATION))
+        if owner is not None and backups is not None and namespace:
+            backups.add(owner[0], namespace, owner[1])
+
+    def watcher(kind: str) -> Any:
+        def changed(namespace: str | None, name: str, event: Mapping[str, Any], **_: Any) -> None:
+            remember(event)
+            if backups is not None and namespace:
+                backups.add(kind, namespace, name)
+
+        return changed
+
+    for kind, plural in ((BACKUP_KIND, BACKUP_PLURAL), (RESTORE_KIND, RESTORE_PLURAL)):
+        kopf.on.event(GROUP, VERSION, plural, registry=registry, id=plural)(watcher(kind))
 
     for resource in CHILD_RESOURCES:
         kopf.on.event(*resource, labels=OWNED, registry=registry, id=f"child-{resource[-1]}")(

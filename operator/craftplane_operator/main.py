@@ -14,12 +14,15 @@ from typing import Any
 
 import kopf
 
-from craftplane import logs
+from craftplane import logs, rcon
+from craftplane.contracts.backup import BACKUP_KIND, RESTORE_KIND
 from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
 from craftplane.kube import KubeClient, KubeError
 from craftplane.startup import load_or_exit
 from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
+from craftplane_operator.backups.controller import BackupController, config_from
+from craftplane_operator.backups.queueing import needs_attention
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
 from craftplane_operator.http import serve
 from craftplane_operator.leader import LeaderElector
@@ -45,7 +48,10 @@ class Operator:
         self.settings = settings
         self.kube = kube
         self.queue = WorkQueue(self._reconcile, workers=settings.workers)
-        self.players = PlayerTracker(self.queue.add, interval=settings.ping_interval)
+        # Backups, restores and the servers' backup side: a queue of their own, so a slow
+        # RCON save-all never holds up a server's reconcile.
+        self.backup_queue = WorkQueue(self._reconcile_backup, workers=settings.backup_workers)
+        self.players = PlayerTracker(self._players_changed, interval=settings.ping_interval)
         self.publisher = Publisher(settings.nats_url, on_sync=self._on_sync)
         self.store = ObjectStore()
         self.recorder = EventRecorder(kube, settings.identity)
@@ -70,6 +76,17 @@ class Operator:
             upkeep=self.upkeep,
             policies=PolicyDirectory(kube, ttl=settings.policy_cache_seconds),
         )
+        self.backups = BackupController(
+            kube,
+            self.store,
+            self.recorder,
+            locate=lambda namespace, name: rcon.locate(kube, namespace, name, settings.rcon_reach),
+            run=lambda target, command, timeout: rcon.run(target, command, timeout=timeout),
+            config=config_from(settings),
+            players=self._online,
+            add=self.backup_queue.add,
+            add_after=self.backup_queue.add_after,
+        )
         self.policy_binding = PolicyBindingKeeper(kube)
         self._resync: Supervised | None = None
         self._policy_binding: Supervised | None = None
@@ -78,6 +95,17 @@ class Operator:
 
     async def _reconcile(self, key: str) -> None:
         await self.reconciler.reconcile(key)
+
+    async def _reconcile_backup(self, key: str) -> None:
+        await self.backups.reconcile(key)
+
+    def _players_changed(self, key: str) -> None:
+        self.queue.add(key)
+        self.backups.server_changed(key)  # status.playersSinceBackup
+
+    def _online(self, key: str) -> int:
+        players = self.players.players(key)
+        return players.online if players is not None else 0
 
     async def _notify(self, key: str, reason: str, message: str) -> None:
         """A Warning Event on the server from outside a reconcile (a failed announcement)."""
@@ -109,6 +137,7 @@ class Operator:
     async def start(self) -> None:
         await self.publisher.start()
         self.queue.start()
+        self.backup_queue.start()
         self.players.start()
         # The safety net under the watches: every server is looked at again periodically.
         resync = every(
@@ -135,6 +164,8 @@ class Operator:
                 await loop.stop()
         await self.players.stop()
         await self.upkeep.stop()
+        self.backups.stop()
+        await self.backup_queue.stop()
         await self.queue.stop()
         await self.publisher.stop()
 
@@ -154,7 +185,14 @@ class Operator:
         for namespace in await self._namespaces():
             for body in await self.kube.list_objects(KIND, namespace):
                 meta = body["metadata"]
-                self.queue.add(f"{meta['namespace']}/{meta['name']}")
+                key = f"{meta['namespace']}/{meta['name']}"
+                self.queue.add(key)
+                self.backups.server_changed(key)  # backup slots fire without events too
+            for kind in (BACKUP_KIND, RESTORE_KIND):
+                for body in await self.kube.list_objects(kind, namespace):
+                    if needs_attention(body):
+                        meta = body["metadata"]
+                        self.backups.add(kind, meta["namespace"], meta["name"])
 
 
 def _kopf_settings(settings: Any) -> None:
@@ -223,7 +261,7 @@ async def run(settings: OperatorSettings) -> None:
         operator = Operator(settings, kube)
         readiness.operator = operator
         await operator.start()
-        registry = build_registry(operator.queue, operator.store)
+        registry = build_registry(operator.queue, operator.store, operator.backups)
         kopf_settings = kopf.OperatorSettings()
         _kopf_settings(kopf_settings)
         quit_flag = asyncio.Event()

@@ -87,18 +87,26 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def next_slot(schedule: RestartSchedule, after: datetime) -> datetime:
-    """The first slot strictly after `after`, in UTC. cronsim reads the fields in the time
-    zone: a slot inside a spring-forward gap runs at the first minute after it, one inside
-    an autumn overlap runs once, at its first occurrence."""
-    zone = ZoneInfo(schedule.time_zone)
-    slots = CronSim(schedule.cron, after.astimezone(zone))
+def slot_after(cron: str, time_zone: str, after: datetime) -> datetime:
+    """The first slot of `cron` strictly after `after`, in UTC. cronsim reads the fields in
+    the time zone: a slot inside a spring-forward gap runs at the first minute after it, one
+    inside an autumn overlap runs once, at its first occurrence."""
+    slots = CronSim(cron, after.astimezone(ZoneInfo(time_zone)))
     return next(slots).astimezone(UTC)
 
 
+def is_slot_of(cron: str, time_zone: str, moment: datetime) -> bool:
+    """Whether `moment` is a slot of `cron` (the schedule may have changed since it was noted)."""
+    return slot_after(cron, time_zone, moment - timedelta(minutes=1)) == moment.astimezone(UTC)
+
+
+def next_slot(schedule: RestartSchedule, after: datetime) -> datetime:
+    """The first restart slot strictly after `after`, in UTC (see `slot_after`)."""
+    return slot_after(schedule.cron, schedule.time_zone, after)
+
+
 def is_slot(schedule: RestartSchedule, moment: datetime) -> bool:
-    """Whether `moment` is a slot of this schedule (it may have changed since it was noted)."""
-    return next_slot(schedule, moment - timedelta(minutes=1)) == moment.astimezone(UTC)
+    return is_slot_of(schedule.cron, schedule.time_zone, moment)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ calls `plan`, and performs the plan. Everything that decides lives here, so each
 table-driven test without a cluster; running `plan` on what its own plan produced must give
 a plan that changes nothing (see the tests' "reconcile twice").
 
-A plan that writes children describes the status as it was *before* those writes: the status
-to report depends on what the API server answers (a new Service's clusterIP, a StatefulSet's
-bumped generation), so the reconciler applies the writes, gathers the answers and asks again.
+A plan that writes children describes the status as it was *before* those writes (it depends
+on the API server's answers), so the reconciler applies the writes, gathers and asks again.
+A server held for a restore (`backups.hold`) is planned as if spec.stopped were true.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from craftplane.contracts.events import Event, EventType, state_key
 from craftplane.contracts.names import FINALIZER
 from craftplane.contracts.status import Phase, Players
 from craftplane_operator.allowlist_sync import SyncOutcome
+from craftplane_operator.backups.hold import describe, held, hold_reason
 from craftplane_operator.builders import build_children, existing_password
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.naming import (
@@ -108,10 +109,8 @@ class Gathered:
     def ping_reach(self) -> dict[str, bool]:
         return {"in_cluster": self.ping_in_cluster, "annotation": self.ping_target_annotation}
 
-    # The API server's refusal of the volume resize the previous plan asked for (403/422).
-    volume_refusal: str | None = None
-    # The API server's refusals of the child applies the previous plan asked for (4xx).
-    refusals: tuple[ApplyRefusal, ...] = ()
+    volume_refusal: str | None = None  # the API server's 403/422 to the last plan's resize
+    refusals: tuple[ApplyRefusal, ...] = ()  # its 4xx answers to the last plan's applies
     countdown: CountdownView | None = None  # the announcement running or run for the server
     allowlist: SyncOutcome | None = None  # the last allowlist sync's outcome
     # Why the server's placement profile did not resolve (the spec then holds its scheduling).
@@ -143,9 +142,8 @@ class StatusPlan:
     kube_events: tuple[KubeEvent, ...]
     transition: Transition | None
     phase: Phase
-    # The phase event to publish, None when the last one published says the same. Its id
-    # holds the CR's resourceVersion, so after a status write the reconciler builds it again
-    # from the written body; the decision rests on the revision-free state key.
+    # The phase event to publish, None when the last one published says the same. Its id holds
+    # the resourceVersion (rebuilt after a status write); the decision rests on the state key.
     phase_event: Event | None
     ping: Target | None
 
@@ -210,6 +208,8 @@ def plan(seen: Gathered) -> Plan:
     # Only what this server controls is read, applied or reported on.
     guarded = guard(server.uid, seen.children, seen.refusals)
     live = guarded.live
+    pvc, sts = live.get("PersistentVolumeClaim"), live.get("StatefulSet")
+    server = held(server, hold_reason(body, pvc, sts))
     resize, problem = plan_resize(
         server.spec.storage, live.get("PersistentVolumeClaim"), seen.volume_refusal
     )
@@ -220,7 +220,7 @@ def plan(seen: Gathered) -> Plan:
         pvc=live.get("PersistentVolumeClaim"),
         service=live.get("Service"),
     )
-    derived = derive(observed, seen.now)
+    derived = describe(derive(observed, seen.now), server)
     if problem is not None:
         derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
     unplaced = seen.placement_problem

@@ -8,6 +8,7 @@ import socket
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from craftplane.contracts.quantity import InvalidQuantity, parse_quantity
 from craftplane.rcon import Reach
 from craftplane.startup import NATS_SCHEMES, url_errors
 from craftplane_operator.placement import Placement
@@ -76,6 +77,30 @@ class OperatorSettings(BaseSettings):
             "binding: a new policy can be named, and a deleted one is refused, within this"
         ),
     )
+    # The backup Jobs (copy, restore, prune): their image must hold /bin/sh and restic 0.14+.
+    backup_image: str = Field(
+        default="docker.io/restic/restic:0.14.0",
+        description="image of the backup, restore and prune Jobs (/bin/sh and restic)",
+    )
+    backup_cpu_request: str = "100m"
+    backup_memory_request: str = "256Mi"
+    backup_cpu_limit: str = "250m"
+    backup_memory_limit: str = "512Mi"
+    backup_deadline_seconds: int = Field(
+        default=6 * 3600,
+        description="activeDeadlineSeconds of a backup, restore or prune Job",
+    )
+    backup_progress_seconds: float = Field(
+        default=5.0, description="how often a running Job's log is read for its progress"
+    )
+    backup_verify_deadline_seconds: int = Field(
+        default=600,
+        description="how long a verification's scratch server has to restore and reach Running",
+    )
+    restore_start_deadline_seconds: int = Field(
+        default=900, description="how long a restored server has to reach Running again"
+    )
+    backup_workers: int = 4
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -95,4 +120,36 @@ def startup_errors(settings: OperatorSettings) -> list[str]:
     if settings.policy_binding_seconds <= 0:
         # A zero period would list every policy in a tight loop.
         errors.append("CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS must be greater than 0")
+    return errors + backup_errors(settings)
+
+
+def backup_errors(settings: OperatorSettings) -> list[str]:
+    """The backup Jobs' settings: a bad one would only fail when the first backup runs."""
+    errors = []
+    image = settings.backup_image
+    if not image or any(c.isspace() for c in image):
+        errors.append("CRAFTPLANE_OPERATOR_BACKUP_IMAGE must be one image reference")
+    amounts = {}
+    for field in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
+        value = getattr(settings, f"backup_{field}")
+        try:
+            amounts[field] = parse_quantity(value)
+        except InvalidQuantity:
+            errors.append(f"CRAFTPLANE_OPERATOR_BACKUP_{field.upper()} is not a quantity: {value}")
+    for resource in ("cpu", "memory"):
+        request, limit = amounts.get(f"{resource}_request"), amounts.get(f"{resource}_limit")
+        if request is not None and limit is not None and request > limit:
+            errors.append(
+                f"CRAFTPLANE_OPERATOR_BACKUP_{resource.upper()}_REQUEST must not exceed "
+                f"CRAFTPLANE_OPERATOR_BACKUP_{resource.upper()}_LIMIT"
+            )
+    for field in (
+        "backup_deadline_seconds",
+        "backup_progress_seconds",
+        "backup_verify_deadline_seconds",
+        "restore_start_deadline_seconds",
+        "backup_workers",
+    ):
+        if getattr(settings, field) <= 0:
+            errors.append(f"CRAFTPLANE_OPERATOR_{field.upper()} must be greater than 0")
     return errors

@@ -18,6 +18,9 @@ Obj = dict[str, Any]
 class ObjectStore:
     def __init__(self) -> None:
         self._objects: dict[tuple[str, str, str], Obj] = {}
+        # Names by (kind, namespace), for the few readers that look at all of a kind there
+        # (the backups and restores of a server, the Jobs sharing a repository).
+        self._names: dict[tuple[str, str], set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -36,9 +39,18 @@ class ObjectStore:
         if current is not None and _older(body, current):
             return  # a late watch event must not replace what a newer write returned
         self._objects[key] = _slim(body)
+        self._names.setdefault((key[0], key[1]), set()).add(key[2])
 
     def drop(self, kind: str, namespace: str, name: str) -> None:
         self._objects.pop(self._key(kind, namespace, name), None)
+        names = self._names.get((kind, namespace))
+        if names is not None:
+            names.discard(name)
+
+    def of_kind(self, kind: str, namespace: str) -> list[Obj]:
+        """Every stored object of `kind` in `namespace`, by name."""
+        names = sorted(self._names.get((kind, namespace), ()))
+        return [self._objects[kind, namespace, name] for name in names]
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         return self._objects.get(self._key(kind, namespace, name))

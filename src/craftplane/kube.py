@@ -38,6 +38,7 @@ _CORE = {
 }
 _GROUPED = {
     "StatefulSet": ("apps/v1", "statefulsets"),
+    "Job": ("batch/v1", "jobs"),
     "Lease": ("coordination.k8s.io/v1", "leases"),
     "MinecraftServer": ("craftplane.io/v1alpha1", "minecraftservers"),
     "MinecraftBackup": ("craftplane.io/v1alpha1", "minecraftbackups"),
@@ -316,9 +317,26 @@ class KubeClient:
             "PUT", path_for(obj["kind"], meta.get("namespace"), meta["name"]), body=obj
         )
 
-    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+    async def pod_log_tail(
+        self, namespace: str, pod: str, *, lines: int, container: str | None = None
+    ) -> list[str]:
+        """The last `lines` lines of a pod's log (not followed); KubeError when refused."""
+        params = {"tailLines": str(lines)}
+        if container:
+            params["container"] = container
+        path = pod_log_path(namespace, pod)
+        async with self.open_lines(path, params, read_timeout=30) as stream:
+            return [line async for line in stream]
+
+    async def delete(
+        self, kind: str, namespace: str | None, name: str, *, propagation: str | None = None
+    ) -> bool:
+        """Delete an object; False when it was already gone. `propagation` (Background,
+        Foreground, Orphan) says what happens to its dependents: a Job deleted without it
+        leaves its pods behind."""
+        body = {"propagationPolicy": propagation} if propagation else None
         try:
-            await self.request("DELETE", path_for(kind, namespace, name))
+            await self.request("DELETE", path_for(kind, namespace, name), body=body)
         except KubeError as exc:
             if exc.not_found:
                 return False

@@ -24,6 +24,8 @@ class ServerContext:
     generation: int
     spec: MinecraftServerSpec
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # Why the server is held stopped for a restore (spec.stopped then reads true), or None.
+    held: str | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ServerContext:

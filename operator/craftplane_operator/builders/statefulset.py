@@ -182,7 +182,7 @@ def _pod_spec(server: ServerContext) -> dict[str, Any]:
     return pod
 
 
-def _volume_claim_template(server: ServerContext) -> dict[str, Any]:
+def volume_claim_template(server: ServerContext) -> dict[str, Any]:
     storage = server.spec.storage
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
@@ -227,7 +227,7 @@ def build_statefulset(server: ServerContext, config_hash: str) -> dict[str, Any]
                 },
                 "spec": _pod_spec(server),
             },
-            "volumeClaimTemplates": [_volume_claim_template(server)],
+            "volumeClaimTemplates": [volume_claim_template(server)],
             "persistentVolumeClaimRetentionPolicy": {
                 "whenDeleted": retention,
                 # Stopping scales to 0; the world must survive that.
