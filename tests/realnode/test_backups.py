@@ -138,7 +138,9 @@ async def test_a_backup_of_a_running_server_is_its_flushed_world_and_saving_resu
 
     def paused() -> dict[str, Any] | None:
         status = _status(kubectl, "minecraftbackup", "saved-one", ns)
-        return status if status.get("savesPaused") or status.get("phase") == "Completed" else None
+        # "Copying" with saves paused: save-off and save-all flush answered, the Job created.
+        copying = status.get("savesPaused") and status.get("reason") == "Copying"
+        return status if copying or status.get("phase") == "Completed" else None
 
     seen = wait_for(paused, timeout=120, interval=0.2, what="save-off and save-all flush done")
     assert seen.get("phase") != "Completed", "the copy ended before the test saw saves paused"
@@ -209,7 +211,7 @@ async def test_restores_into_the_same_and_a_new_server_bring_back_the_backed_up_
         f"/api/v1/backups/{backup}/restore", json={}, headers=real_tenant.headers
     )
     assert answer.status_code == 202, answer.text
-    restore = answer.json()["name"]
+    restore = answer.json()["restore"]["name"]
     assert _wait_restore(kubectl, ns, restore)["phase"] == "Completed"
     await asyncio.to_thread(wait_phase, kubectl, ns, "homeworld", "Running", START_TIMEOUT)
     blocks = await _blocks(game_of(kubectl, ns, "homeworld"), "4,70,4", "8,70,8")
