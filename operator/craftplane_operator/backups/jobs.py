@@ -154,6 +154,11 @@ class JobShape:
     placement: Obj = field(default_factory=dict)
 
 
+def lock_host(server: str) -> str:
+    """The pod hostname of every backup Job of a server (a DNS label: server names are <= 52)."""
+    return f"{server}-backup"
+
+
 def build_job(shape: JobShape, config: JobConfig) -> Obj:
     labels = job_labels(shape.server, shape.component)
     owner = shape.owner
@@ -173,6 +178,10 @@ def build_job(shape: JobShape, config: JobConfig) -> Obj:
         claim = {"claimName": pvc_name(shape.server), "readOnly": shape.read_only}
         volumes.insert(0, {"name": DATA_VOLUME, "persistentVolumeClaim": claim})
     pod: Obj = {
+        # restic names its locks after the host: with one name per server, the next Job of a
+        # server sees a killed Job's lock as its own dead process's and `restic unlock` frees
+        # it, instead of the repository staying locked for 30 minutes.
+        "hostname": lock_host(shape.server),
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,

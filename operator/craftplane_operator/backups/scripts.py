@@ -87,6 +87,11 @@ run() {{
     sleep {LOCK_WAIT_SECONDS}
   done
 }}
+unlock_stale() {{
+  # Only stale locks (this host's dead processes, or older than 30 minutes): a killed Job
+  # of this server leaves one that would refuse every exclusive command (prune, check).
+  restic unlock 2>> "$err" || true
+}}
 """
 
 
@@ -110,6 +115,7 @@ if ! restic cat config > /dev/null 2> "$try"; then
   echo "no repository at $RESTIC_REPOSITORY yet: initialising it" >&2
   run restic init
 fi
+unlock_stale
 cd {_q(data)}
 : > "$out"
 run {quoted(args)}
@@ -120,6 +126,7 @@ grep '"message_type":"summary"' "$out" | tail -n 1 > {_q(paths.termination)}
 def forget_script(snapshot: str, paths: Paths = POD) -> str:
     """Forget one snapshot and prune what only it used (a deleted MinecraftBackup)."""
     return f"""{_prelude(paths)}
+unlock_stale
 run restic forget {_q(snapshot)} --prune
 printf '{{"message_type":"forgotten","snapshot_id":"%s"}}\\n' {_q(snapshot)} > {_q(paths.termination)}
 """
@@ -145,6 +152,7 @@ def retention_script(host: str, server_uid: str, retention: Retention, paths: Pa
     select = f"--host {_q(host)} --tag {_q(tags)}"
     keep = " ".join(_q(a) for a in retention_args(retention))
     return f"""{_prelude(paths)}
+unlock_stale
 run restic forget {select} {keep} --prune
 : > "$out"
 run restic snapshots --json {select}
@@ -199,6 +207,7 @@ def restore_script(snapshot: str, paths: Paths = POD) -> str:
     stage, previous, marker = f"{data}/{STAGE}", f"{data}/{PREVIOUS}", f"{data}/{SWAP_MARKER}"
     return f"""{_prelude(paths)}
 {_swap(paths)}
+unlock_stale
 mkdir -p {_q(stage)}
 run restic stats {snap} --json --mode restore-size
 total=$(sed -n 's/.*"total_size":\\([0-9]*\\).*/\\1/p' "$out" | tail -n 1)

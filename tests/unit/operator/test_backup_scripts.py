@@ -100,7 +100,7 @@ def test_a_missing_repository_is_initialised_first(tmp_path: Path, fake_restic: 
     )
     assert done.returncode == 0, done.stderr
     calls = (fake_restic / "calls").read_text().splitlines()
-    assert calls[0] == "cat config" and calls[1] == "init" and calls[2].startswith("backup ")
+    assert calls[:3] == ["cat config", "init", "unlock"] and calls[3].startswith("backup ")
 
 
 def test_a_locked_repository_is_waited_for(tmp_path: Path, fake_restic: Path) -> None:
@@ -284,3 +284,17 @@ def test_retention_keeps_the_newest_and_lists_them(
     assert remaining == {*ids[1:], manual}, "manual backups are never forgotten by retention"
     forget = run(scripts.forget_script(manual, paths(tmp_path)), tmp_path, env=repository)
     assert forget.returncode == 0, forget.stderr
+
+
+def test_every_job_of_a_server_has_one_lock_host_and_frees_stale_locks_first() -> None:
+    from craftplane_operator.backups.jobs import lock_host
+
+    assert lock_host("alpha") == "alpha-backup"
+    for script in (
+        scripts.copy_script("s", "u", BackupTrigger.MANUAL),
+        scripts.forget_script("abc123"),
+        scripts.retention_script("s", "u", Retention(keep_last=3)),
+        scripts.restore_script("abc123"),
+    ):
+        body = script.split("unlock_stale() {", 1)[1]
+        assert "\nunlock_stale\n" in body, script
