@@ -302,7 +302,11 @@ def _starting(seen: RestoreSeen) -> Step:
         )
     spec = seen.server.spec
     stopped = spec is not None and spec.stopped
-    if stopped or o.status(body).get("phase") == Phase.RUNNING.value:
+    since = _finished_at(seen)
+    # Running on the restored world: a pod whose process started after the restore.
+    pod = seen.server.pod
+    restarted = o.pod_ready(pod) and (since is None or o.restarted_since(pod, since))
+    if stopped or (o.status(body).get("phase") == Phase.RUNNING.value and restarted):
         how = "stays stopped (spec.stopped)" if stopped else "is Running again"
         message = f"world restored; server {server} {how}"
         desired = {
@@ -317,7 +321,6 @@ def _starting(seen: RestoreSeen) -> Step:
             *unhold,
             *record_both(seen.restore, body, False, "RestoreCompleted", message),
         )
-    since = _finished_at(seen)
     deadline = seen.config.restore_start_deadline
     if since is not None and seen.now - since > deadline:
         detail = o.status(body).get("message") or o.status(body).get("phase") or "no status"

@@ -226,7 +226,12 @@ def test_starting_completes_when_the_server_runs_again() -> None:
         seen(starting, ServerView(server_body(status={"phase": "Starting"})), job=done)
     )
     assert not_yet.actions == () and not_yet.requeue_after
-    running = ServerView(server_body(status={"phase": "Running"}), server_pod())
+    before = ServerView(server_body(status={"phase": "Running"}), server_pod())
+    stale = plan_restore(seen(starting, before, job=done))
+    assert stale.actions == (), "a pod older than the restore is not the restored world"
+    running = ServerView(
+        server_body(status={"phase": "Running"}), server_pod(started=ago(seconds=-30))
+    )
     step = plan_restore(seen(starting, running, job=done))
     assert own_status(step)["phase"] == "Completed"
     completed = restore_body({"phase": "Completed"})
