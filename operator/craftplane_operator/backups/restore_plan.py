@@ -205,17 +205,28 @@ def restore_pvc(seen: RestoreSeen) -> dict[str, Any]:
     else:
         assert seen.server.body is not None
         spec = volume_claim_template(ServerContext.from_body(seen.server.body))["spec"]
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {
-            "name": pvc_name(server),
-            "namespace": namespace,
-            "labels": names.standard_labels(server),
-            "annotations": {RESTORED_FROM_ANNOTATION: backup},
-        },
-        "spec": spec,
+    meta: dict[str, Any] = {
+        "name": pvc_name(server),
+        "namespace": namespace,
+        "labels": names.standard_labels(server),
+        "annotations": {RESTORED_FROM_ANNOTATION: backup},
     }
+    server_spec = seen.server.spec
+    if server_spec is not None and not server_spec.storage.retain_on_delete:
+        # The StatefulSet takes a claim only for a replica it runs: one that never started
+        # (a failed first restore) would otherwise outlive its server.
+        body = seen.server.body or {}
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": names.API_VERSION,
+                "kind": names.KIND,
+                "name": server,
+                "uid": o.meta(body).get("uid"),
+                "controller": False,
+                "blockOwnerDeletion": False,
+            }
+        ]
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
 
 
 def _restoring(seen: RestoreSeen) -> Step:

@@ -89,8 +89,16 @@ class FakeKube:
         found = self.objects.get((kind, namespace or "", name))
         return copy.deepcopy(found) if found else None
 
-    async def list_objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        return [copy.deepcopy(o) for (k, ns, _), o in self.objects.items() if k == kind]
+    async def list_objects(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        wanted = dict(s.split("=", 1) for s in (label_selector or "").split(",") if s)
+        return [
+            copy.deepcopy(o)
+            for (k, _, _), o in self.objects.items()
+            if k == kind
+            and all((o["metadata"].get("labels") or {}).get(a) == b for a, b in wanted.items())
+        ]
 
     async def merge_patch(
         self, kind: str, namespace: str, name: str, patch: dict[str, Any], *, subresource: str = ""
@@ -276,6 +284,19 @@ async def test_a_running_server_is_backed_up_consistently_and_saves_resume() -> 
     before = len(harness.writes())
     await harness.controller.reconcile(key)
     assert harness.writes()[before:] == [], "settled: nothing more to do"
+
+
+async def test_a_job_outcome_ahead_of_its_pod_in_the_store_is_read_from_the_api() -> None:
+    harness = Harness()
+    running_cluster(harness)
+    harness.put(backup_body(running_status(savesPaused=True)))
+    key = f"MinecraftBackup/{NAMESPACE}/{BACKUP}"
+    await harness.controller.reconcile(key)
+    complete(harness, f"{BACKUP}-copy")
+    harness.store.drop("Pod", NAMESPACE, f"{BACKUP}-copy-x1y2z")  # its event not there yet
+    await harness.controller.reconcile(key)
+    status = harness.kube.body("MinecraftBackup", BACKUP)["status"]
+    assert (status["phase"], status["snapshotId"]) == ("Completed", "65ecbb4b")
 
 
 async def test_a_running_copy_reports_its_progress_from_the_pod_log() -> None:
