@@ -109,6 +109,7 @@ def _failed(seen: BackupSeen, reason: str, message: str) -> Step:
         "phase": BackupPhase.FAILED.value,
         "reason": reason,
         "message": o.shorten(message, 4000),
+        "trigger": o.status(seen.backup).get("trigger") or trigger_of(seen.backup).value,
         "completedAt": o.rfc3339(seen.now),
     }
     events = record_both(
@@ -143,7 +144,8 @@ def _pending(seen: BackupSeen) -> Step:
         message = f"server {server} has no world volume yet: it never started"
         return _failed(seen, "NoWorld", message)
     ready = o.pod_ready(view.pod)
-    if o.pod_alive(view.pod) and not ready:
+    # A pod still terminating is a server still saving on its way out: not stopped yet.
+    if view.pod is not None and not ready:
         created = o.parse_time(o.meta(seen.backup).get("creationTimestamp"))
         if created is not None and seen.now - created > SETTLE_DEADLINE:
             message = f"server {server} was neither Running nor stopped for {SETTLE_DEADLINE}"
@@ -194,6 +196,11 @@ def _running(seen: BackupSeen) -> Step:
         stuck = o.job_stuck(view.pod, seen.now)
         if stuck is not None:
             return _failed(seen, "CopyNotStarted", f"the copy Job's pod cannot start: {stuck}")
+        changed_world = _world_changed(seen)
+        if changed_world is not None:
+            stop = Delete("Job", o.meta(view.job)["namespace"], o.meta(view.job)["name"])
+            failed = _failed(seen, "WorldChanged", changed_world)
+            return Step((*failed.actions, stop))
         progress = o.progress_of(view.log)
         actions = _patch(seen, {"progress": progress}) if progress else ()
         return wait(seen.config.progress_seconds, *actions)
@@ -205,6 +212,22 @@ def _running(seen: BackupSeen) -> Step:
         return _completed(seen, summary)
     detail = outcome.termination or _log_tail(view) or "(no log)"
     return _failed(seen, outcome.reason, f"{outcome.message}: {detail}")
+
+
+def _world_changed(seen: BackupSeen) -> str | None:
+    """Why the world being copied may have changed under the copy: another server process
+    than the one told save-off, or a server started during the copy of its stopped world."""
+    status, pod = o.status(seen.backup), seen.server.pod
+    if status.get("savesPaused") is True:
+        if o.restarted_since(pod, o.parse_time(status.get("startedAt"))):
+            return (
+                "the server stopped or restarted during the copy, saving its world meanwhile: "
+                "the copy would not be consistent (back up again)"
+            )
+        return None
+    if pod is not None:
+        return "the server started during the copy of its stopped world (back up again)"
+    return None
 
 
 def _start_copy(seen: BackupSeen) -> Step:
@@ -240,11 +263,13 @@ def _start_copy(seen: BackupSeen) -> Step:
         pause = Rcon(namespace, server, ("save-off", "save-all flush"), "save-off")
         paused_copy = {"reason": "Copying", "message": "copying the world (saves paused)"}
         return Step((pause, Create(job, "copy"), *_patch(seen, paused_copy)))
-    if o.pod_alive(pod):
-        return wait(
-            WAIT_SECONDS,
-            *_patch(seen, {"message": f"waiting for server {server} to be Running or stopped"}),
-        )
+    if pod is not None:  # starting, or still saving on its way out
+        started = o.parse_time(status.get("startedAt")) or seen.now
+        if seen.now - started > SETTLE_DEADLINE:
+            message = f"server {server} was neither Running nor stopped for {SETTLE_DEADLINE}"
+            return _failed(seen, "ServerNotReady", message)
+        waiting = {"message": f"waiting for server {server} to be Running or stopped"}
+        return wait(WAIT_SECONDS, *_patch(seen, waiting))
     actions: tuple[Action, ...] = ()
     if paused:
         message = "the server stopped before the copy began: its stopped world is copied"
