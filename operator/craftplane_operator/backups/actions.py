@@ -116,3 +116,10 @@ def record_both(
     return own, Record(
         server, warning, reason, f"{body['kind']} {body['metadata']['name']}: {message}"
     )
+
+
+def finalizers_patch(body: Mapping[str, Any], finalizers: list[str]) -> PatchObject:
+    """Set the finalizers, only on the version of `body` read (a conflict re-reads)."""
+    meta = body["metadata"]
+    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
+    return PatchObject(body["kind"], meta["namespace"], meta["name"], patch)

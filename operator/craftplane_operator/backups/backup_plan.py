@@ -25,29 +25,28 @@ from craftplane_operator.backups.actions import (
     Action,
     Create,
     Delete,
-    PatchObject,
     PatchStatus,
     Rcon,
     Record,
     Step,
     changed,
+    finalizers_patch,
     record_both,
     status_step,
     wait,
 )
-from craftplane_operator.backups.jobs import copy_job, forget_job, scheduling
+from craftplane_operator.backups.deletion import plan_deletion
+from craftplane_operator.backups.jobs import copy_job, scheduling
 from craftplane_operator.backups.names import (
-    PRUNED_ANNOTATION,
     SUFFIX_COPY,
-    SUFFIX_FORGET,
     job_name,
 )
 from craftplane_operator.backups.queueing import ahead_of, repository_busy
 from craftplane_operator.backups.retention import plan_retention
-from craftplane_operator.backups.seen import BackupSeen, JobView
+from craftplane_operator.backups.saves import RETRY_SECONDS, log_tail, resume_saves
+from craftplane_operator.backups.seen import BackupSeen
 from craftplane_operator.backups.verify import plan_verification
 
-RETRY_SECONDS: Final = 10.0
 WAIT_SECONDS: Final = 10.0
 # How long save-off may keep failing on a running server before the backup gives up.
 PAUSE_DEADLINE: Final = timedelta(minutes=2)
@@ -62,7 +61,7 @@ def plan_backup(seen: BackupSeen) -> Step:
         return plan_deletion(seen)
     finalizers = list(o.meta(backup).get("finalizers") or [])
     if BACKUP_FINALIZER not in finalizers:
-        return Step((_finalizers(backup, [*finalizers, BACKUP_FINALIZER]),))
+        return Step((finalizers_patch(backup, [*finalizers, BACKUP_FINALIZER]),))
     phase = o.status(backup).get("phase")
     if phase in PENDING_PHASES:
         return _pending(seen)
@@ -77,12 +76,6 @@ def plan_backup(seen: BackupSeen) -> Step:
 def _ids(seen: BackupSeen) -> tuple[str, str, str]:
     meta, spec = o.meta(seen.backup), seen.backup.get("spec") or {}
     return meta["namespace"], meta["name"], str(spec.get("server") or "")
-
-
-def _finalizers(backup: Any, finalizers: list[str]) -> PatchObject:
-    meta = o.meta(backup)
-    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
-    return PatchObject(BACKUP_KIND, meta["namespace"], meta["name"], patch)
 
 
 def _patch(seen: BackupSeen, desired: dict[str, Any]) -> tuple[Action, ...]:
@@ -109,16 +102,13 @@ def _failed(seen: BackupSeen, reason: str, message: str) -> Step:
         "phase": BackupPhase.FAILED.value,
         "reason": reason,
         "message": o.shorten(message, 4000),
+        "trigger": o.status(seen.backup).get("trigger") or trigger_of(seen.backup).value,
         "completedAt": o.rfc3339(seen.now),
     }
     events = record_both(
         seen.backup, seen.server.body, True, "BackupFailed", f"{reason}: {message}"
     )
     return status_step(seen.backup, desired, *events)
-
-
-def _log_tail(view: JobView) -> str:
-    return "\n".join(view.log or ())
 
 
 # -- Pending ------------------------------------------------------------------------------------
@@ -143,7 +133,8 @@ def _pending(seen: BackupSeen) -> Step:
         message = f"server {server} has no world volume yet: it never started"
         return _failed(seen, "NoWorld", message)
     ready = o.pod_ready(view.pod)
-    if o.pod_alive(view.pod) and not ready:
+    # A pod still terminating is a server still saving on its way out: not stopped yet.
+    if view.pod is not None and not ready:
         created = o.parse_time(o.meta(seen.backup).get("creationTimestamp"))
         if created is not None and seen.now - created > SETTLE_DEADLINE:
             message = f"server {server} was neither Running nor stopped for {SETTLE_DEADLINE}"
@@ -194,17 +185,38 @@ def _running(seen: BackupSeen) -> Step:
         stuck = o.job_stuck(view.pod, seen.now)
         if stuck is not None:
             return _failed(seen, "CopyNotStarted", f"the copy Job's pod cannot start: {stuck}")
+        changed_world = _world_changed(seen)
+        if changed_world is not None:
+            stop = Delete("Job", o.meta(view.job)["namespace"], o.meta(view.job)["name"])
+            failed = _failed(seen, "WorldChanged", changed_world)
+            return Step((*failed.actions, stop))
         progress = o.progress_of(view.log)
         actions = _patch(seen, {"progress": progress}) if progress else ()
         return wait(seen.config.progress_seconds, *actions)
     if outcome.succeeded:
         summary = o.summary_of(outcome.termination)
         if summary is None:
-            detail = outcome.termination or _log_tail(view)
+            detail = outcome.termination or log_tail(view)
             return _failed(seen, "CopyFailed", f"the copy ended without restic's summary: {detail}")
         return _completed(seen, summary)
-    detail = outcome.termination or _log_tail(view) or "(no log)"
+    detail = outcome.termination or log_tail(view) or "(no log)"
     return _failed(seen, outcome.reason, f"{outcome.message}: {detail}")
+
+
+def _world_changed(seen: BackupSeen) -> str | None:
+    """Why the world being copied may have changed under the copy: another server process
+    than the one told save-off, or a server started during the copy of its stopped world."""
+    status, pod = o.status(seen.backup), seen.server.pod
+    if status.get("savesPaused") is True:
+        if o.restarted_since(pod, o.parse_time(status.get("startedAt"))):
+            return (
+                "the server stopped or restarted during the copy, saving its world meanwhile: "
+                "the copy would not be consistent (back up again)"
+            )
+        return None
+    if pod is not None:
+        return "the server started during the copy of its stopped world (back up again)"
+    return None
 
 
 def _start_copy(seen: BackupSeen) -> Step:
@@ -240,11 +252,13 @@ def _start_copy(seen: BackupSeen) -> Step:
         pause = Rcon(namespace, server, ("save-off", "save-all flush"), "save-off")
         paused_copy = {"reason": "Copying", "message": "copying the world (saves paused)"}
         return Step((pause, Create(job, "copy"), *_patch(seen, paused_copy)))
-    if o.pod_alive(pod):
-        return wait(
-            WAIT_SECONDS,
-            *_patch(seen, {"message": f"waiting for server {server} to be Running or stopped"}),
-        )
+    if pod is not None:  # starting, or still saving on its way out
+        started = o.parse_time(status.get("startedAt")) or seen.now
+        if seen.now - started > SETTLE_DEADLINE:
+            message = f"server {server} was neither Running nor stopped for {SETTLE_DEADLINE}"
+            return _failed(seen, "ServerNotReady", message)
+        waiting = {"message": f"waiting for server {server} to be Running or stopped"}
+        return wait(WAIT_SECONDS, *_patch(seen, waiting))
     actions: tuple[Action, ...] = ()
     if paused:
         message = "the server stopped before the copy began: its stopped world is copied"
@@ -296,34 +310,6 @@ def _completed(seen: BackupSeen, summary: o.Summary) -> Step:
 # -- Completed, Failed --------------------------------------------------------------------------
 
 
-def resume_saves(seen: BackupSeen) -> Step | None:
-    """save-on for a backup whose status still says savesPaused (a terminal or deleted one)."""
-    namespace, name, server = _ids(seen)
-    status = o.status(seen.backup)
-    if status.get("savesPaused") is not True:
-        return None
-    body, pod = seen.server.body, seen.server.pod
-    if body is None or o.restarted_since(pod, o.parse_time(status.get("startedAt"))):
-        message = (
-            "saves are on again: the server's process stopped or restarted since save-off, "
-            "and a new process saves as usual"
-        )
-        return status_step(
-            seen.backup,
-            {"savesPaused": False},
-            *record_both(seen.backup, body, False, "SavesResumed", message),
-        )
-    failure = seen.failures.get("save-on")
-    if failure is not None:
-        since = (seen.now - failure.last).total_seconds()
-        if since < RETRY_SECONDS:
-            return wait(RETRY_SECONDS - since)
-    resume = Rcon(namespace, server, ("save-on",), "save-on")
-    done = PatchStatus(BACKUP_KIND, namespace, name, {"savesPaused": False})
-    message = "save-on: the server saves its world again"
-    return Step((resume, done, *record_both(seen.backup, body, False, "SavesResumed", message)))
-
-
 def _settle(seen: BackupSeen) -> Step:
     resumed = resume_saves(seen)
     if resumed is not None:
@@ -332,60 +318,3 @@ def _settle(seen: BackupSeen) -> Step:
     if seen.copy.job is not None:
         return Step((Delete("Job", namespace, o.meta(seen.copy.job)["name"]),))
     return plan_retention(seen) or plan_verification(seen) or Step()
-
-
-# -- deletion -----------------------------------------------------------------------------------
-
-
-def _release(seen: BackupSeen, *before: Action) -> Step:
-    backup = seen.backup
-    finalizers = [f for f in o.meta(backup).get("finalizers") or [] if f != BACKUP_FINALIZER]
-    return Step((*before, _finalizers(backup, finalizers)))
-
-
-def plan_deletion(seen: BackupSeen) -> Step:
-    """Forget the snapshot (unless retention did), then let the backup go."""
-    backup = seen.backup
-    if BACKUP_FINALIZER not in (o.meta(backup).get("finalizers") or []):
-        return Step()
-    resumed = resume_saves(seen)
-    if resumed is not None:
-        return resumed
-    namespace, name, server = _ids(seen)
-    for view in (seen.copy, seen.retention):
-        if view.job is not None and not o.deleting(view.job):
-            return Step((Delete("Job", namespace, o.meta(view.job)["name"]),))
-    snapshot = str(o.status(backup).get("snapshotId") or "")
-    forget = seen.forget
-    cleanup = (Delete("Job", namespace, o.meta(forget.job)["name"]),) if forget.job else ()
-    if not snapshot or o.annotations_of(backup).get(PRUNED_ANNOTATION) == "true":
-        return _release(seen, *cleanup)
-    body = seen.server.body
-    if seen.repository:
-        message = f"snapshot {snapshot} stays in the repository: {seen.repository}"
-        return _release(seen, *record_both(backup, body, True, "SnapshotKept", message))
-    if forget.job is None:
-        refused = seen.refusals.get("forget")
-        if refused is not None:
-            message = f"snapshot {snapshot} stays in the repository: the forget Job was refused: {refused}"
-            return _release(seen, *record_both(backup, body, True, "SnapshotKept", message))
-        if repository_busy(seen.repository_jobs, job_name(name, SUFFIX_FORGET), prune=True):
-            return wait(WAIT_SECONDS)
-        job = forget_job(backup, server, snapshot, seen.config.jobs)
-        message = f"forgetting snapshot {snapshot} (restic forget --prune)"
-        return Step((Create(job, "forget"), Record(backup, False, "ForgettingSnapshot", message)))
-    outcome = o.job_outcome(forget.job, forget.pod, "Forget")
-    stuck = o.job_stuck(forget.pod, seen.now) if outcome is None else None
-    if outcome is None and stuck is None:
-        return wait(WAIT_SECONDS)
-    if outcome is not None and outcome.succeeded:
-        message = f"snapshot {snapshot} forgotten and pruned from the repository"
-        return _release(
-            seen, *cleanup, *record_both(backup, body, False, "SnapshotForgotten", message)
-        )
-    if outcome is None:
-        detail = str(stuck)
-    else:
-        detail = f"{outcome.message}: {outcome.termination or _log_tail(forget)}"
-    message = f"snapshot {snapshot} stays in the repository: forgetting it failed: {detail}"
-    return _release(seen, *cleanup, *record_both(backup, body, True, "SnapshotKept", message))

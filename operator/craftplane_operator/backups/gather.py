@@ -128,6 +128,13 @@ class Gatherer:
         if owner_uid is not None and owners and owner_uid not in owners:
             raise ForeignJob(f"Job {name} belongs to an older object of the same name")
         pod = o.pods_of_job(self.store.of_kind("Pod", namespace), name)
+        if not o.job_active(job) and not o.terminated(pod):
+            # The Job's and its pod's watch events come on separate streams: the outcome is
+            # read from the pod as the API has it, not from a store a step behind.
+            pods = await self.kube.list_objects("Pod", namespace, label_selector=f"job-name={name}")
+            for found in pods:
+                self.store.put(found)
+            pod = o.pods_of_job(pods, name) or pod
         lines = self._log_lines(key, job, pod)
         log_tail = None
         if lines and pod is not None:

@@ -124,15 +124,16 @@ class Outcome:
     termination: str = ""  # the container's termination message
 
 
-def _terminated(pod: Obj | None) -> Mapping[str, Any]:
+def terminated(pod: Obj | None) -> Mapping[str, Any]:
+    """The Job container's terminated state ({} while it runs or without a pod)."""
     state = _container_status(pod, COPY_CONTAINER)
     return (state.get("state") or {}).get("terminated") or {}
 
 
 def job_outcome(job: Obj, pod: Obj | None, what: str) -> Outcome | None:
     """None while the Job runs; `what` names the work in reasons ("Copy" -> CopyFailed)."""
-    terminated = _terminated(pod)
-    termination = str(terminated.get("message") or "")
+    ended = terminated(pod)
+    termination = str(ended.get("message") or "")
     if _condition(job, "Complete") is not None:
         return Outcome(True, termination=termination)
     failed = _condition(job, "Failed")
@@ -141,8 +142,8 @@ def job_outcome(job: Obj, pod: Obj | None, what: str) -> Outcome | None:
     if failed.get("reason") == "DeadlineExceeded":
         limit = (job.get("spec") or {}).get("activeDeadlineSeconds")
         return Outcome(False, "DeadlineExceeded", f"the Job ran longer than {limit} s", termination)
-    code, signal = terminated.get("exitCode"), terminated.get("signal")
-    if terminated.get("reason") == "OOMKilled":
+    code, signal = ended.get("exitCode"), ended.get("signal")
+    if ended.get("reason") == "OOMKilled":
         message = (
             "killed for using more memory than its limit (CRAFTPLANE_OPERATOR_BACKUP_MEMORY_LIMIT)"
         )

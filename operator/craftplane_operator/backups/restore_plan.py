@@ -205,17 +205,28 @@ def restore_pvc(seen: RestoreSeen) -> dict[str, Any]:
     else:
         assert seen.server.body is not None
         spec = volume_claim_template(ServerContext.from_body(seen.server.body))["spec"]
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {
-            "name": pvc_name(server),
-            "namespace": namespace,
-            "labels": names.standard_labels(server),
-            "annotations": {RESTORED_FROM_ANNOTATION: backup},
-        },
-        "spec": spec,
+    meta: dict[str, Any] = {
+        "name": pvc_name(server),
+        "namespace": namespace,
+        "labels": names.standard_labels(server),
+        "annotations": {RESTORED_FROM_ANNOTATION: backup},
     }
+    server_spec = seen.server.spec
+    if server_spec is not None and not server_spec.storage.retain_on_delete:
+        # The StatefulSet takes a claim only for a replica it runs: one that never started
+        # (a failed first restore) would otherwise outlive its server.
+        body = seen.server.body or {}
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": names.API_VERSION,
+                "kind": names.KIND,
+                "name": server,
+                "uid": o.meta(body).get("uid"),
+                "controller": False,
+                "blockOwnerDeletion": False,
+            }
+        ]
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
 
 
 def _restoring(seen: RestoreSeen) -> Step:
@@ -302,7 +313,11 @@ def _starting(seen: RestoreSeen) -> Step:
         )
     spec = seen.server.spec
     stopped = spec is not None and spec.stopped
-    if stopped or o.status(body).get("phase") == Phase.RUNNING.value:
+    since = _finished_at(seen)
+    # Running on the restored world: a pod whose process started after the restore.
+    pod = seen.server.pod
+    restarted = o.pod_ready(pod) and (since is None or o.restarted_since(pod, since))
+    if stopped or (o.status(body).get("phase") == Phase.RUNNING.value and restarted):
         how = "stays stopped (spec.stopped)" if stopped else "is Running again"
         message = f"world restored; server {server} {how}"
         desired = {
@@ -317,7 +332,6 @@ def _starting(seen: RestoreSeen) -> Step:
             *unhold,
             *record_both(seen.restore, body, False, "RestoreCompleted", message),
         )
-    since = _finished_at(seen)
     deadline = seen.config.restore_start_deadline
     if since is not None and seen.now - since > deadline:
         detail = o.status(body).get("message") or o.status(body).get("phase") or "no status"

@@ -153,13 +153,12 @@ def _status_patch(seen: ServerSeen, desired: dict[str, Any]) -> tuple[Action, ..
 def _schedule(seen: ServerSeen, policy: BackupPolicy) -> ServerStep:
     server, now = seen.server, seen.now
     status = o.status(server)
+    cron, zone = policy.schedule, policy.time_zone
+    if cron is None:
+        return ServerStep(Step(_status_patch(seen, {"nextBackup": None})))
     desired: dict[str, Any] = {}
     if seen.players > 0 and status.get("playersSinceBackup") is not True:
         desired["playersSinceBackup"] = True
-    cron, zone = policy.schedule, policy.time_zone
-    if cron is None:
-        desired["nextBackup"] = None
-        return ServerStep(Step(_status_patch(seen, desired)))
     noted = o.parse_time(status.get("nextBackup"))
     if noted is None or not is_slot_of(cron, zone, noted):
         upcoming = slot_after(cron, zone, now)

@@ -245,7 +245,9 @@ def finished(
         "reason": "Completed" if ok else "Error",
         **pod,
     }
+    body = job(name, condition, reason="" if ok else "BackoffLimitExceeded")
+    if ok:
+        body["status"]["completionTime"] = ago(seconds=10)
     return JobView(
-        job(name, condition, reason="" if ok else "BackoffLimitExceeded"),
-        job_pod(name, terminated=terminated, phase="Succeeded" if ok else "Failed"),
+        body, job_pod(name, terminated=terminated, phase="Succeeded" if ok else "Failed")
     )

@@ -486,3 +486,42 @@ def test_a_backup_with_nothing_to_forget_goes_at_once(
 
 def test_a_backup_deleted_without_our_finalizer_is_left_alone() -> None:
     assert plan_backup(seen(backup_body(completed_status(), deleting=True, finalizers=[]))).settled
+
+
+def terminating_pod() -> dict[str, Any]:
+    pod = server_pod(ready=False)
+    pod["metadata"]["deletionTimestamp"] = ago(seconds=5)
+    return pod
+
+
+def test_a_server_still_saving_on_its_way_out_is_not_copied_yet() -> None:
+    stopping = ServerView(server_body({"stopped": True}), terminating_pod(), world())
+    step = plan_backup(seen(backup_body(), stopping))
+    assert only_status(step)["phase"] == "Pending" and step.requeue_after
+    running = plan_backup(seen(backup_body(running_status()), stopping))
+    assert not any(isinstance(a, Create) for a in running.actions)
+
+
+@pytest.mark.parametrize(
+    ("status", "server"),
+    [
+        (
+            running_status(savesPaused=True),
+            ServerView(server_body(), server_pod(started=ago(seconds=10)), world()),
+        ),
+        (running_status(savesPaused=True), ServerView(server_body(), terminating_pod(), world())),
+        (
+            running_status(),
+            ServerView(server_body(), server_pod(ready=False, started=ago(seconds=5)), world()),
+        ),
+    ],
+    ids=["restarted", "stopping", "started during a stopped copy"],
+)
+def test_a_world_that_changes_under_the_copy_fails_it(
+    status: dict[str, Any], server: ServerView
+) -> None:
+    view = JobView(job(COPY), job_pod(COPY), None)
+    step = plan_backup(seen(backup_body(status), server, copy=view))
+    patch = only_status(step)
+    assert (patch["phase"], patch["reason"]) == ("Failed", "WorldChanged")
+    assert step.actions[-1] == Delete("Job", "team-a", COPY)

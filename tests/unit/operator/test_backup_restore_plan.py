@@ -169,6 +169,14 @@ def test_a_server_without_a_world_volume_gets_one_like_its_claim_template() -> N
     assert pvc["metadata"]["annotations"] == {RESTORED_FROM_ANNOTATION: "survival-manual-1"}
     assert pvc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "craftplane-operator"
     assert pvc["spec"]["storageClassName"] == "local"
+    assert "ownerReferences" not in pvc["metadata"], "kept with the server's world (the default)"
+    spec = {"storage": {"retainOnDelete": False}}
+    disposable = ServerView(server_body(spec, annotations=HELD), None, None, None)
+    create_owned = plan_restore(seen(restoring, disposable)).actions[0]
+    assert isinstance(create_owned, Create)
+    (owner,) = create_owned.body["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("MinecraftServer", NAME, False)
+    assert create_owned.body["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
 
 
 def test_restore_progress_comes_from_the_scripts_status_lines() -> None:
@@ -226,7 +234,12 @@ def test_starting_completes_when_the_server_runs_again() -> None:
         seen(starting, ServerView(server_body(status={"phase": "Starting"})), job=done)
     )
     assert not_yet.actions == () and not_yet.requeue_after
-    running = ServerView(server_body(status={"phase": "Running"}), server_pod())
+    before = ServerView(server_body(status={"phase": "Running"}), server_pod())
+    stale = plan_restore(seen(starting, before, job=done))
+    assert stale.actions == (), "a pod older than the restore is not the restored world"
+    running = ServerView(
+        server_body(status={"phase": "Running"}), server_pod(started=ago(seconds=-30))
+    )
     step = plan_restore(seen(starting, running, job=done))
     assert own_status(step)["phase"] == "Completed"
     completed = restore_body({"phase": "Completed"})

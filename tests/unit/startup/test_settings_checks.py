@@ -86,6 +86,47 @@ def test_operator_settings_are_checked() -> None:
         ]
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"backup_image": "restic restic"},
+            "CRAFTPLANE_OPERATOR_BACKUP_IMAGE must be one image reference",
+        ),
+        ({"backup_image": ""}, "CRAFTPLANE_OPERATOR_BACKUP_IMAGE must be one image reference"),
+        (
+            {"backup_memory_limit": "lots"},
+            "CRAFTPLANE_OPERATOR_BACKUP_MEMORY_LIMIT is not a quantity: lots",
+        ),
+        (
+            {"backup_cpu_request": "2"},
+            "CRAFTPLANE_OPERATOR_BACKUP_CPU_REQUEST must not exceed CRAFTPLANE_OPERATOR_BACKUP_CPU_LIMIT",
+        ),
+        (
+            {"backup_deadline_seconds": 0},
+            "CRAFTPLANE_OPERATOR_BACKUP_DEADLINE_SECONDS must be greater than 0",
+        ),
+        (
+            {"backup_progress_seconds": 0},
+            "CRAFTPLANE_OPERATOR_BACKUP_PROGRESS_SECONDS must be greater than 0",
+        ),
+        (
+            {"backup_verify_deadline_seconds": -1},
+            "CRAFTPLANE_OPERATOR_BACKUP_VERIFY_DEADLINE_SECONDS must be greater than 0",
+        ),
+        ({"backup_workers": 0}, "CRAFTPLANE_OPERATOR_BACKUP_WORKERS must be greater than 0"),
+    ],
+)
+def test_bad_backup_settings_are_named(values: dict[str, object], expected: str) -> None:
+    assert operator_errors(OperatorSettings.model_validate(values)) == [expected]
+
+
+def test_the_backup_image_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert OperatorSettings().backup_image == "docker.io/restic/restic:0.14.0"
+    monkeypatch.setenv("CRAFTPLANE_OPERATOR_BACKUP_IMAGE", "localhost/craftplane/backup:0.14.0-abc")
+    assert OperatorSettings().backup_image == "localhost/craftplane/backup:0.14.0-abc"
+
+
 def _run(program: str, module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The real console script when the venv has it, else the module (same `main`)."""
     script = Path(sys.executable).parent / program
