@@ -127,6 +127,11 @@ async def database(platform: Platform) -> AsyncIterator[str]:
         yield dsn
 
 
+# The CRs too (apart: a cluster without the CRDs still shows its pods and events), so a failed
+# backup or restore test shows their phases.
+_NAMESPACE_KINDS = ("all,pvc,events", "mcs,minecraftbackups,minecraftrestores")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A failed cluster test reports what the cluster looked like, so a CI log says why."""
@@ -134,18 +139,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and call.when == "call":
         funcargs: dict[str, object] = getattr(item, "funcargs", {})
         kubectl, namespace = funcargs.get("kubectl"), funcargs.get("namespace")
+        tenant_namespace = getattr(funcargs.get("real_tenant"), "namespace", None)
+        if namespace is None and isinstance(tenant_namespace, str):
+            namespace = tenant_namespace
         if isinstance(kubectl, Kubectl):
             sections = [("nodes and node leases", ("get", "nodes,leases", "-A", "-o", "wide"))]
             if isinstance(namespace, str):
-                sections.append(
-                    (
-                        f"namespace {namespace}",
-                        ("get", "all,pvc,events", "-n", namespace, "-o", "wide"),
+                for kinds in _NAMESPACE_KINDS:
+                    sections.append(
+                        (f"namespace {namespace}", ("get", kinds, "-n", namespace, "-o", "wide"))
                     )
-                )
             for title, args in sections:
                 shown = kubectl.run(*args, check=False)
                 report.sections.append((f"cluster: {title}", shown.stdout + shown.stderr))
+        log = getattr(funcargs.get("operator"), "log_path", None)
+        if isinstance(log, Path) and log.exists():
+            # The operator is shared: only its lines about this test's namespace say why.
+            lines = log.read_text(errors="replace").splitlines()
+            if isinstance(namespace, str):
+                lines = [line for line in lines if namespace in line]
+            report.sections.append(("operator log (last 80 lines)", "\n".join(lines[-80:])))
     return report
 
 

@@ -56,7 +56,9 @@ mirror() {
 
 ctr_() { ctr --address "$SOCKET" -n k8s.io "$@"; }
 
-have_image() { ctr_ images ls -q 2>/dev/null | grep -qx "$1"; }
+# grep reads the whole list: `grep -q` would stop at the first match, and under pipefail the
+# SIGPIPE it leaves ctr with makes a present image look missing.
+have_image() { ctr_ images ls -q 2>/dev/null | grep -x "$1" >/dev/null; }
 
 # pack <rootfs dir> <oci dir> <name:tag> <umoci config args...>
 pack() {

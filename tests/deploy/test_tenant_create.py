@@ -28,6 +28,7 @@ NETWORK_POLICIES = {
     "allow-game-port",
     "allow-rcon-from-craftplane",
     "allow-server-downloads",
+    "allow-backup-egress",
 }
 
 

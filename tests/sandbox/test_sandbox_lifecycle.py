@@ -30,6 +30,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "CRAFTPLANE_NATS_PORT": "24222",
         "CRAFTPLANE_NATS_MONITOR_PORT": "28222",
         "CRAFTPLANE_POSTGRES_PORT": "25432",
+        "CRAFTPLANE_OBJECTSTORE_PORT": "27070",
         "CRAFTPLANE_NODES": "1",
         # One real node per host: its interfaces and kubelet ports belong to the main sandbox
         # (tests/realnode covers its up, down and recovery).
@@ -74,6 +75,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(isolated_env: dict[str, str]) 
     assert "control plane already running" in second.stderr
     assert "NATS already running" in second.stderr
     assert "PostgreSQL already running" in second.stderr
+    assert "object store already running" in second.stderr
 
     env_out = _cli(isolated_env, "env").stdout
     assert f"export KUBECONFIG={state}/kubeconfig" in env_out
