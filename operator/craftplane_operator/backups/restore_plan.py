@@ -202,7 +202,7 @@ def restore_pvc(seen: RestoreSeen) -> dict[str, Any]:
     ) or []
     if templates:
         spec = copy.deepcopy(templates[0].get("spec") or {})
-    else:
+    else:  # not planned: _create_job waits for the StatefulSet
         assert seen.server.body is not None
         spec = volume_claim_template(ServerContext.from_body(seen.server.body))["spec"]
     meta: dict[str, Any] = {
@@ -267,6 +267,11 @@ def _create_job(seen: RestoreSeen) -> Step:
             return _failed(
                 seen, "RestoreNotStarted", f"the API server refused the {what}: {refused}"
             )
+    if seen.server.statefulset is None:
+        # A new server's StatefulSet, which the reconciler creates while the restore holds it
+        # stopped, carries what its spec alone does not: the storage class and node the
+        # cluster's placement and the tenant's policy chose. The volume and the Job need both.
+        return wait(WAIT_SECONDS)
     volume: tuple[Action, ...] = ()
     if seen.server.pvc is None:
         volume = (Create(restore_pvc(seen), "pvc"),)
@@ -298,9 +303,9 @@ def _restored(seen: RestoreSeen) -> Step:
     return status_step(seen.restore, desired, *marks, *_unhold(seen), *events)
 
 
-def _finished_at(seen: RestoreSeen) -> Any:
+def _job_time(seen: RestoreSeen, field: str) -> Any:
     job = seen.job.job
-    return o.parse_time(o.status(job).get("completionTime")) if job is not None else None
+    return o.parse_time(o.status(job).get(field)) if job is not None else None
 
 
 def _starting(seen: RestoreSeen) -> Step:
@@ -313,10 +318,13 @@ def _starting(seen: RestoreSeen) -> Step:
         )
     spec = seen.server.spec
     stopped = spec is not None and spec.stopped
-    since = _finished_at(seen)
-    # Running on the restored world: a pod whose process started after the restore.
+    since = _job_time(seen, "completionTime")
+    # Running on the restored world: a process started after the restore Job began (the server
+    # was held stopped from before then). Not after its completionTime: the Job controller may
+    # stamp that after the server, unheld as soon as the pod finished, has already started.
+    began = _job_time(seen, "startTime")
     pod = seen.server.pod
-    restarted = o.pod_ready(pod) and (since is None or o.restarted_since(pod, since))
+    restarted = o.pod_ready(pod) and (began is None or o.restarted_since(pod, began))
     if stopped or (o.status(body).get("phase") == Phase.RUNNING.value and restarted):
         how = "stays stopped (spec.stopped)" if stopped else "is Running again"
         message = f"world restored; server {server} {how}"

@@ -246,6 +246,7 @@ def finished(
         **pod,
     }
     body = job(name, condition, reason="" if ok else "BackoffLimitExceeded")
+    body["status"]["startTime"] = ago(seconds=40)
     if ok:
         body["status"]["completionTime"] = ago(seconds=10)
     return JobView(
