@@ -39,11 +39,11 @@ from craftplane_operator.backups.names import (
     owner_value,
 )
 from craftplane_operator.builders.naming import DATA_MOUNT_PATH, DATA_VOLUME, pvc_name
+from craftplane_operator.builders.statefulset import pod_security_context
 from craftplane_operator.profiles import POD_SCHEDULING_FIELDS
 
 Obj = dict[str, Any]
 
-RUN_AS_ID: Final = 1000
 APP_NAME: Final = "craftplane-backup"
 TMP_VOLUME: Final = "tmp"
 TMP_SIZE_LIMIT: Final = "2Gi"
@@ -186,14 +186,7 @@ def build_job(shape: JobShape, config: JobConfig) -> Obj:
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": GRACE_SECONDS,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_ID,
-            "runAsGroup": RUN_AS_ID,
-            "fsGroup": RUN_AS_ID,
-            "fsGroupChangePolicy": "OnRootMismatch",
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(),
         "containers": [_container(config, shape.script, shape.data, shape.read_only)],
         "volumes": volumes,
         **copy.deepcopy(shape.placement),

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from craftplane.contracts.backup import REPOSITORY_KEYS, REPOSITORY_SECRET
+from craftplane_operator import maintenance
 from craftplane_operator.backups.names import COPY_CONTAINER
 from craftplane_operator.builders.naming import CONTAINER_NAME
 
@@ -43,22 +44,13 @@ def annotations_of(obj: Obj | None) -> Mapping[str, str]:
     return meta(obj).get("annotations") or {}
 
 
+# One reading and writing of API timestamps for the operator (the planners call them `o.`).
+parse_time = maintenance.parse_time
+rfc3339 = maintenance.rfc3339
+
+
 def deleting(obj: Obj | None) -> bool:
     return bool(meta(obj).get("deletionTimestamp"))
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE) -> str:

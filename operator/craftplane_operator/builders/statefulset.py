@@ -57,7 +57,8 @@ def _probe(period: int, failure_threshold: int) -> dict[str, Any]:
     }
 
 
-def _pod_security_context() -> dict[str, Any]:
+def pod_security_context() -> dict[str, Any]:
+    """Pod Security restricted, as the server runs (and the backup Jobs beside its volume)."""
     return {
         "runAsNonRoot": True,
         "runAsUser": RUN_AS_ID,
@@ -168,7 +169,7 @@ def _pod_spec(server: ServerContext) -> dict[str, Any]:
         # which the image could mistake for its own settings (e.g. *_PORT).
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": termination_grace_seconds(server),
-        "securityContext": _pod_security_context(),
+        "securityContext": pod_security_context(),
         "containers": [_container(server)],
         "volumes": _volumes(server),
     }
