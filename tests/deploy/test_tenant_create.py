@@ -14,10 +14,12 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from craftplane.testing.admission import wait_admitted
 from craftplane.testing.kubectl import Kubectl
 from craftplane.testing.platform import Platform
 from craftplane.testing.plugin import server_manifest
 from craftplane.testing.policies import ensure_policy
+from craftplane.testing.processes import ManagedProcess
 from craftplane.testing.wait import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -46,7 +48,10 @@ def craftplane(platform: Platform, *args: str) -> subprocess.CompletedProcess[st
 
 
 @pytest.fixture
-def one_server_policy(kubectl: Kubectl, crds_installed: None) -> Iterator[str]:
+def one_server_policy(
+    kubectl: Kubectl, crds_installed: None, operator: ManagedProcess
+) -> Iterator[str]:
+    """A policy admission knows of (the operator lists it in the unknown-policy binding)."""
     name = f"t-one-{secrets.token_hex(3)}"
     spec = {
         "quota": {"servers": 1, "cpu": "2", "memory": "4Gi", "storage": "20Gi"},
@@ -112,6 +117,8 @@ def test_a_tenant_is_made_from_its_policy_and_its_quota_holds(
         "craftplane-operator", "craftplane-gateway", "tenant-admin",
     }  # fmt: skip
 
+    # Admission learns of a new policy through its informers and the operator's next pass.
+    wait_admitted(kubectl, namespace, server_manifest("first"))
     kubectl.apply(server_manifest("first"), namespace)
     second = kubectl.run(
         "apply", "-n", namespace, "-f", "-", stdin=server_manifest("second"), check=False
@@ -132,6 +139,7 @@ def test_sync_carries_a_policy_edit_into_the_quota(
     namespace = f"tenant-{tenant}"
     made = craftplane(platform, "tenant", "create", tenant, "--policy", one_server_policy)
     assert made.returncode == 0, made.stderr
+    wait_admitted(kubectl, namespace, server_manifest("first"))
     kubectl.apply(server_manifest("first"), namespace)
 
     patch = json.dumps({"spec": {"quota": {"servers": 2}}})
