@@ -11,6 +11,7 @@ restore lifts the hold too: the old world, untouched, starts again.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
 
@@ -39,9 +40,7 @@ from craftplane_operator.backups.jobs import restore_job, scheduling
 from craftplane_operator.backups.names import RESTORED_FROM_ANNOTATION, SUFFIX_RESTORE, job_name
 from craftplane_operator.backups.queueing import ahead_of, repository_busy
 from craftplane_operator.backups.seen import RestoreSeen
-from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.naming import pvc_name
-from craftplane_operator.builders.statefulset import volume_claim_template
 
 WAIT_SECONDS: Final = 5.0
 # Beyond the countdown and the image's own stop deadline, how long stopping may take.
@@ -193,18 +192,12 @@ def _stopping(seen: RestoreSeen) -> Step:
     )
 
 
-def restore_pvc(seen: RestoreSeen) -> dict[str, Any]:
+def restore_pvc(seen: RestoreSeen, statefulset: Mapping[str, Any]) -> dict[str, Any]:
     """The world volume of a server that never had one, as its StatefulSet would create it
     (which then adopts it by name), marked with the backup it was made for."""
     namespace, _, server, backup = _ids(seen)
-    templates = ((seen.server.statefulset or {}).get("spec") or {}).get(
-        "volumeClaimTemplates"
-    ) or []
-    if templates:
-        spec = copy.deepcopy(templates[0].get("spec") or {})
-    else:  # not planned: _create_job waits for the StatefulSet
-        assert seen.server.body is not None
-        spec = volume_claim_template(ServerContext.from_body(seen.server.body))["spec"]
+    templates = (statefulset.get("spec") or {}).get("volumeClaimTemplates") or [{}]
+    spec = copy.deepcopy(templates[0].get("spec") or {})
     meta: dict[str, Any] = {
         "name": pvc_name(server),
         "namespace": namespace,
@@ -267,14 +260,16 @@ def _create_job(seen: RestoreSeen) -> Step:
             return _failed(
                 seen, "RestoreNotStarted", f"the API server refused the {what}: {refused}"
             )
-    if seen.server.statefulset is None:
+    statefulset = seen.server.statefulset
+    if statefulset is None:
         # A new server's StatefulSet, which the reconciler creates while the restore holds it
         # stopped, carries what its spec alone does not: the storage class and node the
         # cluster's placement and the tenant's policy chose. The volume and the Job need both.
-        return wait(WAIT_SECONDS)
+        waiting = f"waiting for the StatefulSet of server {server} (its volume's class and node)"
+        return wait(WAIT_SECONDS, *_patch(seen, {"message": waiting}))
     volume: tuple[Action, ...] = ()
     if seen.server.pvc is None:
-        volume = (Create(restore_pvc(seen), "pvc"),)
+        volume = (Create(restore_pvc(seen, statefulset), "pvc"),)
     snapshot = str(o.status(seen.restore).get("snapshotId") or "")
     job = restore_job(
         seen.restore, server, snapshot, scheduling(seen.server.statefulset), seen.config.jobs

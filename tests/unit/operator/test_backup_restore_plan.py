@@ -175,7 +175,8 @@ def test_a_server_without_a_world_volume_gets_one_like_its_claim_template() -> N
     # node is known: the restore waits for it (else the Job could run on another node).
     unplaced = ServerView(server_body(spec, annotations=HELD), None, None, None)
     early = plan_restore(seen(restoring, unplaced))
-    assert early.actions == () and early.requeue_after
+    assert early.requeue_after and "waiting for the StatefulSet" in own_status(early)["message"]
+    assert not [a for a in early.actions if isinstance(a, Create)]
     statefulset = placed_statefulset(0)
     disposable = ServerView(server_body(spec, annotations=HELD), None, None, statefulset)
     create_owned = plan_restore(seen(restoring, disposable)).actions[0]

@@ -148,17 +148,13 @@ def test_every_value_is_one_word_whatever_it_holds(tmp_path: Path, fake_restic: 
 # -- against restic itself ----------------------------------------------------------------------
 
 
-def _restic_installed() -> None:
+@pytest.fixture
+def restic_installed() -> None:
     # Not a skip: bootstrap installs restic, so its absence is a broken install to report.
     assert shutil.which("restic"), "restic is not installed (make bootstrap installs it)"
 
 
 needs_restic = pytest.mark.usefixtures("restic_installed")
-
-
-@pytest.fixture(name="restic_installed")
-def _restic_fixture() -> None:
-    _restic_installed()
 
 
 @pytest.fixture(scope="module")
