@@ -152,14 +152,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             for title, args in sections:
                 shown = kubectl.run(*args, check=False)
                 report.sections.append((f"cluster: {title}", shown.stdout + shown.stderr))
-        log = getattr(funcargs.get("operator"), "log_path", None)
-        if isinstance(log, Path) and log.exists():
-            # The operator is shared: only its lines about this test's namespace say why.
-            lines = log.read_text(errors="replace").splitlines()
-            if isinstance(namespace, str):
-                lines = [line for line in lines if namespace in line]
-            report.sections.append(("operator log (last 80 lines)", "\n".join(lines[-80:])))
+        for part in ("operator", "gateway"):
+            section = _log_section(funcargs.get(part), namespace)
+            if section is not None:
+                report.sections.append((f"{part} log", section))
     return report
+
+
+def _log_section(process: object, namespace: object) -> str | None:
+    """The lines of a shared process's log that say why: those about the test's namespace and
+    its warnings and errors (a stalled loop, a lost connection), the last 80."""
+    log = getattr(process, "log_path", None)
+    if not isinstance(log, Path) or not log.exists():
+        return None
+    lines = log.read_text(errors="replace").splitlines()
+    if isinstance(namespace, str):
+        lines = [
+            line
+            for line in lines
+            if namespace in line or '"level":"warning"' in line or '"level":"error"' in line
+        ]
+    return "\n".join(lines[-80:])
 
 
 @pytest.fixture

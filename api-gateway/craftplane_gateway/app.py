@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from craftplane import logs
 from craftplane.kube import KubeClient
+from craftplane.loopwatch import LoopWatch
 from craftplane_gateway import problems
 from craftplane_gateway.backup_watch import BackupWatch
 from craftplane_gateway.hub import Hub
@@ -83,6 +84,8 @@ def create_app(
         backups = BackupWatch(
             client, state.hub, state.tenants, interval=settings.backup_frame_seconds
         )
+        watch = LoopWatch("gateway")
+        watch.start()
         state.db.start()
         if not await state.revocations.prime(timeout=15):
             log.warning("token deny list not loaded yet: authenticated requests get 503")
@@ -103,6 +106,7 @@ def create_app(
             await state.db.close()
             if kube is None:
                 await client.close()
+            watch.stop()
 
     return Starlette(
         routes=_routes(settings),

@@ -18,6 +18,7 @@ from craftplane import logs, rcon
 from craftplane.contracts.backup import BACKUP_KIND, RESTORE_KIND
 from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
 from craftplane.kube import KubeClient, KubeError
+from craftplane.loopwatch import LoopWatch
 from craftplane.startup import load_or_exit
 from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
@@ -238,6 +239,8 @@ class Readiness:
 
 async def run(settings: OperatorSettings) -> None:
     kube = await KubeClient.connect()
+    watch = LoopWatch("operator")
+    watch.start()
     elector = LeaderElector(
         kube,
         settings.lease_namespace,
@@ -290,6 +293,7 @@ async def run(settings: OperatorSettings) -> None:
             await elector.release()
         await runner.cleanup()
         await kube.close()
+        watch.stop()
     if elector.lost.is_set():
         raise SystemExit("leadership lost")
 

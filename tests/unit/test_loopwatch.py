@@ -1,0 +1,75 @@
+"""The stalled-loop watchdog: it names the code holding the loop, once per stall."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from craftplane.loopwatch import LoopWatch
+
+pytestmark = pytest.mark.unit
+
+
+def _hold_the_loop(seconds: float) -> None:
+    time.sleep(seconds)  # a synchronous call inside a coroutine: what the watch is for
+
+
+async def _until(condition: object, timeout: float) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_blocking_call_is_reported_with_its_stack_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("test.loopwatch")
+    watch = LoopWatch("test", threshold=0.3, period=0.05, logger=logger)
+    watch.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="test.loopwatch"):
+            await asyncio.sleep(0.2)  # a loop that keeps running is not a stall
+            assert watch.stalls == 0
+            _hold_the_loop(0.8)
+            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 2)
+    finally:
+        watch.stop()
+    stalled = [r.getMessage() for r in caplog.records if "stalled" in r.getMessage()]
+    assert watch.stalls == 1
+    assert len(stalled) == 1
+    assert "_hold_the_loop" in stalled[0]
+    again = next(r.getMessage() for r in caplog.records if "ran again" in r.getMessage())
+    lasted = float(again.rsplit(" ", 1)[1].rstrip("s"))
+    assert 0.5 <= lasted <= 1.5
+
+
+def test_check_counts_a_stall_once_and_its_end() -> None:
+    now = [100.0]
+    records: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("test.loopwatch.clock")
+    logger.addHandler(Capture())
+    logger.propagate = False
+    watch = LoopWatch("clock", threshold=2, clock=lambda: now[0], logger=logger)
+    watch._beat = 100.0
+    now[0] = 101.0
+    watch.check()
+    assert records == []
+    now[0] = 103.0
+    watch.check()
+    now[0] = 104.0
+    watch.check()
+    assert watch.stalls == 1 and len(records) == 1
+    watch._beat = 104.5  # the loop ran again
+    now[0] = 104.6
+    watch.check()
+    assert records[-1].endswith("ran again after 4.5s")
