@@ -23,6 +23,7 @@ ROOMS: dict[str, tuple[str, str]] = {
 CORE = (
     "craftplane.kube",
     "craftplane.logs",
+    "craftplane.loopwatch",
     "craftplane.rcon",
     "craftplane.supervise",
     "craftplane.tenancy",
@@ -34,6 +35,7 @@ CORE_FILES = (
     "clock.py",
     "kube.py",
     "logs.py",
+    "loopwatch.py",
     "rcon.py",
     "startup.py",
     "supervise.py",
