@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
 from craftplane import logs
@@ -23,6 +24,29 @@ from craftplane import logs
 log = logs.get_logger(__name__)
 
 MAX_FRAMES: Final = 12
+
+
+def pressure() -> str:
+    """The kernel's pressure figures (share of the last 10 s some task waited for CPU, I/O,
+    memory): whether a stall was the machine's rather than this process's own code."""
+    shown = []
+    for resource in ("cpu", "io", "memory"):
+        try:
+            first = Path(f"/proc/pressure/{resource}").read_text().split("\n", 1)[0]
+        except OSError:
+            continue
+        avg10 = next((f for f in first.split() if f.startswith("avg10=")), "")
+        shown.append(f"{resource} {avg10.removeprefix('avg10=')}%")
+    return ", ".join(shown) or "unknown"
+
+
+def thread_cpu_seconds(thread_id: int) -> float | None:
+    """CPU time thread ``thread_id`` (a ``threading.get_ident()``) has used, where the platform
+    can tell."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread_id))
+    except (AttributeError, OSError):
+        return None
 
 
 def stack_of(thread_id: int, limit: int = MAX_FRAMES) -> str:
@@ -49,6 +73,7 @@ class LoopWatch:
         self._clock = clock
         self._log = logger
         self._beat = clock()
+        self._beat_cpu: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handle: asyncio.TimerHandle | None = None
@@ -76,6 +101,7 @@ class LoopWatch:
 
     def _heartbeat(self) -> None:
         self._beat = self._clock()
+        self._beat_cpu = time.thread_time()
         assert self._loop is not None
         self._handle = self._loop.call_later(self._period, self._heartbeat)
 
@@ -88,9 +114,12 @@ class LoopWatch:
                 self._stalled_since = self._beat
                 self.stalls += 1
                 self._log.warning(
-                    "%s event loop stalled for %.1fs; it is running:\n%s",
+                    "%s event loop stalled for %.1fs (%s of it on CPU; pressure: %s); "
+                    "it is running:\n%s",
                     self._name,
                     late,
+                    self._cpu_used(),
+                    pressure(),
                     stack_of(self._loop_thread),
                     extra={"component": self._name, "stalled_seconds": round(late, 1)},
                 )
@@ -103,6 +132,14 @@ class LoopWatch:
                 lasted,
                 extra={"component": self._name, "stalled_seconds": round(lasted, 1)},
             )
+
+    def _cpu_used(self) -> str:
+        # Most of the stall on CPU: the loop's own code held it. Little: the process was not
+        # scheduled or waited in a system call (the machine, not the code).
+        now = thread_cpu_seconds(self._loop_thread)
+        if now is None or self._beat_cpu is None:
+            return "unknown"
+        return f"{now - self._beat_cpu:.1f}s"
 
     def _watch(self) -> None:
         while not self._stop.wait(self._period):

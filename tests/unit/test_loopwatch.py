@@ -17,6 +17,12 @@ def _hold_the_loop(seconds: float) -> None:
     time.sleep(seconds)  # a synchronous call inside a coroutine: what the watch is for
 
 
+def _spin(seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+
+
 async def _until(condition: object, timeout: float) -> None:
     assert callable(condition)
     deadline = time.monotonic() + timeout
@@ -43,6 +49,8 @@ async def test_a_blocking_call_is_reported_with_its_stack_once(
     assert watch.stalls == 1
     assert len(stalled) == 1
     assert "_hold_the_loop" in stalled[0]
+    # A sleep holds the loop without using CPU: the figure tells a wait from a computation.
+    assert "(0.0s of it on CPU" in stalled[0] or "(0.1s of it on CPU" in stalled[0]
     again = next(r.getMessage() for r in caplog.records if "ran again" in r.getMessage())
     lasted = float(again.rsplit(" ", 1)[1].rstrip("s"))
     assert 0.5 <= lasted <= 1.5
@@ -73,3 +81,20 @@ def test_check_counts_a_stall_once_and_its_end() -> None:
     now[0] = 104.6
     watch.check()
     assert records[-1].endswith("ran again after 4.5s")
+
+
+async def test_a_computation_shows_its_cpu_time(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.loopwatch.cpu")
+    watch = LoopWatch("cpu", threshold=0.3, period=0.05, logger=logger)
+    watch.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="test.loopwatch.cpu"):
+            await asyncio.sleep(0.1)
+            _spin(0.8)
+            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 2)
+    finally:
+        watch.stop()
+    stalled = next(r.getMessage() for r in caplog.records if "stalled" in r.getMessage())
+    used = float(stalled.split("(", 1)[1].split("s of it", 1)[0])
+    assert used >= 0.2, stalled  # the spin ran on CPU (at least some of the time it was seen)
+    assert "_spin" in stalled
