@@ -139,7 +139,7 @@ class LoopWatch:
         now = thread_cpu_seconds(self._loop_thread)
         if now is None or self._beat_cpu is None:
             return "unknown"
-        return f"{now - self._beat_cpu:.1f}s"
+        return f"{now - self._beat_cpu:.2f}s"
 
     def _watch(self) -> None:
         while not self._stop.wait(self._period):

@@ -23,6 +23,10 @@ def _spin(seconds: float) -> None:
         pass
 
 
+def _cpu_of(message: str) -> float:
+    return float(message.split("(", 1)[1].split("s of it", 1)[0])
+
+
 async def _until(condition: object, timeout: float) -> None:
     assert callable(condition)
     deadline = time.monotonic() + timeout
@@ -35,25 +39,25 @@ async def test_a_blocking_call_is_reported_with_its_stack_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     logger = logging.getLogger("test.loopwatch")
-    watch = LoopWatch("test", threshold=0.3, period=0.05, logger=logger)
+    # Generous figures: the machine running this may be busy, and a late heartbeat under
+    # load is a stall too (only the one naming the blocking call is asserted on).
+    watch = LoopWatch("test", threshold=0.5, period=0.05, logger=logger)
     watch.start()
     try:
         with caplog.at_level(logging.WARNING, logger="test.loopwatch"):
             await asyncio.sleep(0.2)  # a loop that keeps running is not a stall
             assert watch.stalls == 0
-            _hold_the_loop(0.8)
-            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 2)
+            _hold_the_loop(1.5)
+            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 3)
     finally:
         watch.stop()
-    stalled = [r.getMessage() for r in caplog.records if "stalled" in r.getMessage()]
-    assert watch.stalls == 1
-    assert len(stalled) == 1
-    assert "_hold_the_loop" in stalled[0]
+    messages = [r.getMessage() for r in caplog.records]
+    stalled = [m for m in messages if "stalled" in m and "_hold_the_loop" in m]
+    assert len(stalled) == 1, messages  # once per stall, not once per look
     # A sleep holds the loop without using CPU: the figure tells a wait from a computation.
-    assert "(0.0s of it on CPU" in stalled[0] or "(0.1s of it on CPU" in stalled[0]
-    again = next(r.getMessage() for r in caplog.records if "ran again" in r.getMessage())
-    lasted = float(again.rsplit(" ", 1)[1].rstrip("s"))
-    assert 0.5 <= lasted <= 1.5
+    assert _cpu_of(stalled[0]) < 0.1, stalled[0]
+    lasted = max(float(m.rsplit(" ", 1)[1].rstrip("s")) for m in messages if "ran again" in m)
+    assert 1.0 <= lasted <= 2.5
 
 
 def test_check_counts_a_stall_once_and_its_end() -> None:
@@ -85,16 +89,14 @@ def test_check_counts_a_stall_once_and_its_end() -> None:
 
 async def test_a_computation_shows_its_cpu_time(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("test.loopwatch.cpu")
-    watch = LoopWatch("cpu", threshold=0.3, period=0.05, logger=logger)
+    watch = LoopWatch("cpu", threshold=0.5, period=0.05, logger=logger)
     watch.start()
     try:
         with caplog.at_level(logging.WARNING, logger="test.loopwatch.cpu"):
             await asyncio.sleep(0.1)
-            _spin(0.8)
-            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 2)
+            _spin(1.5)
+            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 3)
     finally:
         watch.stop()
-    stalled = next(r.getMessage() for r in caplog.records if "stalled" in r.getMessage())
-    used = float(stalled.split("(", 1)[1].split("s of it", 1)[0])
-    assert used >= 0.2, stalled  # the spin ran on CPU (at least some of the time it was seen)
-    assert "_spin" in stalled
+    stalled = next(r.getMessage() for r in caplog.records if "_spin" in r.getMessage())
+    assert _cpu_of(stalled) >= 0.1, stalled  # the spin was on CPU for some of what was seen
