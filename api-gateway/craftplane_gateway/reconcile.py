@@ -133,7 +133,12 @@ class ClusterSync:
         while True:
             await self._link.disconnected.wait()
             metrics.FALLBACK_POLLING.set(1)
-            while not self._link.is_connected:
+            # The same event decides both loops. nats-py reports is_connected as soon as it has
+            # reconnected, before our reconnected callback (a task) clears `disconnected`; a loop
+            # testing is_connected here would find nothing to poll, return to a wait() that is
+            # already set, and spin without ever yielding: the callback could then never run and
+            # the whole gateway stopped answering (seen in CI after a NATS restart).
+            while self._link.disconnected.is_set():
                 try:
                     changed = await self.sync_once(broadcast=True)
                     if changed:
