@@ -37,6 +37,7 @@ COPY pyproject.toml uv.lock README.md ./
 COPY src/pyproject.toml src/
 COPY operator/pyproject.toml operator/
 COPY api-gateway/pyproject.toml api-gateway/
+COPY router/pyproject.toml router/
 COPY docker/install.sh docker/
 RUN --mount=type=cache,target=/root/.cache/uv sh docker/install.sh gateway --no-install-workspace
 COPY src/craftplane/ src/craftplane/

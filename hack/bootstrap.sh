@@ -35,7 +35,7 @@ fi
 stamp=.venv/.craftplane-installed
 UV_VERSION=0.13.9 # also in pyproject.toml's dev extra and docker/*.Dockerfile
 newer=$(find pyproject.toml uv.lock src/pyproject.toml operator/pyproject.toml \
-             api-gateway/pyproject.toml -newer "$stamp" 2>/dev/null | head -1 || true)
+             api-gateway/pyproject.toml router/pyproject.toml -newer "$stamp" 2>/dev/null | head -1 || true)
 if [[ ! -f $stamp || -n $newer ]]; then
   log "installing Python packages into .venv (from uv.lock)"
   .venv/bin/pip install -q --disable-pip-version-check -U pip "uv==$UV_VERSION"

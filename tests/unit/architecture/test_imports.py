@@ -63,6 +63,22 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
             "import craftplane.testing.plugin\n",
             "craftplane.testing.plugin",
         ),
+        ("router/craftplane_router/x.py", "import craftplane_operator\n", "craftplane_operator"),
+        (
+            "router/craftplane_router/x.py",
+            "from craftplane_gateway import backup_changes\n",
+            "craftplane_gateway",
+        ),
+        (
+            "operator/craftplane_operator/x.py",
+            "import craftplane_router.app\n",
+            "craftplane_router.app",
+        ),
+        (
+            "api-gateway/craftplane_gateway/x.py",
+            "from craftplane_router.routes import Route\n",
+            "craftplane_router.routes",
+        ),
     ],
 )
 def test_a_deliberate_violation_is_reported(
@@ -80,5 +96,7 @@ def test_allowed_imports_are_not_reported(tmp_path: Path) -> None:
         "api-gateway/craftplane_gateway/x.py": "from craftplane.tokens import mint\n",
         "src/craftplane/testing/x.py": "from craftplane.sandbox import stack\n",
         "src/craftplane/contracts/x.py": "from .names import KIND\n",
+        "router/craftplane_router/x.py": "from craftplane.kube import KubeClient\n"
+        "from craftplane.contracts import hostnames\nfrom . import y\n",
     }
     assert violations(_tree(tmp_path, files)) == []

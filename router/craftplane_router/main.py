@@ -1,0 +1,105 @@
+"""`craftplane-router`: route game connections by hostname until told to stop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+from importlib import metadata
+
+from craftplane import logs
+from craftplane.kube import KubeClient
+from craftplane.loopwatch import LoopWatch
+from craftplane.startup import load_or_exit
+from craftplane_router.app import Router
+from craftplane_router.http import serve
+from craftplane_router.settings import PREFIX, RouterSettings, startup_errors
+from craftplane_router.table import RouteTable
+from craftplane_router.table_source import TableSource
+
+log = logs.get_logger(__name__)
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def run(
+    settings: RouterSettings,
+    *,
+    kube: KubeClient | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Until SIGTERM/SIGINT (or ``stop``): ready (``/readyz``) once the first lists of servers
+    and tenant namespaces are in the table, and while the game port listens."""
+    watch = LoopWatch("router")
+    watch.start()
+    client = kube or await KubeClient.connect()
+    table = RouteTable()
+    source = TableSource(client, table)
+    router = Router(settings, table)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    runner = await serve(
+        settings.metrics_host,
+        settings.metrics_port,
+        router.metrics.registry,
+        ready=lambda: source.ready and router.listener.listening and not stop.is_set(),
+    )
+    try:
+        await router.start()
+        source.start()
+        await stop.wait()
+        log.info("stopping", extra={"connections": router.listener.active})
+    finally:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+        await router.stop()
+        await source.stop()
+        await runner.cleanup()
+        if kube is None:
+            await client.close()
+        watch.stop()
+
+
+def _version() -> str:
+    for name in ("craftplane-router", "craftplane"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            return metadata.version(name)
+    return "unknown"
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variables):"]
+    for name, info in RouterSettings.model_fields.items():
+        default = "(empty)" if info.default_factory is not None else repr(info.default)
+        lines.append(f"  {PREFIX + name.upper():45} default {default}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="craftplane-router",
+        description=(
+            "Route Minecraft connections to servers by the hostname in their handshake. "
+            "Configured by environment variables, not flags."
+        ),
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parse_args(argv)
+    settings = load_or_exit("craftplane-router", RouterSettings, startup_errors)
+    logs.configure(settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

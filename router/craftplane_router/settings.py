@@ -1,0 +1,95 @@
+"""Router settings from the environment (``CRAFTPLANE_ROUTER_*``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from craftplane_router import proxy_header
+from craftplane_router.copying import splice_available
+from craftplane_router.decide import DEFAULT_SLEEPING_MOTD
+from craftplane_router.session import SpliceMode
+
+PREFIX = "CRAFTPLANE_ROUTER_"
+
+
+def _comma_list(value: Any) -> Any:
+    # "10.0.0.0/8, 192.168.0.0/16" as well as a JSON list.
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class RouterSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    host: str = Field(default="0.0.0.0", description="address of the game listener")
+    port: int = Field(default=25565, description="the game port, for every server")
+    metrics_host: str = Field(default="0.0.0.0", description="address of /metrics and probes")
+    metrics_port: int = Field(default=9102, description="port of /metrics, /healthz, /readyz")
+    handshake_timeout_seconds: float = Field(
+        default=5.0, description="how long a client has to send its handshake"
+    )
+    idle_seconds: float = Field(
+        default=60.0, description="a routed connection moving no byte this long is closed"
+    )
+    connect_timeout_seconds: float = Field(
+        default=3.0, description="how long dialling a server may take"
+    )
+    accept_proxy_from: Annotated[list[str], NoDecode, BeforeValidator(_comma_list)] = Field(
+        default_factory=list,
+        description=(
+            "CIDRs of load balancers whose PROXY v2 header is believed (comma-separated); "
+            "empty: never"
+        ),
+    )
+    sleeping_motd: str = Field(
+        default=DEFAULT_SLEEPING_MOTD,
+        description="server-list line of a sleeping server ({server}: its name)",
+    )
+    splice_mode: SpliceMode = Field(
+        default=SpliceMode.SPLICE,
+        description="how bytes cross: splice (os.splice, zero-copy) or stream (asyncio)",
+    )
+    max_connections: int = Field(
+        default=4096, description="connections at once; one more is closed at once"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0, description="on SIGTERM, how long open connections may continue"
+    )
+    log_level: str = "INFO"
+
+
+def startup_errors(settings: RouterSettings) -> list[str]:
+    """What keeps these settings from running, each naming its environment variable."""
+    errors = []
+    for field in ("port", "metrics_port"):
+        value = getattr(settings, field)
+        if not 0 < value < 65536:
+            errors.append(f"{PREFIX}{field.upper()} must be a port (1-65535), not {value}")
+    if settings.port == settings.metrics_port:
+        errors.append(f"{PREFIX}PORT and {PREFIX}METRICS_PORT must differ")
+    for field in (
+        "handshake_timeout_seconds",
+        "idle_seconds",
+        "connect_timeout_seconds",
+        "max_connections",
+    ):
+        if getattr(settings, field) <= 0:
+            errors.append(f"{PREFIX}{field.upper()} must be greater than 0")
+    if settings.shutdown_grace_seconds < 0:
+        errors.append(f"{PREFIX}SHUTDOWN_GRACE_SECONDS must not be negative")
+    for cidr in settings.accept_proxy_from:
+        try:
+            proxy_header.networks([cidr])
+        except ValueError:
+            errors.append(f"{PREFIX}ACCEPT_PROXY_FROM: {cidr!r} is not a CIDR (e.g. 10.0.0.0/8)")
+    if settings.splice_mode is SpliceMode.SPLICE and not splice_available():
+        errors.append(f"{PREFIX}SPLICE_MODE=splice needs os.splice (Linux); use stream")
+    return errors

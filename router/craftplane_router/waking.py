@@ -1,0 +1,16 @@
+"""The seam for waking a sleeping server on join: the router calls a ``Waker`` when a player
+logs in to a sleeping server. Without one (today) the login is refused with a readable reason.
+
+A waker answers with the Route to forward the login to (the server is up now) or with the
+disconnect reason to show the player (e.g. "waking up, join again in half a minute").
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from craftplane_router.routes import Route
+
+
+class Waker(Protocol):
+    async def wake(self, route: Route) -> Route | str: ...
