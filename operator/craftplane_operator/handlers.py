@@ -19,6 +19,7 @@ from craftplane.contracts.names import (
 )
 from craftplane_operator.backups.controller import BackupController
 from craftplane_operator.backups.names import OWNER_ANNOTATION, parse_owner
+from craftplane_operator.hostname_index import HostnameIndex
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.workqueue import WorkQueue
 
@@ -51,7 +52,10 @@ def watch_only_owned_children(settings: kopf.OperatorSettings) -> None:
 
 
 def build_registry(
-    queue: WorkQueue, store: ObjectStore, backups: BackupController | None = None
+    queue: WorkQueue,
+    store: ObjectStore,
+    backups: BackupController | None = None,
+    hostnames: HostnameIndex | None = None,
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
@@ -73,11 +77,23 @@ def build_registry(
         if backups is not None:
             backups.server_changed(key)
 
+    def reclaim(event: Mapping[str, Any]) -> set[str]:
+        """The other servers whose hostnames this change may grant or take away."""
+        if hostnames is None:
+            return set()
+        obj = event.get("object") or {}
+        if event.get("type") == "DELETED":
+            meta = obj.get("metadata") or {}
+            return hostnames.remove(meta.get("namespace", ""), meta.get("name", ""))
+        return hostnames.update(obj)
+
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     def server_changed(
         namespace: str | None, name: str, event: Mapping[str, Any], **_: Any
     ) -> None:
         remember(event)
+        for other in sorted(reclaim(event)):
+            queue.add(other)
         server(f"{namespace}/{name}")
 
     def child_changed(
