@@ -77,22 +77,13 @@ def build_registry(
         if backups is not None:
             backups.server_changed(key)
 
-    def reclaim(event: Mapping[str, Any]) -> set[str]:
-        """The other servers whose hostnames this change may grant or take away."""
-        if hostnames is None:
-            return set()
-        obj = event.get("object") or {}
-        if event.get("type") == "DELETED":
-            meta = obj.get("metadata") or {}
-            return hostnames.remove(meta.get("namespace", ""), meta.get("name", ""))
-        return hostnames.update(obj)
-
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     def server_changed(
         namespace: str | None, name: str, event: Mapping[str, Any], **_: Any
     ) -> None:
         remember(event)
-        for other in sorted(reclaim(event)):
+        # The other servers this change grants a hostname or takes one from.
+        for other in sorted(hostnames.follow(event) if hostnames is not None else ()):
             queue.add(other)
         server(f"{namespace}/{name}")
 

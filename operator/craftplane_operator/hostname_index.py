@@ -57,6 +57,15 @@ class HostnameIndex:
         key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
         return self._replace(key, claims_of(body))
 
+    def follow(self, event: Mapping[str, Any]) -> set[Key]:
+        """Take in a watch event of a MinecraftServer (DELETED or not); the other servers whose
+        result may have changed, to be reconciled again."""
+        body: Mapping[str, Any] = event.get("object") or {}
+        if event.get("type") == "DELETED":
+            meta: Mapping[str, Any] = body.get("metadata") or {}
+            return self.remove(meta.get("namespace") or "", meta.get("name") or "")
+        return self.update(body)
+
     def remove(self, namespace: str, name: str) -> set[Key]:
         """A server is gone; the servers whose result may have changed."""
         return self._replace(f"{namespace}/{name}", ())

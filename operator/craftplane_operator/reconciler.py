@@ -86,7 +86,7 @@ class Reconciler:
         self.upkeep = upkeep
         self.policies = policies  # None: no CraftplanePolicy is consulted
         # Who holds which custom hostname, and the settings it was built with.
-        self.hostnames = hostnames or HostnameIndex(RouterConfig())
+        self.hostnames = hostnames if hostnames is not None else HostnameIndex(RouterConfig())
         # The last phase-event state this process published per server uid: after a restart
         # it is empty, so every server's current state is published once (JetStream drops the
         # duplicates).
