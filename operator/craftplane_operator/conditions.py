@@ -154,19 +154,18 @@ def _find(
 
 def hostnames_condition(
     routes: Routes, previous: Sequence[Mapping[str, Any]], generation: int, now: datetime
-) -> Condition:
-    """HostnamesAccepted: True when every custom hostname is routed here, else False with the
-    first refusal's reason (Reserved or Taken) and every refusal in the message."""
+) -> Condition | None:
+    """HostnamesAccepted, only for a server that asks for custom hostnames (like
+    AllowlistSynced, nothing to say otherwise): True when every one is routed here, else False
+    with the first refusal's reason (Reserved or Taken) and every refusal in the message."""
+    if not routes.asked:
+        return None
     if routes.refusals:
         status, reason = ConditionStatus.FALSE, routes.refusals[0].reason
         message = "; ".join(refusal.message for refusal in routes.refusals)
     else:
         status, reason = ConditionStatus.TRUE, REASON_ACCEPTED
-        message = (
-            "every custom hostname is routed to this server"
-            if routes.asked
-            else "no custom hostnames asked for"
-        )
+        message = "every custom hostname is routed to this server"
     condition = Condition(
         type=ConditionType.HOSTNAMES_ACCEPTED,
         status=status,
@@ -184,10 +183,12 @@ def hostnames_condition(
 
 
 def hostname_events(
-    previous: Sequence[Mapping[str, Any]], condition: Condition
+    previous: Sequence[Mapping[str, Any]], condition: Condition | None
 ) -> tuple[Notice, ...]:
     """A Warning when a hostname is newly refused (or refused for another reason), a Normal
     event when the last refusal is lifted: on transitions, not on every pass."""
+    if condition is None:
+        return ()
     before = _find(previous, ConditionType.HOSTNAMES_ACCEPTED)
     now = (condition.status.value, condition.reason, condition.message)
     if (before.get("status"), before.get("reason"), before.get("message")) == now:
@@ -228,8 +229,11 @@ def desired_status(
     conditions = _conditions(derived, previous, generation, now)
     if extra.allowlist is not None:
         conditions.append(extra.allowlist)
-    if routes is not None:
-        conditions.append(hostnames_condition(routes, previous, generation, now))
+    accepted = (
+        hostnames_condition(routes, previous, generation, now) if routes is not None else None
+    )
+    if accepted is not None:
+        conditions.append(accepted)
     status = ServerStatus.model_validate(
         {
             "phase": derived.phase,

@@ -181,7 +181,6 @@ def accepted(*refusals: Refusal, asked: int = 1, previous: list[Any] | None = No
 @pytest.mark.parametrize(
     ("refusals", "asked", "status", "reason", "message"),
     [
-        ((), 0, "True", "Accepted", "no custom hostnames asked for"),
         ((), 2, "True", "Accepted", "every custom hostname is routed to this server"),
         ((TAKEN,), 1, "False", "Taken", TAKEN.message),
         ((RESERVED, TAKEN), 2, "False", "Reserved", f"{RESERVED.message}; {TAKEN.message}"),
@@ -191,12 +190,19 @@ def test_hostnames_condition(
     refusals: tuple[Refusal, ...], asked: int, status: str, reason: str, message: str
 ) -> None:
     condition = accepted(*refusals, asked=asked)
+    assert condition is not None
     assert (condition.status.value, condition.reason, condition.message) == (
         status,
         reason,
         message,
     )
     assert condition.observed_generation == 3
+
+
+def test_no_custom_hostname_no_condition() -> None:
+    # Like AllowlistSynced: nothing asked for, nothing to report (and no event about it).
+    assert accepted(asked=0) is None
+    assert hostname_events([dumped(accepted(TAKEN))], None) == ()
 
 
 def test_hostnames_condition_keeps_its_transition_time_while_its_status_holds() -> None:
@@ -228,7 +234,7 @@ def dumped(condition: Any) -> dict[str, Any]:
             [(False, "HostnamesAccepted")],
             id="the refusal is lifted",
         ),
-        pytest.param([dumped(accepted(asked=0))], accepted(asked=2), [], id="more accepted"),
+        pytest.param([], accepted(asked=2), [], id="asked for and accepted"),
     ],
 )
 def test_hostname_events_only_on_transitions(
