@@ -314,7 +314,8 @@ export function joinHostnames(server) {
 /**
  * What the Connect card says.
  * kind: 'join' (address to copy), 'stopped', 'cluster' (inside the cluster only), 'waiting', 'deleted';
- * address: what to join by (null unless joinable); others: the other hostnames to join by;
+ * address: what to join by (null unless joinable); others: the other hostnames to join by (none
+ * when the server is reachable only inside the cluster);
  * internal: the cluster-internal address, shown as such and never as the one to join.
  * @param {Server|null|undefined} server
  * @param {string|undefined} status
@@ -322,9 +323,11 @@ export function joinHostnames(server) {
  */
 export function connectInfo(server, status, deleted) {
   const address = endpoint(server);
-  const hostnames = joinHostnames(server);
-  const others = address ? hostnames.filter((name) => name !== address && `${name}:${DEFAULT_GAME_PORT}` !== address) : hostnames;
   const internal = clusterOnly(server) ? `${server.address}:${server.port || DEFAULT_GAME_PORT}` : null;
+  // Inside the cluster only there is no router to take these names: listing them would
+  // suggest a way in that is not there.
+  const hostnames = internal ? [] : joinHostnames(server);
+  const others = hostnames.filter((name) => name !== address && `${name}:${DEFAULT_GAME_PORT}` !== address);
   let kind = 'waiting';
   if (deleted) kind = 'deleted';
   else if (status === 'stopped') kind = 'stopped';

@@ -125,7 +125,7 @@ test('times relative to now, and the last restart in words', () => {
 });
 
 test('a cluster-internal address is never offered as the one to join', () => {
-  const inside = { name: 'a', address: '10.96.0.10', port: 25565, reach: 'cluster' };
+  const inside = { name: 'a', address: '10.96.0.10', port: 25565, reach: 'cluster', hostnames: ['a.t.mc.example.com'] };
   assert.equal(clusterOnly(inside), true);
   assert.equal(endpoint(inside), null);
   assert.deepEqual(connectInfo(inside, 'running', false), {
