@@ -9,6 +9,7 @@ from typing import Any
 
 from craftplane.contracts.events import AnyEvent, Event, EventKind, EventType, SyncEvent
 from craftplane.contracts.phases import ServerState, projected_status
+from craftplane_gateway.db.models import hostname_list
 
 FINAL_REVISION = 2**62
 
@@ -48,6 +49,9 @@ def server_view(event: Event) -> dict[str, Any]:
     if event.type.kind is EventKind.STATUS:
         view["address"] = event.address
         view["port"] = event.port
+        view["reach"] = event.reach
+        if event.hostnames is not None:  # absent: the projection keeps the row's
+            view["hostnames"] = list(event.hostnames)
         view["players"] = (
             {"online": event.players_online, "max": event.players_max}
             if event.players_online is not None
@@ -115,7 +119,7 @@ def _iso(value: Any) -> Any:
 
 
 def public_server(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A projection row as the API shows it (camelCase, players nested)."""
+    """A projection row as the API shows it (camelCase, players nested, hostnames a list)."""
     online = row.get("players_online")
     return {
         "name": row.get("name"),
@@ -126,6 +130,8 @@ def public_server(row: Mapping[str, Any]) -> dict[str, Any]:
         "phase": row.get("phase"),
         "address": row.get("address"),
         "port": row.get("port"),
+        "reach": row.get("reach"),
+        "hostnames": hostname_list(row.get("hostnames")),
         "players": None if online is None else {"online": online, "max": row.get("players_max")},
         "type": row.get("server_type"),
         "version": row.get("version"),

@@ -27,7 +27,7 @@ from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
 from craftplane.contracts.events import EventType
 from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import MinecraftServerSpec, ServerType
-from craftplane.contracts.status import Phase
+from craftplane.contracts.status import AddressReach, Phase
 from craftplane_gateway.audit import RequestType
 
 API_PREFIX: Final = "/api/v1"
@@ -177,8 +177,29 @@ class ServerOut(WireModel):
     uid: str = Field(default="", description="metadata.uid of the MinecraftServer.")
     status: ServerState
     phase: Phase | None = Field(default=None, description="The CR's status.phase.")
-    address: str | None = Field(default=None, description="Host players connect to.")
-    port: int | None = Field(default=None, ge=1, le=65535)
+    address: str | None = Field(
+        default=None,
+        description=(
+            "Host players join by (status.address.host): the server's hostname on the "
+            "platform's router, a load-balancer or node address, or, with reach cluster, a "
+            "cluster-internal IP no player outside can join."
+        ),
+    )
+    port: int | None = Field(default=None, ge=1, le=65535, description="Port to join on.")
+    reach: AddressReach | None = Field(
+        default=None,
+        description=(
+            "From where the address works (status.address.reach): router, loadBalancer, "
+            "nodePort, or cluster (inside the cluster only). Null when not known yet."
+        ),
+    )
+    hostnames: list[str] = Field(
+        default=[],
+        description=(
+            "The hostnames the router routes to the server (status.hostnames): its own "
+            "<server>.<tenant>.<game domain> first, then the custom ones it was granted."
+        ),
+    )
     players: PlayerCount | None = None
     type: ServerType | None = None
     version: str | None = None

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, TypeAdapter, field_validator
 from craftplane.contracts.events import EventType
 from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import ServerType
-from craftplane.contracts.status import Phase
+from craftplane.contracts.status import AddressReach, Phase
 from craftplane_gateway.audit import RequestType
 from craftplane_gateway.backup_models import BackupOut, RestoreOut
 from craftplane_gateway.schemas import ServerName, ServerOut, Timestamp, WireModel
@@ -154,6 +154,12 @@ class ServerDelta(WireModel):
     phase: Phase | None = None
     address: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
+    reach: AddressReach | None = Field(
+        default=None, description="How far the address reaches (see ServerOut.reach)."
+    )
+    hostnames: list[str] | None = Field(
+        default=None, description="The hostnames routed to the server (see ServerOut.hostnames)."
+    )
     players: PlayersSeen | None = None
     type: ServerType | None = None
     version: str | None = None

@@ -24,6 +24,7 @@ from craftplane.contracts.status import (
 from craftplane_operator.allowlist_sync import REASON_NOT_RUNNING, SyncOutcome
 from craftplane_operator.disruption import Notice
 from craftplane_operator.phase import Derived
+from craftplane_operator.routing import Routes
 
 # The status fields this module owns; others (e.g. kopf's own bookkeeping)
 # are neither compared nor removed.
@@ -36,6 +37,8 @@ MANAGED_STATUS_KEYS: Final = (
     "message",
     "nextRestart",
     "lastRestart",
+    "internalAddress",
+    "hostnames",
 )
 
 
@@ -139,6 +142,64 @@ def allowlist_condition(
     return condition
 
 
+REASON_ACCEPTED: Final = "Accepted"
+
+
+def _find(
+    previous: Sequence[Mapping[str, Any]], condition_type: ConditionType
+) -> Mapping[str, Any]:
+    found = (c for c in previous if isinstance(c, Mapping) and c.get("type") == condition_type)
+    return next(found, {})
+
+
+def hostnames_condition(
+    routes: Routes, previous: Sequence[Mapping[str, Any]], generation: int, now: datetime
+) -> Condition | None:
+    """HostnamesAccepted, only for a server that asks for custom hostnames (like
+    AllowlistSynced, nothing to say otherwise): True when every one is routed here, else False
+    with the first refusal's reason (Reserved or Taken) and every refusal in the message."""
+    if not routes.asked:
+        return None
+    if routes.refusals:
+        status, reason = ConditionStatus.FALSE, routes.refusals[0].reason
+        message = "; ".join(refusal.message for refusal in routes.refusals)
+    else:
+        status, reason = ConditionStatus.TRUE, REASON_ACCEPTED
+        message = "every custom hostname is routed to this server"
+    condition = Condition(
+        type=ConditionType.HOSTNAMES_ACCEPTED,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=_aware(now),
+        observed_generation=generation,
+    )
+    before = _find(previous, ConditionType.HOSTNAMES_ACCEPTED)
+    if before.get("status") == status.value:
+        kept = _time(before.get("lastTransitionTime"))
+        if kept is not None:
+            condition.last_transition_time = kept
+    return condition
+
+
+def hostname_events(
+    previous: Sequence[Mapping[str, Any]], condition: Condition | None
+) -> tuple[Notice, ...]:
+    """A Warning when a hostname is newly refused (or refused for another reason), a Normal
+    event when the last refusal is lifted: on transitions, not on every pass."""
+    if condition is None:
+        return ()
+    before = _find(previous, ConditionType.HOSTNAMES_ACCEPTED)
+    now = (condition.status.value, condition.reason, condition.message)
+    if (before.get("status"), before.get("reason"), before.get("message")) == now:
+        return ()
+    if condition.status is ConditionStatus.FALSE:
+        return (Notice(True, f"Hostname{condition.reason}", condition.message),)
+    if before.get("status") == ConditionStatus.FALSE.value:
+        return (Notice(False, "HostnamesAccepted", condition.message),)
+    return ()
+
+
 @dataclass(frozen=True)
 class Upkept:
     """The parts of the status that stops, restarts and the allowlist add."""
@@ -155,17 +216,24 @@ def desired_status(
     now: datetime,
     players: Players | None = None,
     upkept: Upkept | None = None,
+    routes: Routes | None = None,
 ) -> dict[str, Any]:
     """The whole status to write, in the CRD's shape.
 
     ``players`` is only reported while Running: a count from before a stop or
-    a crash would be a lie.
+    a crash would be a lie. Without ``routes`` (an invalid spec, a deletion) the server is
+    routed nowhere: no hostnames, no internal address.
     """
     previous = (previous_status or {}).get("conditions") or []
     extra = upkept or Upkept()
     conditions = _conditions(derived, previous, generation, now)
     if extra.allowlist is not None:
         conditions.append(extra.allowlist)
+    accepted = (
+        hostnames_condition(routes, previous, generation, now) if routes is not None else None
+    )
+    if accepted is not None:
+        conditions.append(accepted)
     status = ServerStatus.model_validate(
         {
             "phase": derived.phase,
@@ -176,6 +244,8 @@ def desired_status(
             "message": derived.message,
             "nextRestart": extra.next_restart,
             "lastRestart": extra.last_restart,
+            "internalAddress": routes.internal if routes is not None else None,
+            "hostnames": list(routes.hostnames) if routes is not None else [],
         }
     )
     return status.model_dump(mode="json", by_alias=True, exclude_none=True)

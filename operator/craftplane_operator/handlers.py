@@ -19,6 +19,7 @@ from craftplane.contracts.names import (
 )
 from craftplane_operator.backups.controller import BackupController
 from craftplane_operator.backups.names import OWNER_ANNOTATION, parse_owner
+from craftplane_operator.hostname_index import HostnameIndex
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.workqueue import WorkQueue
 
@@ -51,7 +52,10 @@ def watch_only_owned_children(settings: kopf.OperatorSettings) -> None:
 
 
 def build_registry(
-    queue: WorkQueue, store: ObjectStore, backups: BackupController | None = None
+    queue: WorkQueue,
+    store: ObjectStore,
+    backups: BackupController | None = None,
+    hostnames: HostnameIndex | None = None,
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
@@ -78,6 +82,9 @@ def build_registry(
         namespace: str | None, name: str, event: Mapping[str, Any], **_: Any
     ) -> None:
         remember(event)
+        # The other servers this change grants a hostname or takes one from.
+        for other in sorted(hostnames.follow(event) if hostnames is not None else ()):
+            queue.add(other)
         server(f"{namespace}/{name}")
 
     def child_changed(

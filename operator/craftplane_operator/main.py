@@ -25,6 +25,7 @@ from craftplane_operator import metrics
 from craftplane_operator.backups.controller import BackupController, config_from
 from craftplane_operator.backups.queueing import needs_attention
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
+from craftplane_operator.hostname_index import HostnameIndex
 from craftplane_operator.http import serve
 from craftplane_operator.leader import LeaderElector
 from craftplane_operator.players import PlayerTracker
@@ -55,6 +56,7 @@ class Operator:
         self.players = PlayerTracker(self._players_changed, interval=settings.ping_interval)
         self.publisher = Publisher(settings.nats_url, on_sync=self._on_sync)
         self.store = ObjectStore()
+        self.hostnames = HostnameIndex(settings.routing)
         self.recorder = EventRecorder(kube, settings.identity)
         self.upkeep = build_upkeep(
             kube,
@@ -76,6 +78,7 @@ class Operator:
             placement=settings.placement,
             upkeep=self.upkeep,
             policies=PolicyDirectory(kube, ttl=settings.policy_cache_seconds),
+            hostnames=self.hostnames,
         )
         self.backups = BackupController(
             kube,
@@ -136,6 +139,7 @@ class Operator:
         )
 
     async def start(self) -> None:
+        await self._prime_hostnames()
         await self.publisher.start()
         self.queue.start()
         self.backup_queue.start()
@@ -181,6 +185,12 @@ class Operator:
             return [None]
         names = [ns["metadata"]["name"] for ns in await self.kube.list_objects("Namespace")]
         return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+    async def _prime_hostnames(self) -> None:
+        """Every server's hostname claims before the first reconcile (see hostname_index)."""
+        for namespace in await self._namespaces():
+            self.hostnames.prime(await self.kube.list_objects(KIND, namespace))
+        log.info("%d servers claim custom hostnames", len(self.hostnames))
 
     async def _resync_once(self) -> None:
         for namespace in await self._namespaces():
@@ -264,7 +274,9 @@ async def run(settings: OperatorSettings) -> None:
         operator = Operator(settings, kube)
         readiness.operator = operator
         await operator.start()
-        registry = build_registry(operator.queue, operator.store, operator.backups)
+        registry = build_registry(
+            operator.queue, operator.store, operator.backups, operator.hostnames
+        )
         kopf_settings = kopf.OperatorSettings()
         _kopf_settings(kopf_settings)
         quit_flag = asyncio.Event()

@@ -12,11 +12,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import ValidationError
-
-from craftplane.contracts.spec import ServiceType
 from craftplane.contracts.status import Address, Phase
-from craftplane_operator.builders.naming import GAME_PORT, GAME_PORT_NAME
+from craftplane_operator.addresses import service_address
 from craftplane_operator.memory_advice import oom_advice
 
 # A pod may be unschedulable for a moment while the cluster autoscaler adds a
@@ -360,28 +357,6 @@ def _get(obj: Object | None, *path: str, default: Any = None) -> Any:
 
 
 def derive_address(observed: Observed) -> Address | None:
-    """Where players connect, from the Service as it is (not as the spec wants it)."""
-    service = observed.service
-    if service is None:
-        return None
-    ports = _get(service, "spec", "ports") or []
-    named = [p for p in ports if p.get("name") == GAME_PORT_NAME]
-    port: Object = (named or ports or [{}])[0]
-    service_type = _get(service, "spec", "type") or ServiceType.CLUSTER_IP.value
-    host: Any
-    if service_type == ServiceType.LOAD_BALANCER.value:
-        ingress = _get(service, "status", "loadBalancer", "ingress") or []
-        first: Object = ingress[0] if ingress else {}
-        host, number = first.get("ip") or first.get("hostname"), port.get("port", GAME_PORT)
-    elif service_type == ServiceType.NODE_PORT.value:
-        host, number = _get(observed.pod, "status", "hostIP"), port.get("nodePort")
-    else:
-        host, number = _get(service, "spec", "clusterIP"), port.get("port", GAME_PORT)
-        if host == "None":  # a headless Service has no address of its own
-            host = None
-    if not host or not number:
-        return None
-    try:
-        return Address(host=str(host), port=int(number))
-    except (ValidationError, ValueError, TypeError):
-        return None
+    """Where the Service lets players in, from the Service as it is (not as the spec wants
+    it); whether they join through the router instead is `routing`'s to say."""
+    return service_address(observed.service, observed.pod)

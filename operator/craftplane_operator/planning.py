@@ -13,8 +13,7 @@ A server held for a restore (`backups.hold`) is planned as if spec.stopped were 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -22,8 +21,7 @@ from pydantic import ValidationError
 from craftplane.contracts.cr_events import phase_event, spec_event
 from craftplane.contracts.events import Event, EventType, state_key
 from craftplane.contracts.names import FINALIZER
-from craftplane.contracts.status import Phase, Players
-from craftplane_operator.allowlist_sync import SyncOutcome
+from craftplane.contracts.status import Phase
 from craftplane_operator.backups.hold import describe, held, hold_reason
 from craftplane_operator.builders import build_children, existing_password
 from craftplane_operator.builders.context import ServerContext
@@ -38,20 +36,29 @@ from craftplane_operator.builders.naming import (
     service_name,
     statefulset_name,
 )
-from craftplane_operator.conditions import Upkept, desired_status, problem_events, status_patch
-from craftplane_operator.disruption import CountdownView, Upkeep
+from craftplane_operator.conditions import (
+    Upkept,
+    desired_status,
+    hostname_events,
+    hostnames_condition,
+    problem_events,
+    status_patch,
+)
 from craftplane_operator.disruption import Notice as KubeEvent
+from craftplane_operator.disruption import Upkeep
+from craftplane_operator.gathered import Gathered as Gathered  # re-exported
+from craftplane_operator.gathered import read_spec
 from craftplane_operator.matching import up_to_date
 from craftplane_operator.merge_patch import merge_patch as merge_patch  # re-exported
-from craftplane_operator.ownership import ApplyRefusal, guard
+from craftplane_operator.ownership import guard
 from craftplane_operator.phase import Derived, Observed, Reason, derive, with_problem
 from craftplane_operator.players import Target, ping_target
 from craftplane_operator.profiles import (
     UNCHECKED,
-    PlacementProblem,
     hold_placement,
     judge_placement,
 )
+from craftplane_operator.routing import Routes, route_server
 from craftplane_operator.statefulset_migration import OrphanReplace, fit_immutable, replacement
 from craftplane_operator.upkeep import AllowlistJob, plan_day2
 from craftplane_operator.volume import STORAGE_NOT_APPLIED, VolumeResize, plan_resize
@@ -75,51 +82,6 @@ TERMINATING: Final = Derived(
     message="the server is being deleted",
     progressing=True,
 )
-
-
-def read_spec(body: Mapping[str, Any]) -> ServerContext | ValidationError | None:
-    """The validated server, the reason its spec is invalid, or None while it is deleted."""
-    if body["metadata"].get("deletionTimestamp"):
-        return None
-    try:
-        return ServerContext.from_body(body)
-    except ValidationError as exc:
-        return exc
-
-
-@dataclass(frozen=True)
-class Gathered:
-    """What one reconcile of `key` found; `body` None: the server no longer exists."""
-
-    key: str
-    body: Obj | None
-    now: datetime
-    tenant: str | None = None
-    # read_spec(body), parsed once by the gatherer (which needs it to know what to read).
-    spec: ServerContext | ValidationError | None = None
-    children: Mapping[str, Obj | None] = field(default_factory=dict)
-    # A fresh RCON password, used only when no Secret holds one: randomness is gathered too.
-    new_password: str = ""
-    players: Players | None = None
-    published: str | None = None  # state key of the last phase event published for the uid
-    ping_in_cluster: bool = False
-    ping_target_annotation: bool = False  # honour craftplane.io/ping-target (outside the cluster)
-
-    @property
-    def ping_reach(self) -> dict[str, bool]:
-        return {"in_cluster": self.ping_in_cluster, "annotation": self.ping_target_annotation}
-
-    volume_refusal: str | None = None  # the API server's 403/422 to the last plan's resize
-    refusals: tuple[ApplyRefusal, ...] = ()  # its 4xx answers to the last plan's applies
-    countdown: CountdownView | None = None  # the announcement running or run for the server
-    allowlist: SyncOutcome | None = None  # the last allowlist sync's outcome
-    # Why the server's placement profile did not resolve (the spec then holds its scheduling).
-    placement_problem: PlacementProblem | None = None
-
-    @classmethod
-    def of(cls, key: str, body: Obj | None, now: datetime, **found: Any) -> Gathered:
-        spec = read_spec(body) if body is not None else None
-        return cls(key=key, body=body, now=now, spec=spec, **found)
 
 
 @dataclass(frozen=True)
@@ -220,7 +182,11 @@ def plan(seen: Gathered) -> Plan:
         pvc=live.get("PersistentVolumeClaim"),
         service=live.get("Service"),
     )
-    derived = describe(derive(observed, seen.now), server)
+    routes = route_server(
+        server, seen.tenant, seen.routing, seen.holders, observed.service, observed.pod
+    )
+    server = replace(server, hostnames=routes.hostnames)  # the Service names them
+    derived = replace(describe(derive(observed, seen.now), server), address=routes.address)
     if problem is not None:
         derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
     unplaced = seen.placement_problem
@@ -246,7 +212,12 @@ def plan(seen: Gathered) -> Plan:
         resize=None if held_all else resize,
         replace=None if held_all else replacement(server.name, live.get("StatefulSet")),
         status=_status(
-            seen, body, day2.derived, max_players=max_players, day2=(day2.upkept, day2.notices)
+            seen,
+            body,
+            day2.derived,
+            max_players=max_players,
+            day2=(day2.upkept, day2.notices),
+            routes=routes,
         ),
         timed=True,
         upkeep=day2.upkeep,
@@ -305,15 +276,22 @@ def _status(
     *,
     max_players: int | None,
     day2: tuple[Upkept, tuple[KubeEvent, ...]] | None = None,
+    routes: Routes | None = None,
 ) -> StatusPlan:
     meta = body["metadata"]
     previous: Mapping[str, Any] = body.get("status") or {}
     generation = int(meta.get("generation") or 1)
     upkept, notices = day2 or (_kept(previous), ())
-    desired = desired_status(derived, previous, generation, seen.now, seen.players, upkept)
+    desired = desired_status(
+        derived, previous, generation, seen.now, seen.players, upkept, routes=routes
+    )
     patch = status_patch(previous, desired)
     after = body if patch is None else {**body, "status": merge_patch(previous, patch)}
     kube_events = [*problem_events(previous, derived), *notices]
+    if routes is not None:
+        conditions = previous.get("conditions") or []
+        accepted = hostnames_condition(routes, conditions, generation, seen.now)
+        kube_events.extend(hostname_events(conditions, accepted))
     old_phase = previous.get("phase")
     transition = None
     if old_phase != derived.phase.value:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcstatus import JavaServer
+from pydantic import ValidationError
 
 from craftplane import logs
 from craftplane.contracts.names import PING_TARGET_ANNOTATION
-from craftplane.contracts.status import Phase, Players
+from craftplane.contracts.status import Address, AddressReach, Phase, Players
 from craftplane.supervise import Supervised, every
 from craftplane_operator import metrics
 from craftplane_operator.phase import Derived
@@ -43,15 +44,31 @@ def ping_target(
 ) -> Target | None:
     """Where to ping a server the plan reports as `derived` (None: not pinged). The
     annotation counts only where ``annotation`` allows it (an operator outside the cluster):
-    a tenant writes it, and an operator in a pod must not ping where a tenant says."""
+    a tenant writes it, and an operator in a pod must not ping where a tenant says.
+
+    In the cluster the Service's ClusterIP (status.internalAddress) is pinged: the address
+    players join by may be the router's hostname, which need not resolve in the cluster."""
     if derived.phase is not Phase.RUNNING or max_players is None:
         return None
     override = (body["metadata"].get("annotations") or {}).get(PING_TARGET_ANNOTATION)
     if annotation and override:
         return Target(override, max_players)
-    if in_cluster and derived.address is not None:
-        return Target(f"{derived.address.host}:{derived.address.port}", max_players)
+    if not in_cluster:
+        return None
+    internal = _internal_address(body)
+    if internal is not None:
+        return Target(internal.display, max_players)
+    if derived.address is not None and derived.address.reach is not AddressReach.ROUTER:
+        return Target(derived.address.display, max_players)
     return None
+
+
+def _internal_address(body: Mapping[str, Any]) -> Address | None:
+    raw = (body.get("status") or {}).get("internalAddress")
+    try:
+        return Address.model_validate(raw) if isinstance(raw, Mapping) else None
+    except ValidationError:
+        return None
 
 
 class PlayerTracker:

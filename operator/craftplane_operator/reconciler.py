@@ -20,6 +20,8 @@ from craftplane.kube import KubeClient, KubeError, Obj
 from craftplane_operator import metrics
 from craftplane_operator.builders import ServerContext, existing_password, generate_password
 from craftplane_operator.builders.naming import child_slot, slot_kind
+from craftplane_operator.gathered import Gathered, read_spec
+from craftplane_operator.hostname_index import HostnameIndex
 from craftplane_operator.ownership import (
     APPLIED_SLOTS,
     STATEFULSET_NEEDS,
@@ -28,20 +30,13 @@ from craftplane_operator.ownership import (
     is_refusal,
 )
 from craftplane_operator.placement import Placement, placed
-from craftplane_operator.planning import (
-    CHILD_NAMES,
-    ChildApply,
-    Gathered,
-    Plan,
-    StatusPlan,
-    plan,
-    read_spec,
-)
+from craftplane_operator.planning import CHILD_NAMES, ChildApply, Plan, StatusPlan, plan
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.policies import PolicyDirectory
 from craftplane_operator.profiles import Binding, governing_policy, profiled
 from craftplane_operator.publisher import Publisher
 from craftplane_operator.recorder import EventRecorder
+from craftplane_operator.routing import RouterConfig
 from craftplane_operator.statefulset_migration import replace_statefulset
 from craftplane_operator.store import ObjectStore
 from craftplane_operator.tenants import TenantDirectory
@@ -77,6 +72,7 @@ class Reconciler:
         placement: Placement | None = None,
         upkeep: UpkeepRunner | None = None,
         policies: PolicyDirectory | None = None,
+        hostnames: HostnameIndex | None = None,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -89,6 +85,8 @@ class Reconciler:
         self.placement = placement
         self.upkeep = upkeep
         self.policies = policies  # None: no CraftplanePolicy is consulted
+        # Who holds which custom hostname, and the settings it was built with.
+        self.hostnames = hostnames if hostnames is not None else HostnameIndex(RouterConfig())
         # The last phase-event state this process published per server uid: after a restart
         # it is empty, so every server's current state is published once (JetStream drops the
         # duplicates).
@@ -135,6 +133,7 @@ class Reconciler:
         # Someone else's Secret is never read, not even for its password.
         reused = existing_password(secret) if controlled_by(secret, uid) else None
         countdown, allowlist = self.upkeep.gathered(key) if self.upkeep else (None, None)
+        asked = spec.spec.service.hostnames if isinstance(spec, ServerContext) else []
         return Gathered(
             key=key,
             body=body,
@@ -150,6 +149,8 @@ class Reconciler:
             countdown=countdown,
             allowlist=allowlist,
             placement_problem=problem,
+            routing=self.hostnames.config,
+            holders=self.hostnames.holders_of(asked),
         )
 
     async def _binding(self, server: ServerContext, labels: Mapping[str, str]) -> Binding | None:

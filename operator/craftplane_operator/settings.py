@@ -12,6 +12,12 @@ from craftplane.contracts.quantity import InvalidQuantity, parse_quantity
 from craftplane.rcon import Reach
 from craftplane.startup import NATS_SCHEMES, url_errors
 from craftplane_operator.placement import Placement
+from craftplane_operator.routing import (
+    RouterConfig,
+    domain_error,
+    parse_public_address,
+    router_config,
+)
 
 
 def _identity() -> str:
@@ -101,9 +107,31 @@ class OperatorSettings(BaseSettings):
         default=900, description="how long a restored server has to reach Running again"
     )
     backup_workers: int = 4
+    # Shared with the router (the same names in its settings), hence no operator prefix.
+    game_domain: str = Field(
+        default="",
+        validation_alias=AliasChoices("CRAFTPLANE_GAME_DOMAIN", "game_domain"),
+        description=(
+            "DNS domain of the servers' canonical hostnames <server>.<tenant>.<domain> (e.g. "
+            "mc.example.com, its wildcard pointed at the router); empty: none"
+        ),
+    )
+    router_public_address: str = Field(
+        default="",
+        validation_alias=AliasChoices("CRAFTPLANE_ROUTER_PUBLIC_ADDRESS", "router_public_address"),
+        description=(
+            "host or host:port (default port 25565) players reach the router at; ClusterIP "
+            "servers then report their hostname and this port as status.address. Empty: no "
+            "router"
+        ),
+    )
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
+
+    @property
+    def routing(self) -> RouterConfig:
+        return router_config(self.game_domain, self.router_public_address)
 
 
 def startup_errors(settings: OperatorSettings) -> list[str]:
@@ -120,7 +148,21 @@ def startup_errors(settings: OperatorSettings) -> list[str]:
     if settings.policy_binding_seconds <= 0:
         # A zero period would list every policy in a tight loop.
         errors.append("CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS must be greater than 0")
-    return errors + backup_errors(settings)
+    return errors + routing_errors(settings) + backup_errors(settings)
+
+
+def routing_errors(settings: OperatorSettings) -> list[str]:
+    """The game domain and the router's address: a bad one would name no server correctly."""
+    errors = []
+    problem = domain_error(settings.game_domain)
+    if problem is not None:
+        errors.append(f"CRAFTPLANE_GAME_DOMAIN: {problem}")
+    if settings.router_public_address.strip():
+        try:
+            parse_public_address(settings.router_public_address)
+        except ValueError as exc:
+            errors.append(f"CRAFTPLANE_ROUTER_PUBLIC_ADDRESS: {exc}")
+    return errors
 
 
 def backup_errors(settings: OperatorSettings) -> list[str]:

@@ -215,7 +215,7 @@ def test_operator_runs_a_server_on_its_service_account_alone(
         )
         kubectl.apply(server_manifest("sa-only"), tenant)
         body = wait_phase(kubectl, tenant, "sa-only", "Running", timeout=90)
-        assert body["status"]["address"]["port"] == 25565
+        assert body["status"]["internalAddress"]["port"] == 25565
 
         # The transition events were written by this process (its identity), not another one.
         def own_events() -> list[str]:

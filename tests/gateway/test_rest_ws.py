@@ -39,7 +39,8 @@ async def test_create_flows_to_websocket_and_rest(
         deploying = await ws.until(lambda f: status_of(f, "alpha") == "deploying")
         running = await ws.until(lambda f: status_of(f, "alpha") == "running")
         assert deploying["type"] == running["type"] == "event"
-        assert running["server"]["address"] and running["server"]["port"] == 25565
+        assert running["server"]["address"] and running["server"]["port"]
+        assert running["server"]["reach"] in ("router", "cluster")
     finally:
         await ws.conn.close()
 
@@ -50,7 +51,9 @@ async def test_create_flows_to_websocket_and_rest(
 
     body = await async_wait_for(projected, timeout=60, what="GET shows running")
     assert body["address"] == running["server"]["address"]
-    assert body["port"] == 25565
+    assert body["port"] == running["server"]["port"]
+    assert body["reach"] == running["server"]["reach"]
+    assert isinstance(body["hostnames"], list)
     assert body["type"] == "PAPER" and body["spec"]["version"] == "1.21.4"
     assert body["createdAt"] and body["updatedAt"]
     events = (await http.get("/api/v1/servers/alpha/events", headers=tenant_a.headers)).json()

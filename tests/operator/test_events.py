@@ -51,7 +51,9 @@ async def test_lifecycle_events_with_payload_and_dedup(
     assert running.phase is not None and running.phase.value == "Running"
     assert running.generation == 1
     assert running.address == body["status"]["address"]["host"]
-    assert running.port == 25565
+    assert running.port == body["status"]["address"]["port"]
+    assert running.reach == body["status"]["address"]["reach"]
+    assert running.hostnames == body["status"]["hostnames"]
     assert running.id == contract.msg_id(running)
 
     # The same state published again is dropped by JetStream.

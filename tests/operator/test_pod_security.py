@@ -46,7 +46,7 @@ def assert_enforced(kubectl: Kubectl, namespace: str) -> None:
 
 def assert_admitted_and_running(kubectl: Kubectl, namespace: str, name: str) -> None:
     body = wait_phase(kubectl, namespace, name, "Running", timeout=90)
-    assert body["status"]["address"]["port"] == 25565
+    assert body["status"]["internalAddress"]["port"] == 25565
     pods = kubectl.json("get", "pods", "-n", namespace, "-l", f"craftplane.io/server={name}")
     assert len(pods["items"]) == 1
     pod = pods["items"][0]

@@ -114,6 +114,34 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         {"scheduling": {"nodeSelector": {"disk": "has space"}}},
         "spec.scheduling.nodeSelector",
     ),
+    # Hostnames: a shared namespace on a shared cluster, so the API server bounds them too.
+    ("hostname-wildcard", {"service": {"hostnames": ["*.example.com"]}}, "spec.service.hostnames"),
+    (
+        "hostname-uppercase",
+        {"service": {"hostnames": ["Play.example.com"]}},
+        "spec.service.hostnames",
+    ),
+    ("hostname-one-label", {"service": {"hostnames": ["localhost"]}}, "spec.service.hostnames"),
+    (
+        "hostname-twice",
+        {"service": {"hostnames": ["a.example.com", "a.example.com"]}},
+        "spec.service.hostnames",
+    ),
+    (
+        "hostnames-too-many",
+        {"service": {"hostnames": [f"s{i}.example.com" for i in range(9)]}},
+        "spec.service.hostnames",
+    ),
+    (
+        "router-annotation",
+        {"service": {"annotations": {"mc-router.itzg.me/externalServerName": "victim.example"}}},
+        "spec.service.annotations",
+    ),
+    (
+        "router-default-server",
+        {"service": {"annotations": {"mc-router.itzg.me/defaultServer": "true"}}},
+        "spec.service.annotations",
+    ),
 ]
 
 

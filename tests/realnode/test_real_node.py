@@ -125,7 +125,10 @@ async def test_a_server_runs_for_real_and_counts_a_real_player(
         annotations = body["metadata"].get("annotations") or {}
         assert "craftplane.io/ping-target" not in annotations
         game = game_of(kubectl, ns, "survival")
-        assert body["status"]["address"]["host"] == game.host  # the Service's ClusterIP
+        # What the router dials; status.address is where players join (through the router,
+        # when the platform has one, else this ClusterIP with reach "cluster").
+        assert body["status"]["internalAddress"]["host"] == game.host  # the Service's ClusterIP
+        assert body["status"]["address"]["reach"] in ("router", "cluster")
 
         await async_wait_for(
             lambda: _async(_players(kubectl, ns, "survival", 0)), timeout=60, what="0 players"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, Self
 
-from craftplane.contracts.cr_events import ObservedServer, read_int, read_phase, read_str
+from craftplane.contracts.cr_events import (
+    ObservedServer,
+    read_int,
+    read_phase,
+    read_str,
+    read_strings,
+)
 from craftplane.contracts.phases import LIVE_STATES, ServerState
 
 
@@ -51,6 +57,10 @@ class ServerRow:
     last_event_time: datetime | None
     last_revision: int | None
     last_stream_seq: int | None
+    reach: str | None = None
+    """status.address.reach: router, loadBalancer, nodePort or cluster; None: not said."""
+    hostnames: str | None = None
+    """status.hostnames, comma-separated as stored (see hostname_list); None: not said."""
 
     @classmethod
     def from_record(cls, record: Record) -> Self:
@@ -65,7 +75,7 @@ class ServerRow:
         return (
             self.tenant, self.status, self.phase, self.generation, self.address, self.port,
             self.players_online, self.players_max, self.reason, self.message,
-            self.server_type, self.version, self.deleted_at,
+            self.server_type, self.version, self.deleted_at, self.reach, self.hostnames,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
@@ -74,6 +84,20 @@ class ServerRow:
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ServerRow))
+
+
+def stored_hostnames(names: Sequence[str] | None) -> str | None:
+    """Hostnames as the ``hostnames`` column holds them (a hostname has no comma)."""
+    return None if names is None else ",".join(names)
+
+
+def hostname_list(stored: str | Sequence[str] | None) -> list[str]:
+    """The column's hostnames as a list (none when it says nothing)."""
+    if stored is None:
+        return []
+    if isinstance(stored, str):
+        return [name for name in stored.split(",") if name]
+    return [str(name) for name in stored]
 
 
 @dataclass(frozen=True)
@@ -196,6 +220,8 @@ class ClusterServer(ObservedServer):
             generation=read_int(value.get("generation")),
             address=read_str(value.get("address")),
             port=read_int(value.get("port")),
+            reach=read_str(value.get("reach")),
+            hostnames=_hostnames(value.get("hostnames")),
             players_online=read_int(value.get("players_online")),
             players_max=read_int(value.get("players_max")),
             reason=read_str(value.get("reason")),
@@ -206,3 +232,10 @@ class ClusterServer(ObservedServer):
             version=read_str(value.get("version", value.get("server_version"))),
             max_players=read_int(value.get("max_players")),
         )
+
+
+def _hostnames(value: Any) -> tuple[str, ...] | None:
+    """A list of hostnames, or the column's comma-separated text (as rows hand them over)."""
+    if isinstance(value, str):
+        return tuple(hostname_list(value))
+    return read_strings(value)

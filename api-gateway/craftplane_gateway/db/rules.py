@@ -4,7 +4,7 @@ Events are of the contracts' three kinds (``EventType.kind``), with server.delet
 from the other spec events because for a row it is final:
 
 - **state** (``k8s.*``, ``server.status.changed``): the phase the operator derived and what
-  goes with it (address, players, reason). Ordered by the CR ``resourceVersion`` they were
+  goes with it (address and how far it reaches, hostnames, players, reason). Ordered by the CR ``resourceVersion`` they were
   recorded at (``revision``), then by event time; when either side has no numeric revision,
   by time alone.
 - **spec** (``server.created``, ``server.updated``): the generation and what the spec says
@@ -32,7 +32,7 @@ from craftplane.contracts.events import (
     event_phase,
 )
 from craftplane.contracts.phases import ServerState, projected_status
-from craftplane_gateway.db.models import ServerRow
+from craftplane_gateway.db.models import ServerRow, stored_hostnames
 
 MAX_BIGINT: Final = 2**63 - 1
 
@@ -145,6 +145,7 @@ def unprojectable(event: AnyEvent) -> str | None:
     texts = (
         event.id, ref.uid, ref.tenant, ref.namespace, ref.name, event.address,
         event.reason, event.message, event.revision, event.server_type, event.version,
+        event.reach, *(event.hostnames or ()),
     )  # fmt: skip
     if any(text is not None and "\x00" in text for text in texts):
         return "a text field contains a NUL character"
@@ -174,7 +175,7 @@ def new_row(event: Event) -> ServerRow:
         address=None, port=None, players_online=None, players_max=None, reason=None,
         message=None, server_type=None, version=None, created_at=event.time,
         updated_at=event.time, deleted_at=None, last_event_id=None, last_event_time=None,
-        last_revision=None, last_stream_seq=None,
+        last_revision=None, last_stream_seq=None, reach=None, hostnames=None,
     )  # fmt: skip
 
 
@@ -220,6 +221,11 @@ def fold(row: ServerRow | None, event: AnyEvent, stream_seq: int | None) -> Serv
         phase=phase.value if phase else base.phase,
         address=event.address,
         port=event.port,
+        reach=event.reach,
+        # An event that does not list them (an older operator's) leaves them as they were.
+        hostnames=stored_hostnames(event.hostnames)
+        if event.hostnames is not None
+        else (base.hostnames),
         players_online=event.players_online,
         players_max=event.players_max if event.players_max is not None else base.players_max,
         reason=event.reason,

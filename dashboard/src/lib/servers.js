@@ -9,8 +9,10 @@
  * @property {string} [uid]
  * @property {string} [status]  deploying | running | stopped | failed | terminating | deleted
  * @property {string|null} [phase]
- * @property {string|null} [address]
+ * @property {string|null} [address]  where a player joins (status.address.host)
  * @property {number|null} [port]
+ * @property {string|null} [reach]  router | loadBalancer | nodePort | cluster (inside the cluster only)
+ * @property {string[]} [hostnames]  routed to the server by the platform's router, canonical first
  * @property {Players|null} [players]
  * @property {string|null} [type]
  * @property {string|null} [version]
@@ -281,10 +283,57 @@ export function describeRestart(last, now) {
   return `asked ${formatWhen(last.requestedAt, now)}${by}, under way`;
 }
 
-/** "host:port", or null while the server has no address. */
+/** The port a Minecraft client assumes when an address names none. */
+export const DEFAULT_GAME_PORT = 25565;
+
+/** Whether the server's address works only inside the cluster (no router, no load balancer). */
+export function clusterOnly(server) {
+  return !!server && !!server.address && server.reach === 'cluster';
+}
+
+/**
+ * "host:port" a player can join by, or null while there is none. An address that works only
+ * inside the cluster (a ClusterIP) is never offered as one.
+ */
 export function endpoint(server) {
-  if (!server || !server.address) return null;
+  if (!server || !server.address || clusterOnly(server)) return null;
   return server.port ? `${server.address}:${server.port}` : server.address;
+}
+
+/**
+ * The hostnames the router routes to the server, as a player types them: with the router's
+ * port when it is not the default. Only when the server is joined through the router (its port
+ * is then the router's); otherwise the names as they are.
+ */
+export function joinHostnames(server) {
+  const names = Array.isArray(server?.hostnames) ? server.hostnames : [];
+  if (server?.reach !== 'router' || !server.port || server.port === DEFAULT_GAME_PORT) return [...names];
+  return names.map((name) => `${name}:${server.port}`);
+}
+
+/**
+ * What the Connect card says.
+ * kind: 'join' (address to copy), 'stopped', 'cluster' (inside the cluster only), 'waiting', 'deleted';
+ * address: what to join by (null unless joinable); others: the other hostnames to join by (none
+ * when the server is reachable only inside the cluster);
+ * internal: the cluster-internal address, shown as such and never as the one to join.
+ * @param {Server|null|undefined} server
+ * @param {string|undefined} status
+ * @param {boolean} deleted
+ */
+export function connectInfo(server, status, deleted) {
+  const address = endpoint(server);
+  const internal = clusterOnly(server) ? `${server.address}:${server.port || DEFAULT_GAME_PORT}` : null;
+  // Inside the cluster only there is no router to take these names: listing them would
+  // suggest a way in that is not there.
+  const hostnames = internal ? [] : joinHostnames(server);
+  const others = hostnames.filter((name) => name !== address && `${name}:${DEFAULT_GAME_PORT}` !== address);
+  let kind = 'waiting';
+  if (deleted) kind = 'deleted';
+  else if (status === 'stopped') kind = 'stopped';
+  else if (address) kind = 'join';
+  else if (internal) kind = 'cluster';
+  return { kind, address, others, internal };
 }
 
 /**

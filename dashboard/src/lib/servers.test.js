@@ -5,12 +5,16 @@ import {
   applyEvent,
   applySnapshot,
   backoffDelay,
+  clusterOnly,
+  connectInfo,
   createBody,
   describeRestart,
+  endpoint,
   entryFromFrame,
   fillServer,
   formatAge,
   formatWhen,
+  joinHostnames,
   mergeTimeline,
   playerSeries,
   readClaims,
@@ -118,4 +122,53 @@ test('times relative to now, and the last restart in words', () => {
   assert.equal(describeRestart({ requestedAt: '2026-01-01T23:00:00Z', by: 'schedule', doneAt: '2026-01-01T23:01:00Z' }, now), '59m ago by schedule');
   assert.equal(describeRestart({ requestedAt: '2026-01-01T23:59:00Z', by: 'bob' }, now), 'asked 1m ago by bob, under way');
   assert.equal(describeRestart(null, now), '—');
+});
+
+test('a cluster-internal address is never offered as the one to join', () => {
+  const inside = { name: 'a', address: '10.96.0.10', port: 25565, reach: 'cluster', hostnames: ['a.t.mc.example.com'] };
+  assert.equal(clusterOnly(inside), true);
+  assert.equal(endpoint(inside), null);
+  assert.deepEqual(connectInfo(inside, 'running', false), {
+    kind: 'cluster',
+    address: null,
+    others: [],
+    internal: '10.96.0.10:25565',
+  });
+  // Before the operator said how far it reaches (an older status), the address is shown as it was.
+  assert.equal(endpoint({ name: 'a', address: '10.96.0.10', port: 25565 }), '10.96.0.10:25565');
+});
+
+test('through the router: the hostname and the router port, and every other hostname', () => {
+  const routed = {
+    name: 'survival',
+    address: 'survival.acme.mc.example.com',
+    port: 25565,
+    reach: 'router',
+    hostnames: ['survival.acme.mc.example.com', 'play.example.com'],
+  };
+  assert.deepEqual(connectInfo(routed, 'running', false), {
+    kind: 'join',
+    address: 'survival.acme.mc.example.com:25565',
+    others: ['play.example.com'],
+    internal: null,
+  });
+  const ownPort = { ...routed, port: 30000 };
+  assert.deepEqual(joinHostnames(ownPort), ['survival.acme.mc.example.com:30000', 'play.example.com:30000']);
+  assert.deepEqual(connectInfo(ownPort, 'running', false).others, ['play.example.com:30000']);
+});
+
+test('a load balancer or node port is joined as before; hostnames are listed as they are', () => {
+  const balanced = { name: 'a', address: '203.0.113.9', port: 25565, reach: 'loadBalancer', hostnames: ['a.t.mc.example.com'] };
+  assert.equal(endpoint(balanced), '203.0.113.9:25565');
+  assert.deepEqual(connectInfo(balanced, 'running', false).others, ['a.t.mc.example.com']);
+  assert.equal(endpoint({ name: 'b', address: '10.0.0.7', port: 30565, reach: 'nodePort' }), '10.0.0.7:30565');
+});
+
+test('the connect card while stopped, deleted or waiting', () => {
+  const inside = { name: 'a', address: '10.96.0.10', port: 25565, reach: 'cluster' };
+  assert.equal(connectInfo(inside, 'stopped', false).kind, 'stopped');
+  assert.equal(connectInfo(inside, 'stopped', false).internal, '10.96.0.10:25565');
+  assert.equal(connectInfo(inside, 'running', true).kind, 'deleted');
+  assert.equal(connectInfo({ name: 'a' }, 'deploying', false).kind, 'waiting');
+  assert.equal(connectInfo(null, undefined, false).kind, 'waiting');
 });

@@ -26,6 +26,8 @@ class ServerContext:
     annotations: Mapping[str, str] = field(default_factory=dict)
     # Why the server is held stopped for a restore (spec.stopped then reads true), or None.
     held: str | None = None
+    # The hostnames it was granted (status.hostnames), named on its Service for mc-router.
+    hostnames: tuple[str, ...] = ()
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ServerContext:

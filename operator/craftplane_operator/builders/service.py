@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from craftplane.contracts import names
+from craftplane.contracts.service import MC_ROUTER_HOSTNAMES
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.meta import object_meta
 from craftplane_operator.builders.naming import (
@@ -15,6 +16,14 @@ from craftplane_operator.builders.naming import (
     headless_service_name,
     service_name,
 )
+
+
+def service_annotations(server: ServerContext) -> dict[str, str]:
+    """The spec's annotations, and mc-router's list of the granted hostnames, which wins (the
+    spec cannot name it: the contracts refuse the prefix). Always written, empty when there
+    are none: mc-router routes nothing for an empty list, and an annotation left out would
+    keep its last value (a Service that already says everything else is not re-applied)."""
+    return {**server.spec.service.annotations, MC_ROUTER_HOSTNAMES: ",".join(server.hostnames)}
 
 
 def build_service(server: ServerContext) -> dict[str, Any]:
@@ -36,7 +45,7 @@ def build_service(server: ServerContext) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": object_meta(server, service_name(server.name), spec.annotations),
+        "metadata": object_meta(server, service_name(server.name), service_annotations(server)),
         "spec": {
             "type": spec.type.value,
             "selector": names.selector_labels(server.name),

@@ -42,6 +42,13 @@ def read_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def read_strings(value: Any) -> tuple[str, ...] | None:
+    """A list of strings as a tuple; None for anything else (a non-string item included)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None
+    return tuple(value)
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -60,6 +67,10 @@ class ObservedServer:
     """status.observedGeneration, else metadata.generation."""
     address: str | None = None
     port: int | None = None
+    reach: str | None = None
+    """status.address.reach."""
+    hostnames: tuple[str, ...] | None = None
+    """status.hostnames; None when the status has no such list."""
     players_online: int | None = None
     players_max: int | None = None
     """status.players.max: what the last ping said."""
@@ -95,6 +106,8 @@ class ObservedServer:
             generation=read_int(status.get("observedGeneration") or meta.get("generation")),
             address=read_str(address.get("host")),
             port=read_int(address.get("port")),
+            reach=read_str(address.get("reach")),
+            hostnames=read_strings(status.get("hostnames")),
             players_online=read_int(players.get("online")),
             players_max=read_int(players.get("max")),
             reason=read_str(ready.get("reason")),
@@ -121,6 +134,8 @@ class ObservedServer:
             generation=self.generation,
             address=self.address,
             port=self.port,
+            reach=self.reach,
+            hostnames=list(self.hostnames) if self.hostnames is not None else None,
             players_online=self.players_online,
             players_max=self.players_max,
             reason=self.reason,

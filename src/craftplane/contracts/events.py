@@ -160,8 +160,24 @@ class Event(_Envelope):
     server: ServerRef
     phase: Phase | None = None
     generation: int | None = Field(default=None, ge=0)
-    address: str | None = Field(default=None, description="Host players connect to.")
+    address: str | None = Field(
+        default=None, description="Host players join by (status.address.host)."
+    )
     port: int | None = Field(default=None, ge=1, le=65535)
+    reach: str | None = Field(
+        default=None,
+        description=(
+            "status.address.reach: router, loadBalancer, nodePort or cluster (inside the "
+            "cluster only); None from an operator that did not say."
+        ),
+    )
+    hostnames: list[str] | None = Field(
+        default=None,
+        description=(
+            "status.hostnames, the hostnames the router routes to the server (canonical first); "
+            "None when the status does not list them (an older operator)."
+        ),
+    )
     players_online: int | None = Field(default=None, ge=0)
     players_max: int | None = Field(default=None, ge=0)
     reason: str | None = None
@@ -264,6 +280,10 @@ def msg_id(event: AnyEvent) -> str:
             event.players_max,
             event.reason,
         ]
+        # Appended only when present, so the ids of states recorded before these fields
+        # existed stay what they were.
+        if event.reach is not None or event.hostnames is not None:
+            parts += [event.reach, event.hostnames]
         if event.revision is not None:
             parts.append(event.revision)
     digest = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode())

@@ -8,13 +8,10 @@ The values fields may take live in `spec_values` and are re-exported here.
 
 from __future__ import annotations
 
-from typing import Self
-
 from pydantic import (
     ConfigDict,
     Field,
     field_validator,
-    model_validator,
 )
 
 from craftplane.contracts.backup import BackupPolicy, RestoreFrom
@@ -30,6 +27,7 @@ from craftplane.contracts.quantity import (
     cel_quantity_guard,
 )
 from craftplane.contracts.scheduling import Affinity, Scheduling, Toleration
+from craftplane.contracts.service import ServiceSpec
 from craftplane.contracts.spec_values import (
     DEFAULT_IMAGE,
     DEFAULT_VERSION,
@@ -53,12 +51,6 @@ from craftplane.contracts.spec_values import (
     Size,
     Username,
     is_reserved_env_name,
-)
-from craftplane.contracts.text import (
-    MAX_MAP_ENTRIES,
-    AnnotationValue,
-    QualifiedName,
-    qualified_keys_rules,
 )
 
 __all__ = [
@@ -186,54 +178,6 @@ class Storage(ApiModel):
             "world with the server."
         ),
     )
-
-
-class ServiceSpec(ApiModel):
-    """The Service exposing the game port (25565). RCON is never exposed outside the cluster."""
-
-    model_config = ConfigDict(
-        json_schema_extra=cel_rules(
-            cel_rule(
-                "!has(self.nodePort) || self.type == 'NodePort'",
-                "nodePort may only be set when type is NodePort",
-                field_path=".nodePort",
-                reason="FieldValueForbidden",
-            ),
-        )
-    )
-
-    type: ServiceType = Field(
-        default=ServiceType.CLUSTER_IP,
-        description=(
-            "ClusterIP: reachable inside the cluster only (e.g. behind a proxy). NodePort: on "
-            "a port of every node. LoadBalancer: on an external IP from the cloud provider."
-        ),
-    )
-    annotations: dict[QualifiedName, AnnotationValue] = Field(
-        default={},
-        max_length=MAX_MAP_ENTRIES,
-        description=(
-            "Annotations for the Service, e.g. to configure a cloud load balancer or "
-            f"external-dns: at most {MAX_MAP_ENTRIES}, keys as Kubernetes qualified names "
-            "(optional DNS prefix and '/', then up to 63 characters)."
-        ),
-        json_schema_extra=qualified_keys_rules(),
-    )
-    node_port: int | None = Field(
-        default=None,
-        ge=NODE_PORT_MIN,
-        le=NODE_PORT_MAX,
-        description=(
-            f"Fixed node port ({NODE_PORT_MIN}-{NODE_PORT_MAX}) for type NodePort; "
-            f"Kubernetes picks one when omitted. Refused for other types."
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _node_port_needs_node_port_type(self) -> Self:
-        if self.node_port is not None and self.type is not ServiceType.NODE_PORT:
-            raise ValueError("nodePort may only be set when type is NodePort")
-        return self
 
 
 class Rcon(ApiModel):

@@ -9,6 +9,8 @@ from typing import Annotated, Final, Self
 from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, model_validator
 
 from craftplane.contracts.base import ApiModel
+from craftplane.contracts.hostnames import MAX_CUSTOM_HOSTNAMES
+from craftplane.contracts.service import Hostname
 
 MAX_PLAYER_SAMPLE: Final = 50
 
@@ -48,6 +50,8 @@ class ConditionType(StrEnum):
     DEGRADED = "Degraded"
     # Whether the running server's allowlist and ops match the spec (over RCON).
     ALLOWLIST_SYNCED = "AllowlistSynced"
+    # Whether every custom hostname of spec.service.hostnames is routed to the server.
+    HOSTNAMES_ACCEPTED = "HostnamesAccepted"
 
 
 class ConditionStatus(StrEnum):
@@ -61,7 +65,9 @@ class ConditionStatus(StrEnum):
 class Condition(ApiModel):
     """One aspect of the server's state, in the standard Kubernetes condition shape."""
 
-    type: ConditionType = Field(description="Ready, Progressing, Degraded or AllowlistSynced.")
+    type: ConditionType = Field(
+        description="Ready, Progressing, Degraded, AllowlistSynced or HostnamesAccepted."
+    )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(
         default="",
@@ -84,11 +90,30 @@ class Condition(ApiModel):
     )
 
 
+class AddressReach(StrEnum):
+    """From where an address can be reached."""
+
+    # Anywhere the router's public address is: its hostname, the router's public port.
+    ROUTER = "router"
+    LOAD_BALANCER = "loadBalancer"
+    NODE_PORT = "nodePort"
+    # Only inside the cluster (the Service's ClusterIP): no router, no load balancer.
+    CLUSTER = "cluster"
+
+
 class Address(ApiModel):
     """Where players connect."""
 
     host: str = Field(max_length=253, description="Host name or IP address players connect to.")
     port: int = Field(ge=1, le=65535, description="Port players connect to.")
+    reach: AddressReach | None = Field(
+        default=None,
+        description=(
+            "From where players can use this address: router (the server's hostname on the "
+            "platform's router), loadBalancer, nodePort, or cluster (the Service's ClusterIP: "
+            "inside the cluster only, not an address a player can join from outside)."
+        ),
+    )
     display: str = Field(
         default="",
         description="host:port for `kubectl get`; derived from host and port, not settable.",
@@ -152,7 +177,10 @@ class ServerStatus(ApiModel):
     )
     conditions: list[Condition] = Field(
         default=[],
-        description="Ready, Progressing, Degraded and AllowlistSynced conditions, one of each at most.",
+        description=(
+            "Ready, Progressing, Degraded, AllowlistSynced and HostnamesAccepted conditions, "
+            "one of each at most."
+        ),
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],
@@ -166,8 +194,26 @@ class ServerStatus(ApiModel):
     address: Address | None = Field(
         default=None,
         description=(
-            "Where players connect: the load-balancer IP, a node address and node port, or "
-            "the cluster-internal Service address."
+            "Where a player can join: the server's hostname and the router's public port "
+            "(a ClusterIP Service on a platform with a router), the load-balancer address, a "
+            "node address and node port, or else the Service's ClusterIP, which only works "
+            "inside the cluster; address.reach says which."
+        ),
+    )
+    internal_address: Address | None = Field(
+        default=None,
+        description=(
+            "The Service's ClusterIP and game port: what the platform's router connects to. "
+            "Absent while the Service has no ClusterIP."
+        ),
+    )
+    hostnames: list[Hostname] = Field(
+        default=[],
+        max_length=MAX_CUSTOM_HOSTNAMES + 1,
+        description=(
+            "The hostnames the router routes to this server: its canonical "
+            "<server>.<tenant>.<game domain> first (when the platform has a game domain), then "
+            "the custom ones of spec.service.hostnames it was granted, in spec order."
         ),
     )
     players: Players | None = Field(

@@ -110,3 +110,34 @@ async def test_the_resync_looks_at_servers_backup_sides_and_unsettled_backups() 
         "MinecraftBackup/team-a/running",
         "MinecraftRestore/team-a/r",
     }
+
+
+def claiming(namespace: str, name: str, created: str) -> dict[str, Any]:
+    meta = {"name": name, "namespace": namespace, "creationTimestamp": created}
+    spec = {"eula": True, "service": {"hostnames": ["shop.example.com"]}}
+    return {"kind": "MinecraftServer", "metadata": meta, "spec": spec}
+
+
+def test_deleting_a_hostnames_holder_reconciles_the_server_that_gets_it() -> None:
+    from craftplane_operator.hostname_index import HostnameIndex
+    from craftplane_operator.routing import RouterConfig
+
+    queue, store, index = Keys(), ObjectStore(), HostnameIndex(RouterConfig())
+    holder = claiming("a", "hub", "2026-01-01T00:00:00Z")
+    index.prime([holder, claiming("b", "thief", "2026-02-01T00:00:00Z")])
+    registry = build_registry(queue, store, None, index)  # type: ignore[arg-type]
+    (changed,) = [h.fn for h in registry._watching.get_all_handlers() if "server" in h.id]
+    changed(namespace="a", name="hub", event={"type": "DELETED", "object": holder})
+    assert queue.keys == ["b/thief", "a/hub"]
+
+
+async def test_the_hostname_claims_are_read_before_the_first_reconcile() -> None:
+    from craftplane_operator.main import Operator
+    from craftplane_operator.settings import OperatorSettings
+
+    kube = ListingKube({"MinecraftServer": [claiming("a", "hub", "2026-01-01T00:00:00Z")]})
+    operator = Operator(OperatorSettings(), kube)  # type: ignore[arg-type]
+    await operator._prime_hostnames()
+    held = operator.hostnames.holders_of(["shop.example.com"])
+    assert held["shop.example.com"].name == "hub"
+    assert operator.reconciler.hostnames is operator.hostnames

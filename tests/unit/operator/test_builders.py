@@ -4,12 +4,14 @@ import base64
 import json
 import string
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from craftplane.contracts import names
+from craftplane.contracts.service import MC_ROUTER_HOSTNAMES
 from craftplane_operator.builders import (
     LIVE_SPEC_PATHS,
     IncompleteBody,
@@ -333,7 +335,8 @@ def test_generated_passwords() -> None:
 def test_service_exposes_only_the_game_port() -> None:
     svc = build_service(server())
     assert svc["metadata"]["name"] == NAME
-    assert "annotations" not in svc["metadata"]
+    # mc-router's list is always there, empty without hostnames (it then routes nothing).
+    assert svc["metadata"]["annotations"] == {MC_ROUTER_HOSTNAMES: ""}
     assert svc["spec"] == {
         "type": "ClusterIP",
         "selector": names.selector_labels(NAME),
@@ -386,7 +389,31 @@ def test_headless_service_without_rcon_has_only_the_game_port() -> None:
 def test_service_annotations_from_spec() -> None:
     annotations = {"external-dns.alpha.kubernetes.io/hostname": "mc.example.com"}
     svc = build_service(server({"service": {"annotations": annotations}}))
-    assert svc["metadata"]["annotations"] == annotations
+    assert svc["metadata"]["annotations"] == {**annotations, MC_ROUTER_HOSTNAMES: ""}
+
+
+def test_the_service_names_the_granted_hostnames_for_mc_router() -> None:
+    asked = server({"service": {"hostnames": ["play.example.com", "taken.example.com"]}})
+    granted = replace(asked, hostnames=("survival.acme.mc.example.com", "play.example.com"))
+    svc = build_service(granted)
+    # The granted ones only (not what the spec asks for), canonical first.
+    assert svc["metadata"]["annotations"][MC_ROUTER_HOSTNAMES] == (
+        "survival.acme.mc.example.com,play.example.com"
+    )
+
+
+def test_a_router_annotation_cannot_be_slipped_past_the_contract() -> None:
+    # The contracts refuse the prefix; a spec built without validation still loses to ours.
+    asked = server()
+    spec = asked.spec.model_copy(
+        update={
+            "service": asked.spec.service.model_copy(
+                update={"annotations": {MC_ROUTER_HOSTNAMES: "victim.example.com"}}
+            )
+        }
+    )
+    svc = build_service(replace(asked, spec=spec, hostnames=("mine.example.com",)))
+    assert svc["metadata"]["annotations"] == {MC_ROUTER_HOSTNAMES: "mine.example.com"}
 
 
 # --- StatefulSet -----------------------------------------------------------

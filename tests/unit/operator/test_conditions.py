@@ -5,9 +5,17 @@ from typing import Any
 
 import pytest
 
+from craftplane.contracts.hostnames import Refusal
 from craftplane.contracts.status import Address, Phase, Players, ServerStatus
-from craftplane_operator.conditions import build_conditions, desired_status, status_patch
+from craftplane_operator.conditions import (
+    build_conditions,
+    desired_status,
+    hostname_events,
+    hostnames_condition,
+    status_patch,
+)
 from craftplane_operator.phase import Derived
+from craftplane_operator.routing import Routes
 
 pytestmark = pytest.mark.unit
 
@@ -157,3 +165,79 @@ def test_status_patch_from_nothing(current: dict[str, Any] | None) -> None:
     patch = status_patch(current, desired)
     assert patch == desired
     assert None not in patch.values()
+
+
+# --- HostnamesAccepted ----------------------------------------------------------
+
+TAKEN = Refusal("shop.example.com", "Taken", "shop.example.com already belongs to an older server")
+RESERVED = Refusal("x.t.mc.example.com", "Reserved", "x.t.mc.example.com is inside the domain")
+
+
+def accepted(*refusals: Refusal, asked: int = 1, previous: list[Any] | None = None) -> Any:
+    routes = Routes(hostnames=("a.example.com",), refusals=refusals, asked=asked)
+    return hostnames_condition(routes, previous or [], 3, T1)
+
+
+@pytest.mark.parametrize(
+    ("refusals", "asked", "status", "reason", "message"),
+    [
+        ((), 2, "True", "Accepted", "every custom hostname is routed to this server"),
+        ((TAKEN,), 1, "False", "Taken", TAKEN.message),
+        ((RESERVED, TAKEN), 2, "False", "Reserved", f"{RESERVED.message}; {TAKEN.message}"),
+    ],
+)
+def test_hostnames_condition(
+    refusals: tuple[Refusal, ...], asked: int, status: str, reason: str, message: str
+) -> None:
+    condition = accepted(*refusals, asked=asked)
+    assert condition is not None
+    assert (condition.status.value, condition.reason, condition.message) == (
+        status,
+        reason,
+        message,
+    )
+    assert condition.observed_generation == 3
+
+
+def test_no_custom_hostname_no_condition() -> None:
+    # Like AllowlistSynced: nothing asked for, nothing to report (and no event about it).
+    assert accepted(asked=0) is None
+    assert hostname_events([dumped(accepted(TAKEN))], None) == ()
+
+
+def test_hostnames_condition_keeps_its_transition_time_while_its_status_holds() -> None:
+    before = accepted(TAKEN).model_dump(mode="json", by_alias=True)
+    before["lastTransitionTime"] = "2025-01-01T12:00:00Z"
+    assert accepted(RESERVED, previous=[before]).last_transition_time == T0
+    assert accepted(previous=[before]).last_transition_time == T1
+
+
+def dumped(condition: Any) -> dict[str, Any]:
+    return dict(condition.model_dump(mode="json", by_alias=True))
+
+
+@pytest.mark.parametrize(
+    ("previous", "now", "expected"),
+    [
+        pytest.param([], accepted(), [], id="accepted from the start: nothing to say"),
+        pytest.param([], accepted(TAKEN), [(True, "HostnameTaken")], id="refused"),
+        pytest.param([dumped(accepted(TAKEN))], accepted(TAKEN), [], id="still refused"),
+        pytest.param(
+            [dumped(accepted(TAKEN))],
+            accepted(RESERVED, TAKEN),
+            [(True, "HostnameReserved")],
+            id="another refusal",
+        ),
+        pytest.param(
+            [dumped(accepted(TAKEN))],
+            accepted(),
+            [(False, "HostnamesAccepted")],
+            id="the refusal is lifted",
+        ),
+        pytest.param([], accepted(asked=2), [], id="asked for and accepted"),
+    ],
+)
+def test_hostname_events_only_on_transitions(
+    previous: list[dict[str, Any]], now: Any, expected: list[tuple[bool, str]]
+) -> None:
+    assert [(n.warning, n.reason) for n in hostname_events(previous, now)] == expected

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from craftplane.contracts.status import Phase
+from craftplane.contracts.status import AddressReach, Phase
 from craftplane_operator.phase import UNSCHEDULABLE_GRACE, Derived, Observed, derive, derive_address
 from tests.unit.operator.factories import cr_body, pod, pvc, service, statefulset, unscheduled_pod
 
@@ -398,6 +398,19 @@ def test_address(
     address = derive_address(observed)
     assert (address.display if address else None) == display
     assert derive(observed, NOW).address == address
+
+
+@pytest.mark.parametrize(
+    ("svc", "reach"),
+    [
+        (service(), AddressReach.CLUSTER),
+        (service("NodePort", node_port=30565), AddressReach.NODE_PORT),
+        (service("LoadBalancer", ingress=[{"ip": "203.0.113.9"}]), AddressReach.LOAD_BALANCER),
+    ],
+)
+def test_the_address_says_how_far_it_reaches(svc: dict[str, Any], reach: AddressReach) -> None:
+    address = derive_address(Observed(cr_body(), statefulset(), RUNNING_POD, pvc(), svc))
+    assert address is not None and address.reach is reach
 
 
 def test_derived_defaults() -> None:

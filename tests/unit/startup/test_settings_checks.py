@@ -121,6 +121,47 @@ def test_bad_backup_settings_are_named(values: dict[str, object], expected: str)
     assert operator_errors(OperatorSettings.model_validate(values)) == [expected]
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CRAFTPLANE_GAME_DOMAIN": "mc"}, "CRAFTPLANE_GAME_DOMAIN: 'mc' is not a DNS name"),
+        (
+            {"CRAFTPLANE_GAME_DOMAIN": "*.mc.example.com"},
+            "CRAFTPLANE_GAME_DOMAIN: '*.mc.example.com' is not a DNS name",
+        ),
+        (
+            {"CRAFTPLANE_ROUTER_PUBLIC_ADDRESS": "play.example.com:99999"},
+            "CRAFTPLANE_ROUTER_PUBLIC_ADDRESS: 'play.example.com:99999' is not host or host:port",
+        ),
+        (
+            {"CRAFTPLANE_ROUTER_PUBLIC_ADDRESS": "tcp://play.example.com"},
+            "CRAFTPLANE_ROUTER_PUBLIC_ADDRESS: 'tcp://play.example.com' is not host or host:port",
+        ),
+    ],
+)
+def test_bad_routing_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    errors = operator_errors(OperatorSettings())
+    assert len(errors) == 1 and errors[0].startswith(expected), errors
+
+
+def test_routing_settings_are_read_from_the_shared_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not OperatorSettings().routing.has_router
+    monkeypatch.setenv("CRAFTPLANE_GAME_DOMAIN", "MC.Example.com")
+    monkeypatch.setenv("CRAFTPLANE_ROUTER_PUBLIC_ADDRESS", "play.example.com:30000")
+    settings = OperatorSettings()
+    assert operator_errors(settings) == []
+    routing = settings.routing
+    assert (routing.domain, routing.public_host, routing.public_port) == (
+        "mc.example.com",
+        "play.example.com",
+        30000,
+    )
+
+
 def test_the_backup_image_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert OperatorSettings().backup_image == "docker.io/restic/restic:0.14.0"
     monkeypatch.setenv("CRAFTPLANE_OPERATOR_BACKUP_IMAGE", "localhost/craftplane/backup:0.14.0-abc")
