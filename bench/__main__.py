@@ -13,6 +13,7 @@ def main() -> None:
         "scale": "bench.scale",
         "realnode": "bench.realnode",
         "backup": "bench.backup",
+        "router": "bench.router",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{'|'.join(names)}}} [options]", file=sys.stderr)

@@ -71,7 +71,7 @@ def test_overlay_applies_with_server_dry_run(
 def test_overlays_hold_the_platform(rendered: dict[str, Objects]) -> None:
     for overlay, objects in rendered.items():
         deployments = by_kind(objects, "Deployment")
-        for name in ("craftplane-operator", "craftplane-gateway"):
+        for name in ("craftplane-operator", "craftplane-gateway", "craftplane-router"):
             deployment = deployments[("craftplane-system", name)]
             assert deployment["spec"]["replicas"] == 2, (overlay, name)
             assert ("craftplane-system", name) in by_kind(objects, "PodDisruptionBudget")
@@ -82,6 +82,10 @@ def test_overlays_hold_the_platform(rendered: dict[str, Objects]) -> None:
                 "topology.kubernetes.io/zone",
             }
         assert ("craftplane-system", "craftplane-gateway") in by_kind(objects, "Service")
+        # One address for every server's players: the router's load balancer.
+        router = by_kind(objects, "Service")[("craftplane-system", "craftplane-router")]
+        assert router["spec"]["type"] == "LoadBalancer"
+        assert [p["port"] for p in router["spec"]["ports"]] == [25565]
         crds = by_kind(objects, "CustomResourceDefinition")
         assert (None, "minecraftservers.craftplane.io") in crds
         nats = by_kind(objects, "StatefulSet")[("craftplane-system", "nats")]
@@ -293,7 +297,7 @@ def test_samples_are_valid(kubectl: Kubectl, sample: str) -> None:
 
 
 def test_dockerfiles_are_pinned_and_non_root() -> None:
-    for name in ("operator", "gateway"):
+    for name in ("operator", "gateway", "router"):
         text = (ROOT / "docker" / f"{name}.Dockerfile").read_text()
         assert "ARG PYTHON_IMAGE=python:3.11." in text and "-slim-bookworm" in text
         assert "useradd --system --uid 10001" in text
@@ -326,7 +330,8 @@ def test_environment_parses_with_the_applications_settings(
     rendered: dict[str, Objects], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from craftplane_gateway.settings import GatewaySettings
-    from craftplane_operator.settings import OperatorSettings
+    from craftplane_operator.settings import OperatorSettings, routing_errors
+    from craftplane_router.settings import RouterSettings, startup_errors
 
     # Only what the manifests set may reach the settings, not this shell's CRAFTPLANE_* values.
     for name in [
@@ -344,6 +349,9 @@ def test_environment_parses_with_the_applications_settings(
                 patch.setenv(name, value)
             operator = OperatorSettings()
             assert operator.namespaces == ["tenant-*"], overlay
+            # Each overlay names its game domain and the router's address, valid at start-up.
+            assert operator.game_domain and operator.router_public_address, overlay
+            assert routing_errors(operator) == [], overlay
             assert operator.lease_namespace == "from-pod_namespace"
             assert operator.http_port == 8090
             assert operator.nats_url == "nats://nats.craftplane-system.svc:4222"
@@ -358,3 +366,11 @@ def test_environment_parses_with_the_applications_settings(
             assert gateway.allowed_origins and all(
                 origin.startswith("http") for origin in gateway.allowed_origins
             ), overlay
+        with monkeypatch.context() as patch:
+            for name, value in container_env(
+                deployments[("craftplane-system", "craftplane-router")]
+            ).items():
+                patch.setenv(name, value)
+            router = RouterSettings()
+            assert (router.port, router.metrics_port) == (25565, 9102), overlay
+            assert startup_errors(router) == [], overlay

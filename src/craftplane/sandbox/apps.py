@@ -1,4 +1,4 @@
-"""The platform's own processes in the sandbox: the operator (and the gateway once it exists).
+"""The platform's own processes in the sandbox: the operator, the gateway and the router.
 
 They run outside the cluster, as local processes pointed at the sandbox's kubeconfig, NATS
 and PostgreSQL, exactly as they would run in pods against in-cluster addresses.
@@ -66,7 +66,30 @@ def operator_env(cfg: SandboxConfig) -> dict[str, str]:
             "CRAFTPLANE_OPERATOR_LEASE_NAMESPACE": SYSTEM_NAMESPACE,
             "CRAFTPLANE_OPERATOR_HTTP_PORT": str(cfg.operator_metrics_port),
             "CRAFTPLANE_OPERATOR_HTTP_HOST": "127.0.0.1",
+            **routing_env(cfg),
             **node.operator_env(cfg),
+        }
+    )
+    return env
+
+
+def routing_env(cfg: SandboxConfig) -> dict[str, str]:
+    """What the operator is told about the router, so each server's status names the
+    hostname players join by through it."""
+    return {
+        "CRAFTPLANE_GAME_DOMAIN": cfg.game_domain,
+        "CRAFTPLANE_ROUTER_PUBLIC_ADDRESS": cfg.router_address,
+    }
+
+
+def router_env(cfg: SandboxConfig) -> dict[str, str]:
+    env = _base_env(cfg)
+    env.update(
+        {
+            "CRAFTPLANE_ROUTER_HOST": "127.0.0.1",
+            "CRAFTPLANE_ROUTER_PORT": str(cfg.router_port),
+            "CRAFTPLANE_ROUTER_METRICS_HOST": "127.0.0.1",
+            "CRAFTPLANE_ROUTER_METRICS_PORT": str(cfg.router_metrics_port),
         }
     )
     return env
@@ -214,6 +237,17 @@ def up(cfg: SandboxConfig) -> None:
         )
         if not started:
             say("gateway already running")
+    with step("router"):
+        started = _start(
+            cfg,
+            "router",
+            [_console_script("craftplane-router")],
+            router_env(cfg),
+            cfg.router_port,
+        )
+        if not started:
+            say("router already running")
+    say(f"players join through the router at {cfg.router_address}")
     say(f"dashboard: {cfg.gateway_url}/#token={demo_token(cfg)}")
 
 
@@ -224,14 +258,19 @@ def demo_token(cfg: SandboxConfig) -> str:
 
 
 def down(cfg: SandboxConfig) -> None:
-    for name in ("gateway", "operator"):
+    for name in ("router", "gateway", "operator"):
         if procs.stop_pidfile(_pidfile(cfg, name)):
             say(f"stopped {name}")
 
 
 def status(cfg: SandboxConfig) -> dict[str, str]:
     report = {}
-    for name, port in (("operator", cfg.operator_metrics_port), ("gateway", cfg.gateway_port)):
+    components = (
+        ("operator", cfg.operator_metrics_port),
+        ("gateway", cfg.gateway_port),
+        ("router", cfg.router_metrics_port),
+    )
+    for name, port in components:
         pidfile = _pidfile(cfg, name)
         pid = procs.read_pid(pidfile)
         if pid:
@@ -251,6 +290,8 @@ def env(cfg: SandboxConfig) -> dict[str, str]:
         ),
         "CRAFTPLANE_OPERATOR_METRICS": f"http://127.0.0.1:{cfg.operator_metrics_port}/metrics",
         "CRAFTPLANE_GATEWAY_URL": cfg.gateway_url,
+        "CRAFTPLANE_ROUTER_ADDRESS": cfg.router_address,
+        "CRAFTPLANE_ROUTER_METRICS": f"http://127.0.0.1:{cfg.router_metrics_port}/metrics",
     }
     if cfg.state_dir.exists():
         values["CRAFTPLANE_TOKEN"] = demo_token(cfg)

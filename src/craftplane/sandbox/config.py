@@ -46,6 +46,12 @@ class SandboxConfig(BaseSettings):
     postgres_port: int = 15432
     gateway_port: int = 18080
     operator_metrics_port: int = 18090
+    # The router: every server's game traffic on one port, by hostname. Players join
+    # <server>.<tenant>.<game_domain>; *.localhost names are loopback by RFC 6761 (a client
+    # whose resolver does not know that can send the name as the handshake's host instead).
+    router_port: int = 25565
+    router_metrics_port: int = 18091
+    game_domain: str = "mc.localhost"
     # The object store (versitygw) holding the tenants' backup repositories; its default port is
     # one the tenants' allow-backup-egress NetworkPolicy opens (tenant_access.BACKUP_STORE_PORTS).
     objectstore_port: int = 17070
@@ -112,6 +118,10 @@ class SandboxConfig(BaseSettings):
     @property
     def admin_database_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/postgres"
+
+    @property
+    def router_address(self) -> str:
+        return f"127.0.0.1:{self.router_port}"
 
     @property
     def gateway_url(self) -> str:

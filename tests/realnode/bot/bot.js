@@ -2,7 +2,9 @@
 // A real Minecraft Java client for the tests: joins, optionally reports the block at a
 // position and the players it sees, stays for a while, quits, and prints one JSON line.
 //   node bot.js --host H --port P --username U [--block x,y,z] [--blocks x,y,z;x,y,z]
-//               [--stay SECONDS] [--walk true] [--chat TEXT]
+//               [--stay SECONDS] [--walk true] [--chat TEXT] [--fakeHost NAME]
+// --fakeHost: the server address the handshake names (as a client that resolved NAME to
+// HOST would send it): how a player reaches one server of many behind the router.
 // --walk: walks back and forth while it stays, so the server has a moving player to save.
 // Every chat/system message it receives is in the report's "messages", also when kicked.
 const mineflayer = require('mineflayer')
@@ -22,6 +24,7 @@ const bot = mineflayer.createBot({
   port: Number(opts.port || 25565),
   username: opts.username || 'CraftplaneBot',
   auth: 'offline',
+  ...(opts.fakeHost ? { fakeHost: opts.fakeHost } : {}),
   version: '1.21.4',
   hideErrors: true
 })
@@ -41,6 +44,8 @@ function finish (result, code = 0) {
 
 bot.once('kicked', reason => finish({ kicked: typeof reason === 'string' ? reason : JSON.stringify(reason) }, 2))
 bot.once('error', err => finish({ error: err.message }, 1))
+// The connection closed without a kick (a proxy or router in between went away).
+bot.once('end', reason => finish({ ended: String(reason) }, 3))
 bot.once('spawn', async () => {
   clearTimeout(timeout)
   if (opts.ready) process.stderr.write('spawned\n')

@@ -1,0 +1,180 @@
+"""Game traffic through the router against the same traffic straight to the ClusterIP.
+
+One backend (an echo server, `bench/routerload` in Go, so that the clients and the backend
+cost little CPU beside what is measured) on this host behind a Service with a ClusterIP
+(an EndpointSlice to the real node's address; kube-proxy's iptables rules do the rest). The
+same load goes in the same run:
+
+* **direct**: to the ClusterIP, as a server's Service is reached inside the cluster;
+* **router**: to a router process (the router's own listener, handshake handling and data
+  path; a static one-route table instead of the cluster watch) that routes the handshake's
+  hostname to that ClusterIP; once per data path (`splice`, `stream`).
+
+Per run: connect latency (dial, handshake, first byte back) p50/p99 over ``--connects``
+connections, ``--clients`` at a time; then ``--clients`` connections each sending ``--mib``
+MiB and reading its echo: MiB/s through. Goal: >= 0.8x direct throughput, <= 5 ms added p99.
+
+    python -m bench router --clients 100 --mib 64 --connects 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.harness import ROOT, host_load, row, sandbox
+from craftplane.sandbox import cluster, node
+from craftplane.sandbox.config import SandboxConfig
+from craftplane.testing.processes import free_port
+
+HOSTNAME = "bench.router.mc.localhost"
+LOAD_DIR = ROOT / "bench" / "routerload"
+
+
+def _kubectl(cfg: SandboxConfig, *args: str, stdin: str | None = None) -> str:
+    result = cluster.kubectl(cfg, *args, stdin=stdin, timeout=120)
+    if result.returncode != 0:
+        raise SystemExit(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def build_load(cfg: SandboxConfig) -> Path:
+    binary = cfg.cache / "build" / "routerload"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOAD_DIR, check=True)
+    return binary
+
+
+def _service(namespace: str, port: int, address: str) -> str:
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "echo", "namespace": namespace},
+            "spec": {"ports": [{"name": "minecraft", "port": 25565, "targetPort": port}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "echo-host",
+                "namespace": namespace,
+                "labels": {"kubernetes.io/service-name": "echo"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [{"name": "minecraft", "port": port, "protocol": "TCP"}],
+        },
+    ]
+    return "\n---\n".join(json.dumps(o) for o in objects)
+
+
+@contextlib.contextmanager
+def backend(cfg: SandboxConfig, load: Path) -> Iterator[str]:
+    """The echo backend behind a ClusterIP; yields ``ip:port`` of the ClusterIP."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(load), "serve", "-listen", f"{cfg.real_node_ip}:{port}"], stdout=subprocess.PIPE
+    )
+    namespace = f"bench-router-{secrets.token_hex(3)}"
+    try:
+        _kubectl(cfg, "apply", "-f", "-", stdin=_service(namespace, port, cfg.real_node_ip))
+        ip = _kubectl(
+            cfg, "get", "service", "echo", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"
+        ).strip()
+        target = f"{ip}:25565"
+        _until_routed(load, target)
+        yield target
+    finally:
+        proc.terminate()
+        _kubectl(cfg, "delete", "namespace", namespace, "--wait=false")
+
+
+def _until_routed(load: Path, target: str, timeout: float = 30) -> None:
+    """Until kube-proxy has programmed the ClusterIP (one connection gets through)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe = _run_load(load, target, clients=1, mib=0, connects=1, check=False)
+        if probe and probe["connects"] == 1:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"{target} never answered: is kube-proxy running on the real node?")
+
+
+def _run_load(
+    load: Path, target: str, *, clients: int, mib: int, connects: int, check: bool = True
+) -> dict[str, float] | None:
+    argv = [str(load), "load", "-target", target, "-host", HOSTNAME, "-clients", str(clients)]
+    argv += ["-mib", str(mib), "-connects", str(connects)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 or not result.stdout.strip():
+        if check:
+            raise SystemExit(f"routerload failed: {result.stderr.strip()}")
+        return None
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+@contextlib.contextmanager
+def router(target: str, mode: str) -> Iterator[str]:
+    port, metrics = free_port(), free_port()
+    argv = [sys.executable, "-m", "bench.router_runner", "--port", str(port)]
+    argv += ["--metrics-port", str(metrics), "--hostname", HOSTNAME, "--target", target]
+    argv += ["--mode", mode]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("routing"):
+            raise SystemExit(f"the router did not start: {line!r}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench router", description=__doc__)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--mib", type=int, default=64, help="MiB each client sends")
+    parser.add_argument("--connects", type=int, default=2000)
+    parser.add_argument("--modes", default="splice,stream")
+    args = parser.parse_args(argv)
+    cfg = sandbox()
+    if not node.enabled(cfg):
+        raise SystemExit("the real node (its kube-proxy) is off (CRAFTPLANE_REAL_NODE=false)")
+    load = build_load(cfg)
+    sizes = dict(clients=args.clients, mib=args.mib, connects=args.connects)
+    print(f"{args.clients} clients x {args.mib} MiB echoed; {args.connects} connects")
+    results: list[tuple[str, dict[str, float]]] = []
+    with backend(cfg, load) as target:
+        direct = _run_load(load, target, **sizes)
+        assert direct is not None
+        results.append(("direct", direct))
+        for mode in args.modes.split(","):
+            with router(target, mode) as address:
+                routed = _run_load(load, address, **sizes)
+                assert routed is not None
+                results.append((f"router {mode}", routed))
+    print(row("", "MiB/s", "x direct", "p50 conn ms", "p99 conn ms", "+p99 ms", "errors"))
+    for label, figures in results:
+        print(
+            row(
+                label,
+                f"{figures['mib_per_s']:.0f}",
+                f"{figures['mib_per_s'] / direct['mib_per_s']:.2f}",
+                f"{figures['connect_p50_ms']:.2f}",
+                f"{figures['connect_p99_ms']:.2f}",
+                f"{figures['connect_p99_ms'] - direct['connect_p99_ms']:+.2f}",
+                f"{figures['errors']:.0f}",
+            )
+        )
+    print(f"load after: {host_load()}")

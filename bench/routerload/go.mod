@@ -1,0 +1,3 @@
+module craftplane.local/routerload
+
+go 1.22
