@@ -95,6 +95,7 @@ def test_tiltfile_evaluates(result: dict[str, Any]) -> None:
         "postgres",
         "craftplane-operator",
         "craftplane-gateway",
+        "craftplane-router",
         "dashboard-dev",
     }
 
@@ -112,7 +113,13 @@ def test_every_object_of_the_dev_overlay_is_deployed_once(
     assert by_resource["crds"] == {
         ("CustomResourceDefinition", None, "minecraftservers.craftplane.io")
     }
-    for name in ("nats", "postgres", "craftplane-operator", "craftplane-gateway"):
+    for name in (
+        "nats",
+        "postgres",
+        "craftplane-operator",
+        "craftplane-gateway",
+        "craftplane-router",
+    ):
         kinds = {kind for kind, _, obj in by_resource[name] if obj == name}
         assert kinds & set(WORKLOAD_KINDS), name
 
@@ -146,6 +153,24 @@ def test_images_build_from_the_dockerfiles_with_live_update(result: dict[str, An
         assert command[0] == "watchfiles"
         assert name in command
         assert [c for c in command if c.startswith(SITE_PACKAGES)] == list(syncs.values())
+
+
+def test_router_image_syncs_its_own_packages_and_forwards_the_game_port(
+    result: dict[str, Any],
+) -> None:
+    router = manifests(result)["craftplane-router"]
+    (target,) = router["ImageTargets"]
+    assert target["selector"] == "ghcr.io/craftplane/router"
+    details = target["BuildDetails"]
+    assert details["target"] == "dev"
+    assert details["dockerfileContents"] == (ROOT / "docker" / "router.Dockerfile").read_text()
+    syncs = {s["localPath"]: s["containerPath"] for s in target["LiveUpdateSpec"]["syncs"]}
+    assert syncs == {
+        "src/craftplane": f"{SITE_PACKAGES}/craftplane",
+        "router/craftplane_router": f"{SITE_PACKAGES}/craftplane_router",
+    }
+    forwards = router["DeployTarget"]["portForwardTemplateSpec"]["forwards"]
+    assert (25565, 25565) in [(f["localPort"], f["containerPort"]) for f in forwards]
 
 
 def test_gateway_is_forwarded(result: dict[str, Any]) -> None:

@@ -144,7 +144,7 @@ _ADMISSION_PROBE: Final = (
 )
 
 
-def _wait_admission(cfg: SandboxConfig, namespace: str) -> None:
+def wait_admission(cfg: SandboxConfig, namespace: str) -> None:
     """Until the tenant policy judges a write in ``namespace`` by its rules."""
 
     def judged() -> bool:
@@ -227,7 +227,7 @@ def up(cfg: SandboxConfig) -> None:
         if not started:
             say("operator already running")
     with step("gateway"):
-        _wait_admission(cfg, ensure_tenant(cfg, DEMO_TENANT))
+        wait_admission(cfg, ensure_tenant(cfg, DEMO_TENANT))
         started = _start(
             cfg,
             "gateway",
@@ -298,4 +298,13 @@ def env(cfg: SandboxConfig) -> dict[str, str]:
     return values
 
 
-__all__ = ["SYSTEM_NAMESPACE", "down", "ensure_tenant", "env", "install_crds", "status", "up"]
+__all__ = [
+    "SYSTEM_NAMESPACE",
+    "down",
+    "ensure_tenant",
+    "env",
+    "install_crds",
+    "status",
+    "up",
+    "wait_admission",
+]

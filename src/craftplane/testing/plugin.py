@@ -70,6 +70,11 @@ def crds_installed(platform: Platform, kubectl: Kubectl) -> None:
         # The sandbox's own operator would compete with the one under test.
         apps.down(platform.sandbox)
         apps.install_crds(platform.sandbox)
+        # A just-started API server refuses every tenant write ("failed to configure policy")
+        # until its informer for the policy kind is synced: no test may start before that.
+        apps.wait_admission(
+            platform.sandbox, apps.ensure_tenant(platform.sandbox, apps.DEMO_TENANT)
+        )
     else:
         kubectl.run("apply", "--server-side", "-f", str(ROOT / "crds"))
         kubectl.run(
