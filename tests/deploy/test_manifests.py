@@ -290,7 +290,7 @@ def test_crds_kustomization_lists_every_crd() -> None:
 
 
 @pytest.mark.parametrize("sample", ["minecraftserver.yaml", "backup.yaml"])
-def test_samples_are_valid(kubectl: Kubectl, sample: str) -> None:
+def test_samples_are_valid(kubectl: Kubectl, crds_installed: None, sample: str) -> None:
     path = MANIFESTS / "samples" / sample
     result = kubectl.run("apply", "--dry-run=server", "-n", "default", "-f", str(path), check=False)
     assert result.returncode == 0, result.stderr
