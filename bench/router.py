@@ -124,11 +124,11 @@ def _run_load(
 
 
 @contextlib.contextmanager
-def router(target: str, mode: str) -> Iterator[str]:
+def router(target: str, mode: str, loop: str) -> Iterator[str]:
     port, metrics = free_port(), free_port()
     argv = [sys.executable, "-m", "bench.router_runner", "--port", str(port)]
     argv += ["--metrics-port", str(metrics), "--hostname", HOSTNAME, "--target", target]
-    argv += ["--mode", mode]
+    argv += ["--mode", mode, "--loop", loop]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -146,7 +146,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--mib", type=int, default=64, help="MiB each client sends")
     parser.add_argument("--connects", type=int, default=2000)
-    parser.add_argument("--modes", default="splice,stream")
+    parser.add_argument(
+        "--modes", default="stream/asyncio,stream/uvloop,splice/asyncio", help="data path/loop"
+    )
     args = parser.parse_args(argv)
     cfg = sandbox()
     if not node.enabled(cfg):
@@ -159,11 +161,12 @@ def main(argv: list[str]) -> None:
         direct = _run_load(load, target, **sizes)
         assert direct is not None
         results.append(("direct", direct))
-        for mode in args.modes.split(","):
-            with router(target, mode) as address:
+        for variant in args.modes.split(","):
+            mode, _, loop = variant.partition("/")
+            with router(target, mode, loop or "asyncio") as address:
                 routed = _run_load(load, address, **sizes)
                 assert routed is not None
-                results.append((f"router {mode}", routed))
+                results.append((f"router {variant}", routed))
     print(row("", "MiB/s", "x direct", "p50 conn ms", "p99 conn ms", "+p99 ms", "errors"))
     for label, figures in results:
         print(

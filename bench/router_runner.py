@@ -49,7 +49,15 @@ def main() -> None:
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--target", required=True)
     parser.add_argument("--mode", default="splice")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
+    args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run(args))
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":

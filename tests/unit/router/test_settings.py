@@ -19,7 +19,7 @@ def test_the_defaults() -> None:
     assert settings.connect_timeout_seconds == 3
     assert settings.accept_proxy_from == []
     assert settings.sleeping_motd == "§7Sleeping — join to wake it"
-    assert settings.splice_mode is SpliceMode.SPLICE
+    assert settings.splice_mode is SpliceMode.STREAM
     assert startup_errors(settings) == []
 
 
@@ -89,5 +89,5 @@ def test_the_router_refuses_to_start_with_them(
 
 
 def test_splice_mode_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CRAFTPLANE_ROUTER_SPLICE_MODE", "stream")
-    assert RouterSettings().splice_mode is SpliceMode.STREAM
+    monkeypatch.setenv("CRAFTPLANE_ROUTER_SPLICE_MODE", "splice")
+    assert RouterSettings().splice_mode is SpliceMode.SPLICE
