@@ -80,3 +80,18 @@ def test_the_names_are_spelled_in_the_contracts_only() -> None:
     assert not stray, f"use craftplane.contracts.hibernation's names: {stray}"
     assert _literals(ROOT / CONTRACT) >= NAMES
     assert {HIBERNATING_REASON} <= hibernation.SLEEP_REASONS
+
+
+def test_turning_hibernation_on_restarts_nothing_wherever_it_is_asked() -> None:
+    """The operator scales for it, the pod stays: its builders, the gateway's audit (what the
+    timeline says of an update) and the dashboard's settings form agree."""
+    from craftplane_gateway import audit
+    from craftplane_operator.builders import restarts_server
+    from tests.unit.operator.factories import server
+
+    assert not restarts_server(server(), server({"hibernation": {"afterEmptyMinutes": 10}}))
+    assert not audit.restarts_server(["spec.hibernation.afterEmptyMinutes"])
+    live = re.search(
+        r"LIVE_KEYS = new Set\(\[([^\]]*)\]\)", (ROOT / "dashboard/src/lib/settings.js").read_text()
+    )
+    assert live is not None and "'hibernation'" in live.group(1)
