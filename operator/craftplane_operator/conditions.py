@@ -321,6 +321,22 @@ def status_patch(
     for key in MANAGED_STATUS_KEYS:
         if key not in desired_status and current.get(key) is not None:
             patch[key] = None
+        elif isinstance(current.get(key), Mapping) and isinstance(desired_status.get(key), Mapping):
+            patch[key] = _removing(current[key], desired_status[key])
+    return patch
+
+
+def _removing(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """``desired`` as a merge patch over ``current``: a merge patch keeps what it does not
+    name, so every key ``current`` has and ``desired`` no longer does is named, as None (e.g.
+    status.hibernation.emptySince once players came back), at every depth of objects."""
+    patch = dict(desired)
+    for key, value in current.items():
+        if key not in desired:
+            if value is not None:
+                patch[key] = None
+        elif isinstance(value, Mapping) and isinstance(desired[key], Mapping):
+            patch[key] = _removing(value, desired[key])
     return patch
 
 

@@ -198,3 +198,18 @@ def test_an_invalid_spec_keeps_what_hibernation_remembers() -> None:
     _, after = reconcile(replace(asleep, body=broken, spec=None))
     assert status_of(after)["phase"] == "Error"
     assert status_of(after)["hibernation"] == status_of(asleep)["hibernation"]
+
+
+def test_a_woken_server_starts_a_fresh_clock_not_the_one_from_before_its_sleep() -> None:
+    """What the record no longer says is removed from the status (a merge patch keeps what it
+    does not name): the clock that put it to sleep must not put it to sleep again at once."""
+    asleep, _ = _asleep()
+    assert "emptySince" not in status_of(asleep)["hibernation"]
+    join = {WAKE_REQUEST_ANNOTATION: "2025-01-01T12:14:00Z", WAKE_REQUESTER_ANNOTATION: "join:Al"}
+    _, waking = reconcile(later(annotated(asleep, join), 5))
+    _, running = reconcile(replace(later(waking, 1), children=RUNNING_CHILDREN, players=EMPTY))
+    assert status_of(running)["phase"] == "Running"
+    assert status_of(running)["hibernation"]["emptySince"] == "2025-01-01T12:16:00Z"
+    decided, still = reconcile(later(running, 1))
+    assert status_of(still)["phase"] == "Running", "not asleep again a minute after its wake"
+    assert not decided.confirm_empty
