@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 from typing import Any
 
 import pytest
@@ -23,7 +24,9 @@ pytestmark = pytest.mark.cluster
 WAKE = {WAKE_REQUEST_ANNOTATION: "2025-01-01T12:00:00Z", WAKE_REQUESTER_ANNOTATION: "join:Steve"}
 
 
-def _as_router(kubectl: Kubectl, namespace: str, name: str, patch: dict[str, Any]) -> Any:
+def _as_router(
+    kubectl: Kubectl, namespace: str, name: str, patch: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
     return kubectl.run(
         "patch", "mcs", name, "-n", namespace, "--type=merge", "-p", json.dumps(patch),
         f"--as={ROUTER_USER}", check=False,

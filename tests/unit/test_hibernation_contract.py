@@ -21,7 +21,8 @@ from craftplane.contracts.hibernation import (
 from craftplane.contracts.phases import ServerState
 from craftplane_gateway.frames import server_view
 from craftplane_router.routes import State, route_of
-from tests.unit.operator.test_planning_hibernation import _asleep, annotated, later, reconcile
+from tests.unit.operator.test_planning import reconcile
+from tests.unit.operator.test_planning_hibernation import _asleep, annotated, later
 
 pytestmark = pytest.mark.unit
 

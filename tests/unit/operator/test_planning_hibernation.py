@@ -32,7 +32,7 @@ def status_of(seen: Gathered) -> dict[str, Any]:
 
 
 def ready_reason(seen: Gathered) -> str:
-    return next(c["reason"] for c in status_of(seen)["conditions"] if c["type"] == "Ready")
+    return str(next(c["reason"] for c in status_of(seen)["conditions"] if c["type"] == "Ready"))
 
 
 def condition(seen: Gathered, kind: str) -> dict[str, Any]:
