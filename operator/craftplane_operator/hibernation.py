@@ -255,21 +255,21 @@ def planned(server: ServerContext, sleep: Sleep) -> ServerContext:
 
 
 def describe(derived: Derived, sleep: Sleep, config: Hibernation | None) -> Derived:
-    """The phase's reason and message say that it sleeps, or that it was woken."""
+    """The phase's reason and message say that it sleeps, or that it was woken (over the
+    stop path's own "Saving the world before ...": the first phase event of a sleep, which the
+    timeline shows, says why)."""
     record = sleep.record
     if record is None or config is None:
         return derived
     if sleep.asleep and derived.phase is Phase.STOPPED:
-        if derived.progressing:
-            message = "Hibernating: saving the world and stopping; a player joining wakes it."
-        elif sleep.blocked:
+        minutes = config.after_empty_minutes
+        after = f"after {minutes} minute{'s' if minutes != 1 else ''} with nobody online"
+        if sleep.blocked:
             message = f"Hibernating; {blocked_message(record)}."
+        elif derived.progressing:
+            message = f"Hibernating {after}: saving the world and stopping; a join wakes it."
         else:
-            minutes = config.after_empty_minutes
-            message = (
-                f"Hibernating after {minutes} minute{'s' if minutes != 1 else ''} with nobody "
-                "online; a player joining wakes it."
-            )
+            message = f"Hibernating {after}; a player joining wakes it."
         return replace(derived, reason=HIBERNATING_REASON, message=message)
     if sleep.state is State.WAKING and derived.phase is Phase.STARTING:
         who = describe_requester(record.woken_by)

@@ -188,9 +188,7 @@ def plan(seen: Gathered) -> Plan:
         server, seen.tenant, seen.routing, seen.holders, observed.service, observed.pod
     )
     server = replace(server, hostnames=routes.hostnames)  # the Service names them
-    derived = describe(derive(observed, seen.now), server)
-    derived = hibernation.describe(derived, sleep, server.spec.hibernation)
-    derived = replace(derived, address=routes.address)
+    derived = replace(describe(derive(observed, seen.now), server), address=routes.address)
     if problem is not None:
         derived = with_problem(derived, STORAGE_NOT_APPLIED, problem)
     unplaced = seen.placement_problem
@@ -208,7 +206,7 @@ def plan(seen: Gathered) -> Plan:
         outcome=seen.allowlist,
         now=seen.now,
     )
-    day2 = mark(day2, sleep, previous.get("conditions") or [], server.generation, seen.now)
+    day2 = mark(day2, sleep, server, previous.get("conditions") or [], seen.now)
     max_players = server.spec.properties.max_players
     return Plan(
         seen.key,

@@ -12,7 +12,7 @@ from craftplane.contracts.hibernation import wake_request
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.conditions import wake_condition
 from craftplane_operator.gathered import Gathered
-from craftplane_operator.hibernation import Given, Sleep, decide, read_record
+from craftplane_operator.hibernation import Given, Sleep, decide, describe, read_record
 from craftplane_operator.phase import Observed, derive
 from craftplane_operator.upkeep import Day2
 
@@ -47,16 +47,22 @@ def _earliest(*moments: datetime | None) -> datetime | None:
 def mark(
     day2: Day2,
     sleep: Sleep,
+    server: ServerContext,
     previous: Sequence[Mapping[str, Any]],
-    generation: int,
     now: datetime,
 ) -> Day2:
-    """The day-2 part with the sleep's record, its WakeOnJoin condition, its events, and its
-    deadline among the wake-ups (the clock's end, a wake's timeout)."""
+    """The day-2 part with the sleep's record, its WakeOnJoin condition, its events, its
+    deadline among the wake-ups (the clock's end, a wake's timeout), and the phase saying it."""
     upkept = replace(
         day2.upkept,
         hibernation=sleep.record,
-        wake_on_join=wake_condition(sleep, previous, generation, now),
+        wake_on_join=wake_condition(sleep, previous, server.generation, now),
     )
     upkeep = replace(day2.upkeep, wake_at=_earliest(day2.upkeep.wake_at, sleep.wake_at))
-    return replace(day2, upkept=upkept, upkeep=upkeep, notices=day2.notices + sleep.notices)
+    return replace(
+        day2,
+        derived=describe(day2.derived, sleep, server.spec.hibernation),
+        upkept=upkept,
+        upkeep=upkeep,
+        notices=day2.notices + sleep.notices,
+    )

@@ -342,7 +342,8 @@ def _sleep(state: HibernationState, record: HibernationStatus) -> Sleep:
             _sleep(ASLEEP, SLEPT),
             _derived(Phase.STOPPED, Reason.STOPPING, progressing=True),
             HIBERNATING_REASON,
-            "Hibernating: saving the world and stopping; a player joining wakes it.",
+            "Hibernating after 10 minutes with nobody online: saving the world and stopping; "
+            "a join wakes it.",
         ),
         (
             _sleep(ASLEEP, BLOCKED),

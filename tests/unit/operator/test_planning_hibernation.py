@@ -101,11 +101,16 @@ def test_an_empty_server_falls_asleep_through_the_stop_path() -> None:
     )
     assert statefulset_replicas(decided) is None  # held until the save is done
     assert status_of(saving)["phase"] == "Stopped" and ready_reason(saving) == "Hibernating"
-    assert status_of(saving)["message"] == "Saving the world before hibernating"
+    # What the timeline's first entry of the sleep says: why.
+    assert status_of(saving)["message"] == (
+        "Hibernating after 10 minutes with nobody online: saving the world and stopping; "
+        "a join wakes it."
+    )
     assert (False, "Hibernating") in events(decided)
     assert decided.status is not None and decided.status.phase_event is not None
     assert decided.status.phase_event.type is EventType.K8S_STOPPED
     assert decided.status.phase_event.reason == "Hibernating"
+    assert decided.status.phase_event.message == status_of(saving)["message"]
 
     done = replace(saving, countdown=CountdownView(announce.request, done=True))
     assert statefulset_replicas(plan(done)) == 0
