@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.real]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # "Minutes" of spec.hibernation: seconds under the test operator. Long enough for a bot to
 # join a server that just came up, before its clock (which starts at Running) runs out.
-AFTER_EMPTY = 20
+AFTER_EMPTY = 30
 # The clock, a ping, the save and the pod's stop (its grace period is the stop's).
 SLEEP_TIMEOUT = AFTER_EMPTY + 120
 START_TIMEOUT = 180
@@ -56,7 +56,8 @@ HOLD_UNDER = 20
 
 @pytest.fixture(scope="module")
 def router(platform: Platform, crds_installed: None) -> Iterator[ManagedProcess]:
-    started = router_process(platform, 0, str(ARTIFACTS)).start()
+    # Its own index: test_router's replicas (0 and 1) keep their logs.
+    started = router_process(platform, 2, str(ARTIFACTS)).start()
     wait_ready(started)
     yield started
     started.terminate()
