@@ -30,7 +30,7 @@ _SPEC: Final = MinecraftServerSpec.model_fields
 # is a status value elsewhere).
 LIVE_FIELDS: Final = frozenset(
     str(_SPEC[name].alias)
-    for name in ("allowlist", "ops", "allowlist_mode", "lifecycle", "backups")
+    for name in ("allowlist", "ops", "allowlist_mode", "lifecycle", "backups", "hibernation")
 ) | {str(_SPEC["stopped"].alias)}
 
 

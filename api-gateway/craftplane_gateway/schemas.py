@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
 from craftplane.contracts.events import EventType
+from craftplane.contracts.hibernation import HIBERNATING_REASON, WAKING_REASON
 from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import MinecraftServerSpec, ServerType
 from craftplane.contracts.status import AddressReach, Phase
@@ -158,6 +159,14 @@ class ServerLinks(WireModel):
         return cls(self_=base, events=f"{base}/events", start=f"{base}/start", stop=f"{base}/stop")
 
 
+REASON_DESCRIPTION: Final = (
+    "Why the server is in its phase (the Ready condition's reason), e.g. Running, CrashLoop, "
+    f"OOMKilled. With status stopped, {HIBERNATING_REASON}: the platform put it to sleep for "
+    "spec.hibernation (nobody was online) and a player joining wakes it; with status "
+    f"deploying, {WAKING_REASON}: it was woken and is starting."
+)
+
+
 class LastRestartOut(WireModel):
     """The last restart the operator carried out, by request or by schedule."""
 
@@ -203,7 +212,7 @@ class ServerOut(WireModel):
     players: PlayerCount | None = None
     type: ServerType | None = None
     version: str | None = None
-    reason: str | None = None
+    reason: str | None = Field(default=None, description=REASON_DESCRIPTION)
     message: str | None = None
     created_at: Timestamp | None = None
     updated_at: Timestamp | None = None
@@ -251,7 +260,7 @@ class TimelineEntry(WireModel):
     address: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     players: PlayerCount | None = None
-    reason: str | None = None
+    reason: str | None = Field(default=None, description=REASON_DESCRIPTION)
     message: str | None = None
 
 

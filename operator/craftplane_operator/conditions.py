@@ -13,16 +13,19 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from craftplane.contracts.hibernation import WAKE_ENABLED_REASON, WAKE_FAILED_REASON
 from craftplane.contracts.status import (
     Condition,
     ConditionStatus,
     ConditionType,
+    HibernationStatus,
     Phase,
     Players,
     ServerStatus,
 )
 from craftplane_operator.allowlist_sync import REASON_NOT_RUNNING, SyncOutcome
 from craftplane_operator.disruption import Notice
+from craftplane_operator.hibernation import Sleep, blocked_message
 from craftplane_operator.phase import Derived
 from craftplane_operator.routing import Routes
 
@@ -39,6 +42,7 @@ MANAGED_STATUS_KEYS: Final = (
     "lastRestart",
     "internalAddress",
     "hostnames",
+    "hibernation",
 )
 
 
@@ -182,6 +186,40 @@ def hostnames_condition(
     return condition
 
 
+def _kept_time(condition: Condition, previous: Sequence[Mapping[str, Any]]) -> Condition:
+    """The condition with the previous lastTransitionTime when its status did not change."""
+    before = _find(previous, condition.type)
+    if before.get("status") == condition.status.value:
+        kept = _time(before.get("lastTransitionTime"))
+        if kept is not None:
+            condition.last_transition_time = kept
+    return condition
+
+
+def wake_condition(
+    sleep: Sleep, previous: Sequence[Mapping[str, Any]], generation: int, now: datetime
+) -> Condition | None:
+    """WakeOnJoin, only for a server with spec.hibernation: False once failed wakes stopped
+    joins from waking it (the router then refuses such logins instead of asking)."""
+    if sleep.record is None:
+        return None
+    if sleep.blocked:
+        status, reason = ConditionStatus.FALSE, WAKE_FAILED_REASON
+        message = blocked_message(sleep.record)
+    else:
+        status, reason = ConditionStatus.TRUE, WAKE_ENABLED_REASON
+        message = "a player joining through the router wakes the server when it hibernates"
+    condition = Condition(
+        type=ConditionType.WAKE_ON_JOIN,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=_aware(now),
+        observed_generation=generation,
+    )
+    return _kept_time(condition, previous)
+
+
 def hostname_events(
     previous: Sequence[Mapping[str, Any]], condition: Condition | None
 ) -> tuple[Notice, ...]:
@@ -207,6 +245,8 @@ class Upkept:
     allowlist: Condition | None = None
     next_restart: str | None = None
     last_restart: Mapping[str, Any] | None = None
+    hibernation: HibernationStatus | None = None  # status.hibernation
+    wake_on_join: Condition | None = None
 
 
 def desired_status(
@@ -234,6 +274,8 @@ def desired_status(
     )
     if accepted is not None:
         conditions.append(accepted)
+    if extra.wake_on_join is not None:
+        conditions.append(extra.wake_on_join)
     status = ServerStatus.model_validate(
         {
             "phase": derived.phase,
@@ -246,6 +288,7 @@ def desired_status(
             "lastRestart": extra.last_restart,
             "internalAddress": routes.internal if routes is not None else None,
             "hostnames": list(routes.hostnames) if routes is not None else [],
+            "hibernation": extra.hibernation,
         }
     )
     return status.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -278,6 +321,22 @@ def status_patch(
     for key in MANAGED_STATUS_KEYS:
         if key not in desired_status and current.get(key) is not None:
             patch[key] = None
+        elif isinstance(current.get(key), Mapping) and isinstance(desired_status.get(key), Mapping):
+            patch[key] = _removing(current[key], desired_status[key])
+    return patch
+
+
+def _removing(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """``desired`` as a merge patch over ``current``: a merge patch keeps what it does not
+    name, so every key ``current`` has and ``desired`` no longer does is named, as None (e.g.
+    status.hibernation.emptySince once players came back), at every depth of objects."""
+    patch = dict(desired)
+    for key, value in current.items():
+        if key not in desired:
+            if value is not None:
+                patch[key] = None
+        elif isinstance(value, Mapping) and isinstance(desired[key], Mapping):
+            patch[key] = _removing(value, desired[key])
     return patch
 
 

@@ -39,6 +39,7 @@ Obj = dict[str, Any]
 RESTARTED_AT_ANNOTATION: Final = "craftplane.io/restarted-at"
 VERB_RESTART: Final = "restarting"
 VERB_STOP: Final = "stopping"
+VERB_HIBERNATE: Final = "hibernating"
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,9 @@ def _disruption(given: Inputs, restart: RestartRequest | None) -> tuple[str, str
     if current is None or _replicas(current) < 1:
         return None
     if given.server.spec.stopped:
+        if given.server.hibernating is not None:
+            # One request per sleep: a countdown done for an earlier one does not count.
+            return f"hibernate:{given.server.hibernating}", VERB_HIBERNATE
         return f"stop@{given.server.generation}", VERB_STOP
     if restart is not None:
         return f"restart:{restart.requested_at}", VERB_RESTART

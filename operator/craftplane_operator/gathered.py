@@ -64,6 +64,8 @@ class Gathered:
     # hostname the server asks for (from the cluster-wide index; absent: nobody holds it).
     routing: RouterConfig = field(default_factory=RouterConfig)
     holders: Mapping[str, Claim] = field(default_factory=dict)
+    # Seconds in a minute of spec.hibernation.afterEmptyMinutes (60; tests shorten it).
+    hibernation_minute: float = 60.0
 
     @classmethod
     def of(cls, key: str, body: Obj | None, now: datetime, **found: Any) -> Gathered:

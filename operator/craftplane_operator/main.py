@@ -79,6 +79,7 @@ class Operator:
             upkeep=self.upkeep,
             policies=PolicyDirectory(kube, ttl=settings.policy_cache_seconds),
             hostnames=self.hostnames,
+            hibernation_minute=settings.hibernation_minute_seconds,
         )
         self.backups = BackupController(
             kube,

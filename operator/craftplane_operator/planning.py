@@ -22,6 +22,7 @@ from craftplane.contracts.cr_events import phase_event, spec_event
 from craftplane.contracts.events import Event, EventType, state_key
 from craftplane.contracts.names import FINALIZER
 from craftplane.contracts.status import Phase
+from craftplane_operator import hibernation
 from craftplane_operator.backups.hold import describe, held, hold_reason
 from craftplane_operator.builders import build_children, existing_password
 from craftplane_operator.builders.context import ServerContext
@@ -59,6 +60,7 @@ from craftplane_operator.profiles import (
     judge_placement,
 )
 from craftplane_operator.routing import Routes, route_server
+from craftplane_operator.sleep_plan import mark, sleep_of
 from craftplane_operator.statefulset_migration import OrphanReplace, fit_immutable, replacement
 from craftplane_operator.upkeep import AllowlistJob, plan_day2
 from craftplane_operator.volume import STORAGE_NOT_APPLIED, VolumeResize, plan_resize
@@ -131,6 +133,9 @@ class Plan:
     timed: bool = False  # a full reconcile of a valid server (what the duration metric measures)
     upkeep: Upkeep | None = None  # announcements to start, when to wake up
     allowlist: AllowlistJob | None = None  # sync the allowlist over RCON (when due)
+    # Hibernates in this plan: ping for a fresh player count and plan again before acting,
+    # so a player who joined since the last ping is not stopped on (mc-router's R#507).
+    confirm_empty: bool = False
 
     @property
     def writes(self) -> bool:
@@ -172,16 +177,13 @@ def plan(seen: Gathered) -> Plan:
     live = guarded.live
     pvc, sts = live.get("PersistentVolumeClaim"), live.get("StatefulSet")
     server = held(server, hold_reason(body, pvc, sts))
+    previous: Mapping[str, Any] = body.get("status") or {}
+    sleep = sleep_of(seen, previous, server, _observed(server, live))
+    server = hibernation.planned(server, sleep)
     resize, problem = plan_resize(
         server.spec.storage, live.get("PersistentVolumeClaim"), seen.volume_refusal
     )
-    observed = Observed(
-        body=_body_of(server),
-        statefulset=live.get("StatefulSet"),
-        pod=live.get("Pod"),
-        pvc=live.get("PersistentVolumeClaim"),
-        service=live.get("Service"),
-    )
+    observed = _observed(server, live)
     routes = route_server(
         server, seen.tenant, seen.routing, seen.holders, observed.service, observed.pod
     )
@@ -195,7 +197,7 @@ def plan(seen: Gathered) -> Plan:
     desired = _desired(server, live, seen.new_password, guarded.skip)
     day2 = plan_day2(
         server,
-        body.get("status") or {},
+        previous,
         live,
         hold_placement(desired, live.get("StatefulSet"), unplaced),
         derived,
@@ -204,6 +206,7 @@ def plan(seen: Gathered) -> Plan:
         outcome=seen.allowlist,
         now=seen.now,
     )
+    day2 = mark(day2, sleep, server, previous.get("conditions") or [], seen.now)
     max_players = server.spec.properties.max_players
     return Plan(
         seen.key,
@@ -222,6 +225,17 @@ def plan(seen: Gathered) -> Plan:
         timed=True,
         upkeep=day2.upkeep,
         allowlist=day2.allowlist,
+        confirm_empty=sleep.confirm_empty,
+    )
+
+
+def _observed(server: ServerContext, live: Mapping[str, Obj | None]) -> Observed:
+    return Observed(
+        body=_body_of(server),
+        statefulset=live.get("StatefulSet"),
+        pod=live.get("Pod"),
+        pvc=live.get("PersistentVolumeClaim"),
+        service=live.get("Service"),
     )
 
 
@@ -317,7 +331,9 @@ def _status(
 def _kept(previous: Mapping[str, Any]) -> Upkept:
     """An invalid spec or a deletion: the restart records stay as they were."""
     return Upkept(
-        next_restart=previous.get("nextRestart"), last_restart=previous.get("lastRestart")
+        next_restart=previous.get("nextRestart"),
+        last_restart=previous.get("lastRestart"),
+        hibernation=hibernation.read_record(previous),
     )
 
 

@@ -73,6 +73,7 @@ class Reconciler:
         upkeep: UpkeepRunner | None = None,
         policies: PolicyDirectory | None = None,
         hostnames: HostnameIndex | None = None,
+        hibernation_minute: float = 60.0,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -87,6 +88,7 @@ class Reconciler:
         self.policies = policies  # None: no CraftplanePolicy is consulted
         # Who holds which custom hostname, and the settings it was built with.
         self.hostnames = hostnames if hostnames is not None else HostnameIndex(RouterConfig())
+        self.hibernation_minute = hibernation_minute
         # The last phase-event state this process published per server uid: after a restart
         # it is empty, so every server's current state is published once (JetStream drops the
         # duplicates).
@@ -97,6 +99,11 @@ class Reconciler:
         started = time.perf_counter()
         seen = await self.gather(key)
         decided = plan(seen)
+        if decided.confirm_empty:
+            # About to hibernate on a count up to a ping interval old: ask the server again.
+            await self.players.ping(key)
+            seen = replace(seen, players=self.players.players(key))
+            decided = plan(seen)
         if decided.writes:
             # What the status says depends on the API server's answers to these writes.
             seen = await self._write(decided, seen)
@@ -151,6 +158,7 @@ class Reconciler:
             placement_problem=problem,
             routing=self.hostnames.config,
             holders=self.hostnames.holders_of(asked),
+            hibernation_minute=self.hibernation_minute,
         )
 
     async def _binding(self, server: ServerContext, labels: Mapping[str, str]) -> Binding | None:

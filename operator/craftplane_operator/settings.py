@@ -125,6 +125,13 @@ class OperatorSettings(BaseSettings):
             "router"
         ),
     )
+    hibernation_minute_seconds: float = Field(
+        default=60.0,
+        description=(
+            "seconds in a minute of spec.hibernation.afterEmptyMinutes: 60; tests shorten it "
+            "so a server hibernates in seconds"
+        ),
+    )
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -148,6 +155,9 @@ def startup_errors(settings: OperatorSettings) -> list[str]:
     if settings.policy_binding_seconds <= 0:
         # A zero period would list every policy in a tight loop.
         errors.append("CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS must be greater than 0")
+    if settings.hibernation_minute_seconds <= 0:
+        # Every server with spec.hibernation would hibernate at its first empty ping.
+        errors.append("CRAFTPLANE_OPERATOR_HIBERNATION_MINUTE_SECONDS must be greater than 0")
     return errors + routing_errors(settings) + backup_errors(settings)
 
 

@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from craftplane import logs
-from craftplane_router import answers, handshake, preamble, proxy_header
+from craftplane_router import answers, handshake, login_start, preamble, proxy_header
 from craftplane_router.decide import (
     DEFAULT_SLEEPING_MOTD,
     Action,
@@ -107,7 +107,7 @@ class Handler:
         }
         log.debug("connection", extra=where)
         if decision.action is Action.WAKE:
-            decision = await self._wake(decision)
+            found, decision = await self._wake(client, found, decision)
         if decision.action is Action.FORWARD and decision.route is not None:
             await self._forward(client, found, decision.route)
             return
@@ -118,20 +118,27 @@ class Handler:
             else:
                 await _refuse(client, decision.text)
 
-    async def _wake(self, decision: Decision) -> Decision:
+    async def _wake(
+        self, client: socket.socket, found: Preamble, decision: Decision
+    ) -> tuple[Preamble, Decision]:
+        """Hand a login to the waker, with the player's name from its Login Start (a login
+        that sends none wakes nothing); the preamble now holds that packet too."""
         route = decision.route
         if self._waker is None or route is None:
-            return Decision(Action.REFUSE, route, decision.text, decision.result)
-        self._metrics.wake_requests.inc()
+            return found, Decision(Action.REFUSE, route, decision.text, decision.result)
         try:
-            outcome = await self._waker.wake(route)
+            found, player = await _read_login_start(client, found, self._limits.handshake_timeout)
+        except (HandshakeError, TimeoutError, OSError):
+            return found, Decision(Action.REFUSE, route, decision.text, "no_login_start")
+        try:
+            outcome = await self._waker.wake(route, player)
         except Exception:
             log.warning("waking failed", exc_info=True, extra={"server": route.server})
             outcome = f"{route.name} could not be woken; try again in a moment"
         if isinstance(outcome, Route) and outcome.state is State.RUNNING:
-            return Decision(Action.FORWARD, outcome)
+            return found, Decision(Action.FORWARD, outcome)
         reason = outcome if isinstance(outcome, str) else decision.text
-        return Decision(Action.REFUSE, route, reason, "waking")
+        return found, Decision(Action.REFUSE, route, reason, "waking")
 
     async def _answer(self, client: socket.socket, found: Preamble, decision: Decision) -> None:
         """The status exchange of a server the router answers for: the status, then the pong."""
@@ -210,6 +217,23 @@ async def _read_preamble(client: socket.socket, peer: Peer, *, trusted: bool) ->
             return found
         if len(data) > preamble.MAX_PREAMBLE:
             raise HandshakeError("oversize", f"{len(data)} bytes and no handshake")
+
+
+async def _read_login_start(
+    client: socket.socket, found: Preamble, timeout: float
+) -> tuple[Preamble, str]:
+    """The player's name from the Login Start after the handshake, reading on if it has not
+    all arrived; the preamble with every byte read, for the server if the login goes on."""
+    loop = asyncio.get_running_loop()
+    data = bytearray(found.after)
+    async with asyncio.timeout(timeout):
+        while (player := login_start.player(data)) is None:
+            chunk = await loop.sock_recv(client, RECV)
+            if not chunk:
+                raise HandshakeError("closed", "the client closed before its Login Start")
+            data += chunk
+    more = bytes(data[len(found.after) :])
+    return replace(found, replay=found.replay + more), player
 
 
 async def _dial(route: Route, timeout: float) -> socket.socket:

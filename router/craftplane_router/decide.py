@@ -26,7 +26,7 @@ class Action(StrEnum):
     FORWARD = "forward"
     ANSWER = "answer"  # a status ping answered by the router
     REFUSE = "refuse"  # a login refused with a disconnect reason
-    WAKE = "wake"  # a login to a sleeping server
+    WAKE = "wake"  # a login to a sleeping (or waking) server
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def printable(host: str) -> str:
 
 _STATUS_WORDS: Final = {
     State.STARTING: ("is starting", "is starting; try again in a moment"),
+    State.WAKING: ("is starting", "is starting; rejoin in a moment"),
     State.STOPPED: ("is stopped", "is stopped; its owner can start it"),
     State.ERROR: ("is not available", "is not available right now; try again later"),
     State.UNKNOWN: ("is not ready yet", "is not ready yet; try again in a moment"),
@@ -59,6 +60,11 @@ def motd(route: Route, sleeping_motd: str = DEFAULT_SLEEPING_MOTD) -> str:
 
 def refusal(route: Route) -> str:
     """The disconnect reason of a login the router refuses for a known server."""
+    if route.state is State.SLEEPING and not route.wakeable:
+        return (
+            f"{route.name} is asleep and its last wakes failed, so joining no longer wakes it; "
+            "ask its owner to start it"
+        )
     if route.state is State.SLEEPING:
         return f"{route.name} is asleep and cannot be woken from here; ask its owner to start it"
     _, long = _STATUS_WORDS.get(route.state, _STATUS_WORDS[State.UNKNOWN])
@@ -82,6 +88,10 @@ def decide(
         return Decision(Action.FORWARD, route)
     if not handshake.login:
         return Decision(Action.ANSWER, route, motd(route, sleeping_motd), f"answered_{route.state}")
-    if route.state is State.SLEEPING:
-        return Decision(Action.WAKE, route, refusal(route), "sleeping")
+    if route.state is State.SLEEPING and not route.wakeable:
+        return Decision(Action.REFUSE, route, refusal(route), "refused_unwakeable")
+    if route.state in (State.SLEEPING, State.WAKING):
+        # The waker asks for the wake (once: a waking server is not asked again) and holds
+        # the player or tells them when to rejoin.
+        return Decision(Action.WAKE, route, refusal(route), str(route.state))
     return Decision(Action.REFUSE, route, refusal(route), f"refused_{route.state}")

@@ -15,9 +15,13 @@ from craftplane.loopwatch import LoopWatch
 from craftplane.startup import load_or_exit
 from craftplane_router.app import Router
 from craftplane_router.http import serve
+from craftplane_router.join_waker import JoinWaker
+from craftplane_router.metrics import RouterMetrics
+from craftplane_router.route_changes import RouteChanges
 from craftplane_router.settings import PREFIX, RouterSettings, startup_errors
 from craftplane_router.table import RouteTable
 from craftplane_router.table_source import TableSource
+from craftplane_router.waking import Waker
 
 log = logs.get_logger(__name__)
 
@@ -36,8 +40,12 @@ async def run(
     watch.start()
     client = kube or await KubeClient.connect()
     table = RouteTable()
-    source = TableSource(client, table)
-    router = Router(settings, table)
+    changes = RouteChanges(table)
+    source = TableSource(client, table, changes=changes)
+    metrics = RouterMetrics()
+    router = Router(
+        settings, table, waker=waker_of(settings, client, changes, metrics), metrics=metrics
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in SIGNALS:
@@ -62,6 +70,21 @@ async def run(
         if kube is None:
             await client.close()
         watch.stop()
+
+
+def waker_of(
+    settings: RouterSettings, kube: KubeClient, changes: RouteChanges, metrics: RouterMetrics
+) -> Waker | None:
+    if not settings.wake_on_join:
+        return None
+    return JoinWaker(
+        kube,
+        changes,
+        metrics,
+        hold_under=settings.wake_hold_under_seconds,
+        hold_for=settings.wake_hold_seconds,
+        unknown_start=settings.wake_unknown_start_seconds,
+    )
 
 
 def _version() -> str:

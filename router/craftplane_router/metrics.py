@@ -40,13 +40,19 @@ class RouterMetrics:
         )
         self.wake_requests = Counter(
             "craftplane_router_wake_requests_total",
-            "Logins to a sleeping server handed to the waker",
+            "Logins to a sleeping or waking server handed to the waker, by what it did: "
+            "requested (asked the operator for a wake), already_waking (nothing to ask), "
+            "failed (the API server refused or did not answer)",
+            ["namespace", "server", "result"],
             registry=self.registry,
         )
 
     def connection(self, route: Route | None, result: str) -> None:
         namespace, name = (route.namespace, route.name) if route else ("", "")
         self.connections.labels(namespace=namespace, server=name, result=result).inc()
+
+    def wake(self, route: Route, result: str) -> None:
+        self.wake_requests.labels(namespace=route.namespace, server=route.name, result=result).inc()
 
     def moved(self, route: Route, direction: str, count: int) -> None:
         self.bytes.labels(namespace=route.namespace, server=route.name, direction=direction).inc(

@@ -11,20 +11,22 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Final
 
+from craftplane.contracts.hibernation import SLEEP_REASONS, WAKE_FAILED_REASON, WAKING_REASON
 from craftplane.contracts.hostnames import Claim, normalize
-from craftplane.contracts.status import Phase
+from craftplane.contracts.status import ConditionStatus, ConditionType, Phase
 
 Key = tuple[str, str]  # namespace, name
 
-# status.reason (or a condition's reason) on a Stopped server that the platform put to sleep
-# and can wake again: hibernation and its colder form. The operator's hibernation task names
-# them; they live here alone, so changing the marker is a one-line change.
-SLEEP_REASONS: Final = frozenset({"Hibernating", "Archived"})
+# A condition's reason on a Stopped server that the platform put to sleep and can wake again
+# (SLEEP_REASONS), or on a Starting one it is waking (WAKING_REASON): the operator writes them
+# as its Ready condition's reason, from the same names in craftplane.contracts.hibernation.
+_WAKING: Final = frozenset({WAKING_REASON})
 
 
 class State(StrEnum):
     RUNNING = "running"
     STARTING = "starting"
+    WAKING = "waking"  # woken (by a join or its owner), not Running yet
     STOPPED = "stopped"
     SLEEPING = "sleeping"
     ERROR = "error"
@@ -43,11 +45,19 @@ class Route:
     players_online: int = 0
     players_max: int = 0
     message: str = ""
+    # How long its last wake took (status.hibernation.lastStartSeconds); None: not known.
+    start_seconds: int | None = None
+    # False once failed wakes stopped joins from waking it (condition WakeOnJoin False).
+    wakeable: bool = True
 
     @property
     def server(self) -> str:
         """``namespace/name``, as every log line names a server."""
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def key(self) -> Key:
+        return self.namespace, self.name
 
     @property
     def dialable(self) -> bool:
@@ -78,13 +88,31 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _sleeping(status: Mapping[str, Any]) -> bool:
-    if status.get("reason") in SLEEP_REASONS:
+def _conditions(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    listed = status.get("conditions")
+    return [_dict(c) for c in listed] if isinstance(listed, list) else []
+
+
+def _has_reason(status: Mapping[str, Any], reasons: frozenset[str]) -> bool:
+    if status.get("reason") in reasons:
         return True
-    conditions = status.get("conditions")
-    return isinstance(conditions, list) and any(
-        _dict(c).get("reason") in SLEEP_REASONS for c in conditions
+    return any(c.get("reason") in reasons for c in _conditions(status))
+
+
+def _wakeable(status: Mapping[str, Any]) -> bool:
+    return not any(
+        c.get("type") == ConditionType.WAKE_ON_JOIN
+        and c.get("status") == ConditionStatus.FALSE
+        and c.get("reason") == WAKE_FAILED_REASON
+        for c in _conditions(status)
     )
+
+
+def _start_seconds(status: Mapping[str, Any]) -> int | None:
+    seconds = _dict(status.get("hibernation")).get("lastStartSeconds")
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds >= 0:
+        return seconds
+    return None
 
 
 def state_of(obj: Mapping[str, Any]) -> State:
@@ -96,9 +124,9 @@ def state_of(obj: Mapping[str, Any]) -> State:
     if phase == Phase.RUNNING:
         return State.RUNNING
     if phase == Phase.STARTING:
-        return State.STARTING
+        return State.WAKING if _has_reason(status, _WAKING) else State.STARTING
     if phase == Phase.STOPPED:
-        return State.SLEEPING if _sleeping(status) else State.STOPPED
+        return State.SLEEPING if _has_reason(status, SLEEP_REASONS) else State.STOPPED
     if phase == Phase.TERMINATING:
         return State.STOPPED
     if phase == Phase.ERROR:
@@ -123,6 +151,8 @@ def route_of(obj: Mapping[str, Any]) -> Route:
         players_online=_int(players.get("online")),
         players_max=_int(players.get("max")),
         message=str(status.get("message") or ""),
+        start_seconds=_start_seconds(status),
+        wakeable=_wakeable(status),
     )
     if state is State.RUNNING and not route.dialable:
         # Running before the operator published where: nothing to dial yet.

@@ -59,6 +59,28 @@ class RouterSettings(BaseSettings):
         default=SpliceMode.STREAM,
         description="how bytes cross: stream (asyncio) or splice (os.splice, zero-copy)",
     )
+    wake_on_join: bool = Field(
+        default=True,
+        description=(
+            "a login to a hibernating server asks the operator to wake it (the router's only "
+            "write: two annotations); false: such logins are refused"
+        ),
+    )
+    wake_hold_under_seconds: float = Field(
+        default=20.0,
+        description=(
+            "a waking server whose last wake took less than this holds the joining player "
+            "until it runs; one that took longer (or never woke) asks them to rejoin"
+        ),
+    )
+    wake_hold_seconds: float = Field(
+        default=25.0,
+        description="how long a held player waits at most (Java clients give up after ~30 s)",
+    )
+    wake_unknown_start_seconds: float = Field(
+        default=60.0,
+        description="the rejoin time told for a server whose start time is not known yet",
+    )
     max_connections: int = Field(
         default=4096, description="connections at once; one more is closed at once"
     )
@@ -82,9 +104,13 @@ def startup_errors(settings: RouterSettings) -> list[str]:
         "idle_seconds",
         "connect_timeout_seconds",
         "max_connections",
+        "wake_hold_seconds",
+        "wake_unknown_start_seconds",
     ):
         if getattr(settings, field) <= 0:
             errors.append(f"{PREFIX}{field.upper()} must be greater than 0")
+    if settings.wake_hold_under_seconds < 0:
+        errors.append(f"{PREFIX}WAKE_HOLD_UNDER_SECONDS must not be negative")
     if settings.shutdown_grace_seconds < 0:
         errors.append(f"{PREFIX}SHUTDOWN_GRACE_SECONDS must not be negative")
     for cidr in settings.accept_proxy_from:

@@ -77,6 +77,13 @@ class RouteTable:
         oldest = min(claims)
         return self._entries[oldest.namespace, oldest.name].route
 
+    def route(self, key: Key) -> Route | None:
+        """The Route of one server (namespace, name), if it is routed."""
+        entry = self._entries.get(key)
+        if entry is None or key[0] not in self._namespaces:
+            return None
+        return entry.route
+
     def hostnames(self) -> dict[str, Route]:
         """Every routed hostname and its Route (for tests and debugging; O(table))."""
         found = {host: self.lookup(host) for host in self._by_host}

@@ -11,6 +11,7 @@ from craftplane import logs
 from craftplane.contracts.names import KIND, TENANT_LABEL
 from craftplane.kube import KubeClient, Obj
 from craftplane_router.list_watch import ListWatch
+from craftplane_router.route_changes import RouteChanges
 from craftplane_router.routes import entry_of
 from craftplane_router.table import RouteTable
 from craftplane_router.watch_events import is_tenant_namespace, key_of, name_of
@@ -19,8 +20,17 @@ log = logs.get_logger(__name__)
 
 
 class TableSource:
-    def __init__(self, kube: KubeClient, table: RouteTable, *, retry_after: float = 1.0) -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        table: RouteTable,
+        *,
+        changes: RouteChanges | None = None,
+        retry_after: float = 1.0,
+    ) -> None:
         self._table = table
+        # Told of every change, for the players held while their server wakes.
+        self._changes = changes or RouteChanges(table)
         self._namespaces = ListWatch(
             kube,
             "Namespace",
@@ -55,15 +65,18 @@ class TableSource:
 
     def namespaces_listed(self, items: list[Obj]) -> None:
         self._table.set_namespaces(name_of(ns) for ns in items if is_tenant_namespace(ns))
+        self._changes.changed_all()
 
     def namespace_changed(self, change: str, obj: Obj) -> None:
         if change != "DELETED" and is_tenant_namespace(obj):
             self._table.add_namespace(name_of(obj))
         else:
             self._table.remove_namespace(name_of(obj))
+        self._changes.changed_all()
 
     def servers_listed(self, items: list[Obj]) -> None:
         self._table.replace_all(entry_of(obj) for obj in items)
+        self._changes.changed_all()
         log.info(
             "routing table listed",
             extra={"servers": len(self._table), "namespaces": len(self._table.namespaces)},
@@ -74,3 +87,4 @@ class TableSource:
             self._table.remove(key_of(obj))
         else:
             self._table.put(entry_of(obj))
+        self._changes.changed(key_of(obj))

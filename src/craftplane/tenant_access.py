@@ -16,11 +16,13 @@ from craftplane.contracts.backup import (
     LABEL_COMPONENT,
     RESTORE_PLURAL,
 )
+from craftplane.contracts.router_admission import ROUTER_ACCOUNT, ROUTER_NAMESPACE
 
 Obj = dict[str, Any]
 
-# Where manifests/base installs the operator and the gateway.
-SYSTEM_NAMESPACE: Final = "craftplane-system"
+# Where manifests/base installs the operator, the gateway and the router (whose identity the
+# router's admission policy names too, hence from the contracts).
+SYSTEM_NAMESPACE: Final = ROUTER_NAMESPACE
 OPERATOR_ACCOUNT: Final = "craftplane-operator"
 GATEWAY_ACCOUNT: Final = "craftplane-gateway"
 GAME_PORT: Final = 25565
@@ -193,6 +195,13 @@ def rbac_objects(tenant: str, namespace: str) -> list[Obj]:
             GATEWAY_ACCOUNT,
             {**cluster_role, "name": f"{GATEWAY_ACCOUNT}-tenant"},
             _account(GATEWAY_ACCOUNT),
+        ),
+        # patch, for wake on join; admission lets it change nothing but the wake annotations.
+        _binding(
+            namespace,
+            ROUTER_ACCOUNT,
+            {**cluster_role, "name": f"{ROUTER_ACCOUNT}-tenant"},
+            _account(ROUTER_ACCOUNT),
         ),
         tenant_admin_role(namespace),
         _binding(

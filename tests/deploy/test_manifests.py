@@ -276,6 +276,9 @@ def test_tenant_template_is_restricted_and_bound(kubectl: Kubectl) -> None:
     assert bindings[("tenant-acme", "craftplane-gateway")]["roleRef"]["name"] == (
         "craftplane-gateway-tenant"
     )
+    assert bindings[("tenant-acme", "craftplane-router")]["roleRef"]["name"] == (
+        "craftplane-router-tenant"
+    )
     assert bindings[("tenant-acme", "tenant-admin")]["subjects"][0]["name"] == (
         "craftplane:tenant:acme"
     )

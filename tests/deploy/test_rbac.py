@@ -15,6 +15,7 @@ pytestmark = pytest.mark.cluster
 
 OPERATOR = f"system:serviceaccount:{SYSTEM}:craftplane-operator"
 GATEWAY = f"system:serviceaccount:{SYSTEM}:craftplane-gateway"
+ROUTER = f"system:serviceaccount:{SYSTEM}:craftplane-router"
 # A ServiceAccount with no bindings at all: what every authenticated user may do anyway.
 NOBODY = f"system:serviceaccount:{SYSTEM}:craftplane-rbac-test-nobody"
 BINDINGS = "validatingadmissionpolicybindings.admissionregistration.k8s.io"
@@ -45,7 +46,7 @@ def rules(kubectl: Kubectl, who: str, namespace: str) -> set[tuple[str, str, str
     return rows  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize("who", [OPERATOR, GATEWAY], ids=["operator", "gateway"])
+@pytest.mark.parametrize("who", [OPERATOR, GATEWAY, ROUTER], ids=["operator", "gateway", "router"])
 def test_no_wildcards(kubectl: Kubectl, installed: Installed, who: str) -> None:
     for namespace in (SYSTEM, installed.tenant_namespace, installed.other_namespace):
         granted = rules(kubectl, who, namespace)
@@ -231,3 +232,26 @@ def test_tenant_admin_manages_servers_but_not_secrets(
         "create", "minecraftservers.craftplane.io", "-n", installed.other_namespace
     )
     assert not admin_can("patch", "statefulsets.apps", "-n", tenant)
+
+
+def test_router_reads_servers_everywhere_and_patches_them_in_tenant_namespaces_only(
+    kubectl: Kubectl, installed: Installed
+) -> None:
+    """Its one write asks for a wake on join (admission narrows it to the wake annotations)."""
+    tenant, other = installed.tenant_namespace, installed.other_namespace
+    servers = "minecraftservers.craftplane.io"
+    for verb in ("list", "watch"):
+        assert can_i(kubectl, ROUTER, verb, servers, "--all-namespaces"), verb
+    assert can_i(kubectl, ROUTER, "watch", "namespaces")
+    assert can_i(kubectl, ROUTER, "patch", servers, "-n", tenant)
+    for namespace in (other, SYSTEM, "default"):
+        assert not can_i(kubectl, ROUTER, "patch", servers, "-n", namespace), namespace
+    for args in (
+        ("create", servers, "-n", tenant),
+        ("update", servers, "-n", tenant),
+        ("delete", servers, "-n", tenant),
+        ("patch", servers, "--subresource=status", "-n", tenant),
+        ("get", "secrets", "-n", tenant),
+        ("patch", "statefulsets.apps", "-n", tenant),
+    ):
+        assert not can_i(kubectl, ROUTER, *args), args

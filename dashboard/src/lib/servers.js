@@ -35,6 +35,35 @@ export const STATUS_LABELS = {
   deleted: 'Deleted',
 };
 
+// The reasons (the Ready condition's, the API's `reason`) of a server the operator put to sleep
+// for spec.hibernation, and of one woken from it: its status word stays its phase's (stopped,
+// deploying); the label says more. Spelled as craftplane.contracts.hibernation spells them (a unit
+// test compares them).
+export const HIBERNATING_REASON = 'Hibernating';
+export const WAKING_REASON = 'Waking';
+
+/**
+ * What a server's status reads as: its status word's label, or Hibernating / Waking when its
+ * reason says the platform put it to sleep or is waking it.
+ * @param {string|undefined} status
+ * @param {string|null|undefined} [reason]
+ * @returns {string}
+ */
+export function statusLabel(status, reason) {
+  if (status === 'stopped' && reason === HIBERNATING_REASON) return 'Hibernating';
+  if (status === 'deploying' && reason === WAKING_REASON) return 'Waking';
+  return STATUS_LABELS[status || ''] || status || 'unknown';
+}
+
+/**
+ * Whether the server sleeps until a player joins (stopped by hibernation, not by its owner).
+ * @param {Server|null|undefined} server
+ * @returns {boolean}
+ */
+export function hibernating(server) {
+  return server?.status === 'stopped' && server?.reason === HIBERNATING_REASON;
+}
+
 /** How long a server created from this page is kept when a snapshot does not list it yet. */
 export const PENDING_GRACE_MS = 60_000;
 
@@ -313,7 +342,8 @@ export function joinHostnames(server) {
 
 /**
  * What the Connect card says.
- * kind: 'join' (address to copy), 'stopped', 'cluster' (inside the cluster only), 'waiting', 'deleted';
+ * kind: 'join' (address to copy; a hibernating server too: joining wakes it), 'stopped',
+ * 'cluster' (inside the cluster only), 'waiting', 'deleted';
  * address: what to join by (null unless joinable); others: the other hostnames to join by (none
  * when the server is reachable only inside the cluster);
  * internal: the cluster-internal address, shown as such and never as the one to join.
@@ -330,7 +360,7 @@ export function connectInfo(server, status, deleted) {
   const others = hostnames.filter((name) => name !== address && `${name}:${DEFAULT_GAME_PORT}` !== address);
   let kind = 'waiting';
   if (deleted) kind = 'deleted';
-  else if (status === 'stopped') kind = 'stopped';
+  else if (status === 'stopped' && !(hibernating(server) && address)) kind = 'stopped';
   else if (address) kind = 'join';
   else if (internal) kind = 'cluster';
   return { kind, address, others, internal };

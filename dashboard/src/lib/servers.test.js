@@ -14,11 +14,15 @@ import {
   fillServer,
   formatAge,
   formatWhen,
+  HIBERNATING_REASON,
+  hibernating,
   joinHostnames,
   mergeTimeline,
   playerSeries,
   readClaims,
+  statusLabel,
   visibleServers,
+  WAKING_REASON,
 } from './servers.js';
 
 test('snapshot replaces the servers but keeps a server created here moments ago', () => {
@@ -171,4 +175,25 @@ test('the connect card while stopped, deleted or waiting', () => {
   assert.equal(connectInfo(inside, 'running', true).kind, 'deleted');
   assert.equal(connectInfo({ name: 'a' }, 'deploying', false).kind, 'waiting');
   assert.equal(connectInfo(null, undefined, false).kind, 'waiting');
+});
+
+test('a hibernating or waking server reads as such; its status word stays its phase', () => {
+  assert.equal(statusLabel('stopped', HIBERNATING_REASON), 'Hibernating');
+  assert.equal(statusLabel('deploying', WAKING_REASON), 'Waking');
+  assert.equal(statusLabel('stopped', 'Stopped'), 'Stopped');
+  assert.equal(statusLabel('running', HIBERNATING_REASON), 'Running'); // a stale reason
+  assert.equal(statusLabel('deleted', null), 'Deleted');
+  assert.equal(statusLabel(undefined), 'unknown');
+  assert.ok(hibernating({ name: 'a', status: 'stopped', reason: 'Hibernating' }));
+  assert.ok(!hibernating({ name: 'a', status: 'stopped', reason: 'Stopped' }));
+  assert.ok(!hibernating(null));
+});
+
+test('a hibernating server behind the router is joined (joining wakes it); an owner-stopped one is not', () => {
+  const routed = { name: 'a', address: 'a.t.mc.example.com', port: 25565, reach: 'router', hostnames: ['a.t.mc.example.com'] };
+  const asleep = { ...routed, status: 'stopped', reason: 'Hibernating' };
+  assert.equal(connectInfo(asleep, 'stopped', false).kind, 'join');
+  assert.equal(connectInfo({ ...routed, status: 'stopped', reason: 'Stopped' }, 'stopped', false).kind, 'stopped');
+  // Without an address to join by, asleep is stopped as far as the card goes.
+  assert.equal(connectInfo({ name: 'a', status: 'stopped', reason: 'Hibernating' }, 'stopped', false).kind, 'stopped');
 });

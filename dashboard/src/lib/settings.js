@@ -3,8 +3,8 @@
 // field error belongs to, and keeping edits when the spec changes underneath. Unit-tested.
 
 /** Spec keys the operator applies without a restart (allowlist and ops live over RCON; the
- * backup schedule is the operator's own). */
-export const LIVE_KEYS = new Set(['allowlist', 'ops', 'allowlistMode', 'lifecycle', 'stopped', 'backups']);
+ * backup schedule and hibernation are the operator's own). */
+export const LIVE_KEYS = new Set(['allowlist', 'ops', 'allowlistMode', 'lifecycle', 'stopped', 'backups', 'hibernation']);
 
 /** The form's inputs, in order. */
 export const SETTINGS_KEYS = [

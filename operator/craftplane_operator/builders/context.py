@@ -26,6 +26,9 @@ class ServerContext:
     annotations: Mapping[str, str] = field(default_factory=dict)
     # Why the server is held stopped for a restore (spec.stopped then reads true), or None.
     held: str | None = None
+    # When it fell asleep (status.hibernation.hibernatedAt) while hibernation plans it stopped
+    # (spec.stopped then reads true; the owner's own value is untouched), or None.
+    hibernating: str | None = None
     # The hostnames it was granted (status.hostnames), named on its Service for mc-router.
     hostnames: tuple[str, ...] = ()
 

@@ -22,6 +22,7 @@ LIVE_SPEC_PATHS: Final = (
     "allowlistMode",
     "lifecycle.announceSeconds",
     "lifecycle.restartSchedule",
+    "hibernation",  # read by the operator only: it scales the StatefulSet, the pod stays
 )
 
 

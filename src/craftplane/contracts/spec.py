@@ -17,6 +17,7 @@ from pydantic import (
 from craftplane.contracts.backup import BackupPolicy, RestoreFrom
 from craftplane.contracts.base import ApiModel, cel_rule, cel_rules
 from craftplane.contracts.env import EnvVar
+from craftplane.contracts.hibernation import Hibernation
 from craftplane.contracts.lifecycle import AllowlistMode, Jvm, Lifecycle, RestartSchedule
 from craftplane.contracts.policy import ProfileName
 from craftplane.contracts.properties import Properties
@@ -72,6 +73,7 @@ __all__ = [
     "Difficulty",
     "EnvVar",
     "GameMode",
+    "Hibernation",
     "Jvm",
     "Lifecycle",
     "Memory",
@@ -268,7 +270,17 @@ class MinecraftServerSpec(ApiModel):
         default=False,
         description=(
             "Stop the server (no pod runs) while keeping its world; set back to false to "
-            "start it again on the same volume."
+            "start it again on the same volume. The owner's: the operator never writes it "
+            "(hibernation is recorded in status instead)."
+        ),
+    )
+    hibernation: Hibernation | None = Field(
+        default=None,
+        description=(
+            "Sleep when empty and wake on join: the operator stops the server after "
+            "afterEmptyMinutes without players (phase Stopped, reason Hibernating, in status "
+            "only: spec.stopped stays false) and a player joining through the router starts "
+            "it again. Absent: never."
         ),
     )
     rcon: Rcon = Field(default=Rcon(), description="Remote console settings.")

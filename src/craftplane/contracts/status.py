@@ -52,6 +52,8 @@ class ConditionType(StrEnum):
     ALLOWLIST_SYNCED = "AllowlistSynced"
     # Whether every custom hostname of spec.service.hostnames is routed to the server.
     HOSTNAMES_ACCEPTED = "HostnamesAccepted"
+    # Whether a player joining wakes the hibernating server (only with spec.hibernation).
+    WAKE_ON_JOIN = "WakeOnJoin"
 
 
 class ConditionStatus(StrEnum):
@@ -66,7 +68,9 @@ class Condition(ApiModel):
     """One aspect of the server's state, in the standard Kubernetes condition shape."""
 
     type: ConditionType = Field(
-        description="Ready, Progressing, Degraded, AllowlistSynced or HostnamesAccepted."
+        description=(
+            "Ready, Progressing, Degraded, AllowlistSynced, HostnamesAccepted or WakeOnJoin."
+        )
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(
@@ -165,6 +169,64 @@ class LastRestart(ApiModel):
     done_at: K8sTime | None = Field(default=None, description="When the pod was replaced.")
 
 
+class HibernationState(StrEnum):
+    """Where a server with spec.hibernation is in its sleep."""
+
+    AWAKE = "Awake"
+    ASLEEP = "Asleep"  # stopped by the operator (phase Stopped, reason Hibernating)
+    WAKING = "Waking"  # woken, not Running yet (phase Starting, reason Waking)
+
+
+class HibernationStatus(ApiModel):
+    """What the operator decided about sleeping and waking (spec.hibernation): its memory
+    across restarts, so an operator restart neither resets the empty clock nor a wake."""
+
+    state: HibernationState = Field(
+        default=HibernationState.AWAKE, description="Awake, Asleep or Waking."
+    )
+    empty_since: K8sTime | None = Field(
+        default=None,
+        description="Since when the Running server has had no player online (the clock).",
+    )
+    hibernated_at: K8sTime | None = Field(
+        default=None,
+        description=(
+            "When it last went to sleep. Asleep, a wake request (annotation "
+            "craftplane.io/wake-requested-at) written at or after this wakes it."
+        ),
+    )
+    woken_at: K8sTime | None = Field(default=None, description="When the last wake was answered.")
+    woken_by: str = Field(
+        default="",
+        max_length=253,
+        description="Who asked for the last wake: join:<player> (the router) or an owner.",
+    )
+    wake_request: str = Field(
+        default="",
+        max_length=64,
+        description="The craftplane.io/wake-requested-at value answered last (each counts once).",
+    )
+    last_start_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "How long the last wake took to reach Running, in seconds: the router holds a "
+            "joining player that long when it is short, else asks them to rejoin."
+        ),
+    )
+    failed_wakes: int = Field(
+        default=0, ge=0, description="Wakes in a row that did not reach Running."
+    )
+    failed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="metadata.generation the failed wakes were counted at (a new spec resets).",
+    )
+    last_failure: str = Field(
+        default="", max_length=1024, description="Why the last failed wake failed."
+    )
+
+
 class ServerStatus(ApiModel):
     """Observed state of a Minecraft server, written by the operator."""
 
@@ -172,14 +234,16 @@ class ServerStatus(ApiModel):
         default=None,
         description=(
             "Starting (pod not ready yet), Running (accepting players), Stopped (intentionally, "
-            "world kept), Error (see message and the Degraded condition), Terminating."
+            "world kept; the Ready condition's reason Hibernating when the operator put it to "
+            "sleep for spec.hibernation), Error (see message and the Degraded condition), "
+            "Terminating."
         ),
     )
     conditions: list[Condition] = Field(
         default=[],
         description=(
-            "Ready, Progressing, Degraded, AllowlistSynced and HostnamesAccepted conditions, "
-            "one of each at most."
+            "Ready, Progressing, Degraded, AllowlistSynced, HostnamesAccepted and WakeOnJoin "
+            "conditions, one of each at most."
         ),
         json_schema_extra={
             "x-kubernetes-list-type": "map",
@@ -241,6 +305,10 @@ class ServerStatus(ApiModel):
     players_since_backup: bool | None = Field(
         default=None,
         description="A player was online since the last scheduled backup (for pauseWhenEmpty).",
+    )
+    hibernation: HibernationStatus | None = Field(
+        default=None,
+        description="Sleeping when empty and waking on join (only with spec.hibernation).",
     )
     restored_from: str | None = Field(
         default=None,

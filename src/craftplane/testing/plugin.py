@@ -49,6 +49,8 @@ def operator_process(platform: Platform, index: int, **overrides: str) -> Manage
         "CRAFTPLANE_OPERATOR_POLICY_CACHE_SECONDS": "2",
         # A test's new CraftplanePolicy may be named by a namespace within a second, not 15.
         "CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS": "1",
+        # spec.hibernation.afterEmptyMinutes counts seconds: a test's server sleeps in seconds.
+        "CRAFTPLANE_OPERATOR_HIBERNATION_MINUTE_SECONDS": "1",
         "CRAFTPLANE_OPERATOR_IDENTITY": f"test-operator-{index}-{port}",
         # The sandbox's router settings: servers' status names their router hostname.
         **(apps.routing_env(platform.sandbox) if platform.sandbox else {}),

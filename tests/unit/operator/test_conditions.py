@@ -159,6 +159,20 @@ def test_status_patch_removes_what_is_gone() -> None:
     assert patch["phase"] == "Error"
 
 
+def test_status_patch_removes_what_is_gone_inside_an_object_too() -> None:
+    """A merge patch keeps what it does not name, at every depth: a field the desired object
+    no longer has is named as None (or it would stay in the status for ever)."""
+    before = {
+        "phase": "Running",
+        "hibernation": {"state": "Awake", "emptySince": "x", "a": {"b": 1}},
+    }
+    after = {"phase": "Running", "hibernation": {"state": "Awake", "a": {"c": 2}}}
+    assert status_patch(before, after) == {
+        "phase": "Running",
+        "hibernation": {"state": "Awake", "emptySince": None, "a": {"b": None, "c": 2}},
+    }
+
+
 @pytest.mark.parametrize("current", [None, {}])
 def test_status_patch_from_nothing(current: dict[str, Any] | None) -> None:
     desired = desired_status(STARTING, current, 1, T0)

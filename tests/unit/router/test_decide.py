@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from craftplane_router.decide import Action, decide, motd, printable, refusal
@@ -78,6 +80,10 @@ STATUS, LOGIN, TRANSFER = NextState.STATUS, NextState.LOGIN, NextState.TRANSFER
             "sleeping",
             "survival is asleep and cannot be woken from here; ask its owner to start it",
         ),
+        # Woken and on its way: pings say so (never the sleeping MOTD, never a wake), logins
+        # go to the waker, which holds them or says when to rejoin (without asking again).
+        (State.WAKING, STATUS, Action.ANSWER, "answered_waking", "§esurvival§r is starting"),
+        (State.WAKING, LOGIN, Action.WAKE, "waking", "survival is starting; rejoin in a moment"),
     ],
 )
 def test_the_decision_for_each_server_state(
@@ -87,6 +93,15 @@ def test_the_decision_for_each_server_state(
     decision = decide(_hello(next_state), target)
     assert (decision.action, decision.result, decision.text) == (action, result, text)
     assert decision.route == target
+
+
+def test_a_server_joins_no_longer_wake_is_refused_not_woken() -> None:
+    unwakeable = replace(route(state=State.SLEEPING), wakeable=False)
+    login = decide(_hello(LOGIN), unwakeable)
+    assert (login.action, login.result) == (Action.REFUSE, "refused_unwakeable")
+    assert "joining no longer wakes it" in login.text and "owner" in login.text
+    ping = decide(_hello(STATUS), unwakeable)
+    assert (ping.action, ping.text) == (Action.ANSWER, "§7Sleeping — join to wake it")
 
 
 def test_the_sleeping_motd_is_a_setting_and_may_name_the_server() -> None:

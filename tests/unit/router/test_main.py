@@ -64,7 +64,8 @@ async def test_the_process_routes_from_the_cluster_and_reports_readiness() -> No
                 'craftplane_router_connections_total{namespace="tenant-acme",result="refused_stopped",server="survival"} 1.0'
                 in text
             )
-            assert "craftplane_router_wake_requests_total 0.0" in text
+            assert "# TYPE craftplane_router_wake_requests_total counter" in text
+            assert "craftplane_router_wake_requests_total{" not in text  # a stopped server
             stop.set()
             await asyncio.wait_for(task, 10)
     finally:

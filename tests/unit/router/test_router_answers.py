@@ -214,9 +214,11 @@ class _Waker:
     def __init__(self, outcome: Route | str) -> None:
         self.outcome = outcome
         self.woken: list[Route] = []
+        self.players: list[str] = []
 
-    async def wake(self, route: Route) -> Route | str:
+    async def wake(self, route: Route, player: str) -> Route | str:
         self.woken.append(route)
+        self.players.append(player)
         return self.outcome
 
 
@@ -230,7 +232,9 @@ async def test_a_waker_answers_a_login_to_a_sleeping_server() -> None:
         assert isinstance(packet, LoginDisconnect)
         assert packet.reason.as_dict() == {"text": "lobby is waking up; join again in 30 seconds"}
         assert [r.name for r in waker.woken] == ["lobby"]
-        assert router.metrics.value("craftplane_router_wake_requests_total") == 1
+        assert waker.players == ["Steve"]  # from the Login Start
+        labels = {"namespace": "tenant-acme", "server": "lobby", "result": "waking"}
+        assert router.metrics.value("craftplane_router_connections_total", labels) == 1
 
 
 async def test_a_status_ping_never_wakes_a_server() -> None:
@@ -241,7 +245,6 @@ async def test_a_status_ping_never_wakes_a_server() -> None:
         assert isinstance(await Packets(reader).next(STATUS_MAP), StatusResponse)
         writer.close()
         assert waker.woken == []
-        assert router.metrics.value("craftplane_router_wake_requests_total") == 0
 
 
 async def test_every_decision_is_counted_by_server_and_result() -> None:

@@ -20,7 +20,30 @@ def test_the_defaults() -> None:
     assert settings.accept_proxy_from == []
     assert settings.sleeping_motd == "§7Sleeping — join to wake it"
     assert settings.splice_mode is SpliceMode.STREAM
+    assert settings.wake_on_join is True
+    assert (settings.wake_hold_under_seconds, settings.wake_hold_seconds) == (20, 25)
+    assert settings.wake_unknown_start_seconds == 60
     assert startup_errors(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("wake_hold_seconds", 0, "CRAFTPLANE_ROUTER_WAKE_HOLD_SECONDS must be greater than 0"),
+        (
+            "wake_unknown_start_seconds",
+            -1,
+            "CRAFTPLANE_ROUTER_WAKE_UNKNOWN_START_SECONDS must be greater than 0",
+        ),
+        (
+            "wake_hold_under_seconds",
+            -1,
+            "CRAFTPLANE_ROUTER_WAKE_HOLD_UNDER_SECONDS must not be negative",
+        ),
+    ],
+)
+def test_wake_timings_that_cannot_work_are_refused(field: str, value: float, error: str) -> None:
+    assert error in startup_errors(RouterSettings(**{field: value}))
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,7 @@ def test_a_refusal_part_way_is_exit_1(kube: FakeKube, capsys: pytest.CaptureFixt
     kube.refuse_apply_at = 3
     code, out, err = _run(capsys, "create", "acme")
     assert code == 1 and len(out.splitlines()) == 3
-    assert "applied 3 of 13 objects, then: 403" in err and err.count("\n") == 1
+    assert "applied 3 of 14 objects, then: 403" in err and err.count("\n") == 1
 
 
 def test_a_refusal_of_the_first_object_is_exit_2(
@@ -141,7 +141,7 @@ def test_a_refusal_of_the_first_object_is_exit_2(
 ) -> None:
     kube.refuse_apply_at = 0
     code, out, err = _run(capsys, "create", "acme")
-    assert (code, out) == (2, "") and "applied 0 of 13 objects" in err
+    assert (code, out) == (2, "") and "applied 0 of 14 objects" in err
 
 
 def test_sync_exit_codes(kube: FakeKube, capsys: pytest.CaptureFixture[str]) -> None:

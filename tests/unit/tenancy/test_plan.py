@@ -56,7 +56,7 @@ def test_every_object_is_in_the_namespace_which_comes_first() -> None:
     assert first["kind"] == "Namespace"
     assert {o["metadata"]["namespace"] for o in rest} == {"tenant-acme"}
     kinds = [o["kind"] for o in rest]
-    assert kinds.count("NetworkPolicy") == 6 and kinds.count("RoleBinding") == 3
+    assert kinds.count("NetworkPolicy") == 6 and kinds.count("RoleBinding") == 4
     # The operator may watch the namespace at once: its binding comes before anything else.
     assert kinds.index("RoleBinding") < kinds.index("ResourceQuota") < kinds.index("NetworkPolicy")
     assert planned.policy_objects() == [planned.quota, planned.limits]
