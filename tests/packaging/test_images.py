@@ -170,6 +170,7 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
         "tenant_access.py",
         "tenant_apply.py",
         "tokens.py",
+        "watch.py",
     ]
     if component == "gateway":
         # Package data: the gateway migrates its database from these at start-up.

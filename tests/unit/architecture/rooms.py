@@ -31,6 +31,7 @@ CORE = (
     "craftplane.tenant_access",
     "craftplane.tenant_apply",
     "craftplane.tokens",
+    "craftplane.watch",
 )
 CORE_FILES = (
     "clock.py",
@@ -44,6 +45,7 @@ CORE_FILES = (
     "tenant_access.py",
     "tenant_apply.py",
     "tokens.py",
+    "watch.py",
 )
 
 # What each room must never import (prefixes). Runtime rooms never import test tooling.
