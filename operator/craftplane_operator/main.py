@@ -17,6 +17,7 @@ import kopf
 from craftplane import logs, rcon
 from craftplane.contracts.backup import BACKUP_KIND, RESTORE_KIND
 from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
+from craftplane.health_http import serve
 from craftplane.kube import KubeClient, KubeError
 from craftplane.loopwatch import LoopWatch
 from craftplane.startup import load_or_exit
@@ -26,7 +27,6 @@ from craftplane_operator.backups.controller import BackupController, config_from
 from craftplane_operator.backups.queueing import needs_attention
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
 from craftplane_operator.hostname_index import HostnameIndex
-from craftplane_operator.http import serve
 from craftplane_operator.leader import LeaderElector
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.policies import PolicyDirectory
@@ -262,7 +262,7 @@ async def run(settings: OperatorSettings) -> None:
     stop = asyncio.Event()
     operator: Operator | None = None
     readiness = Readiness(elector, stop)
-    runner = await serve(settings.http_host, settings.http_port, ready=readiness)
+    runner = await serve(settings.http_host, settings.http_port, metrics.REGISTRY, ready=readiness)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

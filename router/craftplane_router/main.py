@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from craftplane import logs
+from craftplane.health_http import serve
 from craftplane.kube import KubeClient
 from craftplane.loopwatch import LoopWatch
 from craftplane.startup import load_or_exit
 from craftplane_router.app import Router
-from craftplane_router.http import serve
 from craftplane_router.settings import PREFIX, RouterSettings, startup_errors
 from craftplane_router.table import RouteTable
 from craftplane_router.table_source import TableSource

@@ -160,6 +160,7 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
         "__init__.py",
         "clock.py",
         "contracts",
+        "health_http.py",
         "kube.py",
         "logs.py",
         "loopwatch.py",

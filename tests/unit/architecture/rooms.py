@@ -22,6 +22,7 @@ ROOMS: dict[str, tuple[str, str]] = {
 }
 # Core modules shared by the runtime components, beside the contracts.
 CORE = (
+    "craftplane.health_http",
     "craftplane.kube",
     "craftplane.logs",
     "craftplane.loopwatch",
@@ -35,6 +36,7 @@ CORE = (
 )
 CORE_FILES = (
     "clock.py",
+    "health_http.py",
     "kube.py",
     "logs.py",
     "loopwatch.py",
