@@ -9,12 +9,11 @@ import fnmatch
 import signal
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import kopf
 
-from craftplane import logs, rcon
+from craftplane import command_line, logs, rcon
 from craftplane.contracts.backup import BACKUP_KIND, RESTORE_KIND
 from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
 from craftplane.health_http import serve
@@ -310,39 +309,13 @@ async def run(settings: OperatorSettings) -> None:
         raise SystemExit("leadership lost")
 
 
-def _version() -> str:
-    # The distribution that installed this package; editable installs may not map it, and
-    # then it is the project's own.
-    names = metadata.packages_distributions().get("craftplane_operator", [])
-    for name in [*names, "craftplane"]:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            return metadata.version(name)
-    return "unknown"
-
-
-def _settings_help() -> str:
-    lines = ["settings (environment variables):"]
-    for name, info in OperatorSettings.model_fields.items():
-        alias = info.validation_alias
-        choices = getattr(alias, "choices", None)
-        env = str(choices[0]) if choices else f"CRAFTPLANE_OPERATOR_{name.upper()}"
-        default = "(computed)" if info.default_factory is not None else repr(info.default)
-        lines.append(f"  {env:40} default {default}")
-    return "\n".join(lines)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="craftplane-operator",
-        description=(
-            "Reconcile MinecraftServers: wait for the leader Lease, then run until SIGTERM. "
-            "Configured by environment variables, not flags."
-        ),
-        epilog=_settings_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return command_line.parse_args(
+        "craftplane-operator",
+        "Reconcile MinecraftServers: wait for the leader Lease, then run until SIGTERM.",
+        OperatorSettings,
+        argv,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

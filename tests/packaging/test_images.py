@@ -159,6 +159,7 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
     assert sorted(p.name for p in (site / "craftplane").iterdir() if p.name != "__pycache__") == [
         "__init__.py",
         "clock.py",
+        "command_line.py",
         "contracts",
         "health_http.py",
         "kube.py",

@@ -22,6 +22,7 @@ ROOMS: dict[str, tuple[str, str]] = {
 }
 # Core modules shared by the runtime components, beside the contracts.
 CORE = (
+    "craftplane.command_line",
     "craftplane.health_http",
     "craftplane.kube",
     "craftplane.logs",
@@ -36,6 +37,7 @@ CORE = (
 )
 CORE_FILES = (
     "clock.py",
+    "command_line.py",
     "health_http.py",
     "kube.py",
     "logs.py",
