@@ -30,29 +30,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import host_load, row, sandbox
-from craftplane.sandbox import apps, cluster, node, stack
+from bench.harness import host_load, kubectl, row, sandbox
+from craftplane.sandbox import apps, node, stack
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.backups import restic_env
 
 FILE_MIB = 8
 
 
-def _kubectl(cfg: SandboxConfig, *args: str, stdin: str | None = None) -> str:
-    result = cluster.kubectl(cfg, *args, stdin=stdin, timeout=120)
-    if result.returncode != 0:
-        raise SystemExit(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
-
-
 def _get(cfg: SandboxConfig, kind: str, name: str, ns: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(_kubectl(cfg, "get", kind, name, "-n", ns, "-o", "json"))
+    found: dict[str, Any] = json.loads(kubectl(cfg, "get", kind, name, "-n", ns, "-o", "json"))
     return found
 
 
 def _apply(cfg: SandboxConfig, ns: str, kind: str, name: str, spec: dict[str, Any]) -> None:
     body = {"apiVersion": "craftplane.io/v1alpha1", "kind": kind, "metadata": {"name": name}}
-    _kubectl(cfg, "apply", "-n", ns, "-f", "-", stdin=json.dumps({**body, "spec": spec}))
+    kubectl(cfg, "apply", "-n", ns, "-f", "-", stdin=json.dumps({**body, "spec": spec}))
 
 
 def _until(what: str, probe: Any, timeout: float) -> Any:
@@ -78,7 +71,7 @@ def _phase(cfg: SandboxConfig, kind: str, name: str, ns: str, *wanted: str) -> d
 
 def _world(cfg: SandboxConfig, ns: str, server: str) -> Path:
     claim = _get(cfg, "persistentvolumeclaim", f"data-{server}-0", ns)
-    volume = json.loads(_kubectl(cfg, "get", "pv", claim["spec"]["volumeName"], "-o", "json"))
+    volume = json.loads(kubectl(cfg, "get", "pv", claim["spec"]["volumeName"], "-o", "json"))
     source = volume["spec"].get("hostPath") or volume["spec"].get("local")
     return Path(source["path"])
 
@@ -123,7 +116,7 @@ def _mbps(size: float, seconds: float) -> str:
 
 
 def _job_limits(cfg: SandboxConfig, ns: str) -> str:
-    jobs = json.loads(_kubectl(cfg, "get", "jobs", "-n", ns, "-o", "json"))["items"]
+    jobs = json.loads(kubectl(cfg, "get", "jobs", "-n", ns, "-o", "json"))["items"]
     for job in jobs:
         for container in job["spec"]["template"]["spec"]["containers"]:
             limits = (container.get("resources") or {}).get("limits") or {}
@@ -216,7 +209,7 @@ def run(cfg: SandboxConfig, mib: int, change_pct: float) -> None:
         )
         print(f"load after: {host_load()}")
     finally:
-        _kubectl(cfg, "delete", "namespace", ns, "--wait=false")
+        kubectl(cfg, "delete", "namespace", ns, "--wait=false")
 
 
 def main(argv: list[str]) -> None:

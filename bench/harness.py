@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 import nats
 
-from craftplane.sandbox import nats_server, postgres, procs, stack
+from craftplane.sandbox import cluster, nats_server, postgres, procs, stack
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.gateway import gateway_process
 from craftplane.testing.platform import Platform
@@ -49,6 +49,14 @@ def sandbox() -> SandboxConfig:
     os.environ["KUBECONFIG"] = str(cfg.kubeconfig)
     print(host_load(), flush=True)
     return cfg
+
+
+def kubectl(cfg: SandboxConfig, *args: str, stdin: str | None = None) -> str:
+    """kubectl's output against the sandbox; a failure ends the benchmark, naming the call."""
+    result = cluster.kubectl(cfg, *args, stdin=stdin, timeout=120)
+    if result.returncode != 0:
+        raise SystemExit(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
 
 
 def host_load() -> str:

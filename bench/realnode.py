@@ -18,17 +18,10 @@ import time
 from collections.abc import Callable
 
 from bench.common import percentile
-from bench.harness import host_load, row, sandbox
-from craftplane.sandbox import cluster, node, stack
+from bench.harness import host_load, kubectl, row, sandbox
+from craftplane.sandbox import node, stack
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.sandbox.nodeconfig import REAL_NODE_TOLERATION
-
-
-def _kubectl(cfg: SandboxConfig, *args: str, stdin: str | None = None) -> str:
-    result = cluster.kubectl(cfg, *args, stdin=stdin, timeout=120)
-    if result.returncode != 0:
-        raise SystemExit(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
 
 
 def _wait(
@@ -48,7 +41,7 @@ def _wait(
 
 def baseline(cfg: SandboxConfig, n: int, image: str) -> dict[str, float]:
     ns = f"bench-pods-{secrets.token_hex(3)}"
-    _kubectl(cfg, "create", "namespace", ns)
+    kubectl(cfg, "create", "namespace", ns)
     probe = {"exec": {"command": ["mc-health"]}, "periodSeconds": 10, "timeoutSeconds": 5}
     created: dict[str, float] = {}
     names = [f"pod-{i}" for i in range(n)]
@@ -82,10 +75,10 @@ def baseline(cfg: SandboxConfig, n: int, image: str) -> dict[str, float]:
             },
         }
         created[name] = time.monotonic()
-        _kubectl(cfg, "apply", "-n", ns, "-f", "-", stdin=json.dumps(pod))
+        kubectl(cfg, "apply", "-n", ns, "-f", "-", stdin=json.dumps(pod))
 
     def ready() -> set[str]:
-        pods = json.loads(_kubectl(cfg, "get", "pods", "-n", ns, "-o", "json"))["items"]
+        pods = json.loads(kubectl(cfg, "get", "pods", "-n", ns, "-o", "json"))["items"]
         return {
             p["metadata"]["name"]
             for p in pods
@@ -98,12 +91,12 @@ def baseline(cfg: SandboxConfig, n: int, image: str) -> dict[str, float]:
     try:
         return _wait(names, ready, created, timeout=300 + 30 * n)
     finally:
-        _kubectl(cfg, "delete", "namespace", ns, "--wait=false")
+        kubectl(cfg, "delete", "namespace", ns, "--wait=false")
 
 
 def platform(cfg: SandboxConfig, n: int) -> dict[str, float]:
     ns = f"real-bench-{secrets.token_hex(3)}"
-    _kubectl(cfg, "create", "namespace", ns)
+    kubectl(cfg, "create", "namespace", ns)
     created: dict[str, float] = {}
     names = [f"s{i}" for i in range(n)]
     for name in names:
@@ -120,10 +113,10 @@ def platform(cfg: SandboxConfig, n: int) -> dict[str, float]:
             },
         }
         created[name] = time.monotonic()
-        _kubectl(cfg, "apply", "-n", ns, "-f", "-", stdin=json.dumps(body))
+        kubectl(cfg, "apply", "-n", ns, "-f", "-", stdin=json.dumps(body))
 
     def running() -> set[str]:
-        items = json.loads(_kubectl(cfg, "get", "mcs", "-n", ns, "-o", "json"))["items"]
+        items = json.loads(kubectl(cfg, "get", "mcs", "-n", ns, "-o", "json"))["items"]
         return {
             i["metadata"]["name"]
             for i in items
@@ -133,7 +126,7 @@ def platform(cfg: SandboxConfig, n: int) -> dict[str, float]:
     try:
         return _wait(names, running, created, timeout=300 + 30 * n)
     finally:
-        _kubectl(cfg, "delete", "namespace", ns, "--wait=false")
+        kubectl(cfg, "delete", "namespace", ns, "--wait=false")
 
 
 def main(argv: list[str]) -> None:

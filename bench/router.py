@@ -29,20 +29,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.harness import ROOT, host_load, row, sandbox
-from craftplane.sandbox import cluster, node
+from bench.harness import ROOT, host_load, kubectl, row, sandbox
+from craftplane.sandbox import node
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.processes import free_port
 
 HOSTNAME = "bench.router.mc.localhost"
 LOAD_DIR = ROOT / "bench" / "routerload"
-
-
-def _kubectl(cfg: SandboxConfig, *args: str, stdin: str | None = None) -> str:
-    result = cluster.kubectl(cfg, *args, stdin=stdin, timeout=120)
-    if result.returncode != 0:
-        raise SystemExit(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
 
 
 def build_load(cfg: SandboxConfig) -> Path:
@@ -86,8 +79,8 @@ def backend(cfg: SandboxConfig, load: Path) -> Iterator[str]:
     )
     namespace = f"bench-router-{secrets.token_hex(3)}"
     try:
-        _kubectl(cfg, "apply", "-f", "-", stdin=_service(namespace, port, cfg.real_node_ip))
-        ip = _kubectl(
+        kubectl(cfg, "apply", "-f", "-", stdin=_service(namespace, port, cfg.real_node_ip))
+        ip = kubectl(
             cfg, "get", "service", "echo", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"
         ).strip()
         target = f"{ip}:25565"
@@ -95,7 +88,7 @@ def backend(cfg: SandboxConfig, load: Path) -> Iterator[str]:
         yield target
     finally:
         proc.terminate()
-        _kubectl(cfg, "delete", "namespace", namespace, "--wait=false")
+        kubectl(cfg, "delete", "namespace", namespace, "--wait=false")
 
 
 def _until_routed(load: Path, target: str, timeout: float = 30) -> None:

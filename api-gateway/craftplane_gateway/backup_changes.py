@@ -1,12 +1,10 @@
-"""Backup and restore changes for WebSocket clients (pure): watch events read, what a re-list
-missed, the frames, and the per-object throttle."""
+"""Backup and restore changes for WebSocket clients (pure): what a watch event or a re-list
+says changed, the frames, and the per-object throttle."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from craftplane.contracts.backup import BACKUP_KIND, RESTORE_KIND
@@ -17,51 +15,11 @@ from craftplane_gateway.ws_frames import BackupFrame, Change, RestoreFrame
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
-GONE: Final = 410
 _CHANGES: Final[Mapping[str, Change]] = {
     "ADDED": Change.ADDED,
     "MODIFIED": Change.MODIFIED,
     "DELETED": Change.DELETED,
 }
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    """One line of a Kubernetes watch."""
-
-    type: str
-    """ADDED, MODIFIED, DELETED, BOOKMARK or ERROR."""
-    object: Obj
-    version: str | None
-    """The resourceVersion to resume from after this event (None for an ERROR)."""
-
-    @property
-    def change(self) -> Change | None:
-        return _CHANGES.get(self.type)
-
-    @property
-    def code(self) -> int:
-        """An ERROR's HTTP code (410: the version is too old, list again)."""
-        code = self.object.get("code")
-        return code if isinstance(code, int) else 0
-
-    @property
-    def message(self) -> str:
-        return str(self.object.get("message") or self.object.get("reason") or "watch error")
-
-
-def parse_watch_line(line: str) -> WatchEvent:
-    """A watch line; ValueError for one that is none (the stream is then read again)."""
-    data = json.loads(line)
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ValueError("not a watch event")
-    obj = data.get("object")
-    if not isinstance(obj, dict):
-        raise ValueError("a watch event without an object")
-    version = None
-    if data["type"] != "ERROR":
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-    return WatchEvent(data["type"], obj, version if isinstance(version, str) else None)
 
 
 def _name(obj: Obj) -> str:
@@ -85,6 +43,31 @@ def relist_changes(known: Mapping[str, Obj], items: list[Obj]) -> list[tuple[Cha
             changes.append((Change.MODIFIED, item))
     changes += [(Change.DELETED, obj) for name, obj in known.items() if name not in listed]
     return changes
+
+
+class Mirror:
+    """The objects of one kind in one namespace as last seen, by name: what each list or
+    watch event changes, as the changes to forward."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, Obj] = {}
+        self._listed = False
+
+    def listed(self, items: list[Obj]) -> list[tuple[Change, Obj]]:
+        """After a list: nothing for the first one, what changed unseen for a re-list."""
+        changes = relist_changes(self.known, items) if self._listed else []
+        self._listed = True
+        self.known = {str(item["metadata"]["name"]): item for item in items if item.get("metadata")}
+        return changes
+
+    def event(self, event_type: str, obj: Obj) -> Change | None:
+        """The change a watch event of ``event_type`` says (None: not one to forward)."""
+        change = _CHANGES.get(event_type)
+        if change is Change.DELETED:
+            self.known.pop(_name(obj), None)
+        elif change is not None:
+            self.known[_name(obj)] = obj
+        return change
 
 
 def frame_for(kind: str, change: Change, obj: Obj) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -25,15 +24,10 @@ from pydantic import ValidationError
 
 from craftplane import logs, tokens
 from craftplane.contracts.backup import BACKUP_KIND, RESTORE_KIND
-from craftplane.kube import KubeClient, KubeError, Obj, path_for
-from craftplane.supervise import Backoff, Supervised
-from craftplane_gateway.backup_changes import (
-    GONE,
-    Throttle,
-    frame_for,
-    parse_watch_line,
-    relist_changes,
-)
+from craftplane.kube import KubeClient, KubeError, Obj
+from craftplane.supervise import Supervised
+from craftplane.watch import ListWatch
+from craftplane_gateway.backup_changes import Mirror, Throttle, frame_for
 from craftplane_gateway.hub import Hub
 from craftplane_gateway.tenants import TenantNamespaces
 from craftplane_gateway.ws_frames import Change
@@ -41,8 +35,6 @@ from craftplane_gateway.ws_frames import Change
 log = logs.get_logger(__name__)
 
 KINDS: Final = (BACKUP_KIND, RESTORE_KIND)
-# The API server ends a watch after this; it is opened again from the last version seen.
-WATCH_SECONDS: Final = 300
 TICK_SECONDS: Final = 0.1
 
 Key = tuple[str, str, str]  # kind, namespace, name
@@ -151,78 +143,21 @@ class BackupWatch:
             self._publish(*item)
 
     async def _watch(self, tenant: str, namespace: str, kind: str) -> None:
-        known: dict[str, Obj] = {}
-        backoff = Backoff(initial=1.0, maximum=30.0, jitter=0.2)
-        listed = False
-        where = {"namespace": namespace, "kind": kind}
-        while True:
-            try:
-                version = await self._list(tenant, namespace, kind, known, announce=listed)
-                listed = True
-                await self._follow(tenant, namespace, kind, known, version)
-                backoff.reset()
-            except (KubeError, ValueError) as exc:
-                delay = backoff.failed()
-                # Refused (RBAC, a missing CRD) is a deployment problem; the rest is routine.
-                refused = isinstance(exc, KubeError) and 400 <= exc.status < 500
-                level = logging.WARNING if refused else logging.INFO
-                log.log(
-                    level, "watching %s failed (%s); again in %.1fs", kind, exc, delay, extra=where
-                )
-                await asyncio.sleep(delay)
+        """List and watch one kind in one namespace until cancelled, forwarding its changes
+        (after a re-list, what the list shows changed meanwhile)."""
+        mirror = Mirror()
 
-    async def _list(
-        self, tenant: str, namespace: str, kind: str, known: dict[str, Obj], *, announce: bool
-    ) -> str:
-        """List, remember what is there and (after the first list) forward what changed
-        unseen; the version to follow from."""
-        listing = await self._kube.request("GET", path_for(kind, namespace))
-        items = [item for item in listing.get("items") or [] if isinstance(item, dict)]
-        for item in items:
-            # A list's items carry no kind; the frames do not need one, but keep them whole.
-            item.setdefault("kind", kind)
-        if announce:
-            for change, obj in relist_changes(known, items):
+        def listed(items: list[Obj]) -> None:
+            for item in items:
+                # A list's items carry no kind; the frames do not need one, but keep them whole.
+                item.setdefault("kind", kind)
+            for change, obj in mirror.listed(items):
                 self.changed(tenant, namespace, kind, change, obj)
-        known.clear()
-        known.update(
-            {str(item["metadata"]["name"]): item for item in items if item.get("metadata")}
-        )
-        return str((listing.get("metadata") or {}).get("resourceVersion") or "")
 
-    async def _follow(
-        self, tenant: str, namespace: str, kind: str, known: dict[str, Obj], version: str
-    ) -> None:
-        """Follow the watch from ``version`` until it expires (returns: list again)."""
-        while True:
-            params = {
-                "watch": "true",
-                "allowWatchBookmarks": "true",
-                "timeoutSeconds": str(WATCH_SECONDS),
-            }
-            if version:
-                params["resourceVersion"] = version
-            try:
-                async with self._kube.open_lines(
-                    path_for(kind, namespace), params, read_timeout=WATCH_SECONDS + 30
-                ) as lines:
-                    async for line in lines:
-                        event = parse_watch_line(line)
-                        if event.type == "ERROR":
-                            if event.code == GONE:
-                                return
-                            raise KubeError(event.code, event.message, event.object)
-                        version = event.version or version
-                        change = event.change
-                        if change is None:
-                            continue  # a bookmark: only its version counts
-                        name = str((event.object.get("metadata") or {}).get("name") or "")
-                        if change is Change.DELETED:
-                            known.pop(name, None)
-                        else:
-                            known[name] = event.object
-                        self.changed(tenant, namespace, kind, change, event.object)
-            except KubeError as exc:
-                if exc.status == GONE:
-                    return
-                raise
+        def event(event_type: str, obj: Obj) -> None:
+            change = mirror.event(event_type, obj)
+            if change is not None:  # not a change a frame tells
+                self.changed(tenant, namespace, kind, change, obj)
+
+        watch = ListWatch(self._kube, kind, namespace=namespace, on_list=listed, on_change=event)
+        await watch.run()

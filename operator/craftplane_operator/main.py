@@ -9,14 +9,14 @@ import fnmatch
 import signal
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import kopf
 
-from craftplane import logs, rcon
+from craftplane import command_line, logs, rcon
 from craftplane.contracts.backup import BACKUP_KIND, RESTORE_KIND
 from craftplane.contracts.events import ALL_TOKEN, EventType, SyncEvent, SyncScope
+from craftplane.health_http import serve
 from craftplane.kube import KubeClient, KubeError
 from craftplane.loopwatch import LoopWatch
 from craftplane.startup import load_or_exit
@@ -26,7 +26,6 @@ from craftplane_operator.backups.controller import BackupController, config_from
 from craftplane_operator.backups.queueing import needs_attention
 from craftplane_operator.handlers import build_registry, watch_only_owned_children
 from craftplane_operator.hostname_index import HostnameIndex
-from craftplane_operator.http import serve
 from craftplane_operator.leader import LeaderElector
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.policies import PolicyDirectory
@@ -263,7 +262,7 @@ async def run(settings: OperatorSettings) -> None:
     stop = asyncio.Event()
     operator: Operator | None = None
     readiness = Readiness(elector, stop)
-    runner = await serve(settings.http_host, settings.http_port, ready=readiness)
+    runner = await serve(settings.http_host, settings.http_port, metrics.REGISTRY, ready=readiness)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -311,39 +310,13 @@ async def run(settings: OperatorSettings) -> None:
         raise SystemExit("leadership lost")
 
 
-def _version() -> str:
-    # The distribution that installed this package; editable installs may not map it, and
-    # then it is the project's own.
-    names = metadata.packages_distributions().get("craftplane_operator", [])
-    for name in [*names, "craftplane"]:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            return metadata.version(name)
-    return "unknown"
-
-
-def _settings_help() -> str:
-    lines = ["settings (environment variables):"]
-    for name, info in OperatorSettings.model_fields.items():
-        alias = info.validation_alias
-        choices = getattr(alias, "choices", None)
-        env = str(choices[0]) if choices else f"CRAFTPLANE_OPERATOR_{name.upper()}"
-        default = "(computed)" if info.default_factory is not None else repr(info.default)
-        lines.append(f"  {env:40} default {default}")
-    return "\n".join(lines)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="craftplane-operator",
-        description=(
-            "Reconcile MinecraftServers: wait for the leader Lease, then run until SIGTERM. "
-            "Configured by environment variables, not flags."
-        ),
-        epilog=_settings_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return command_line.parse_args(
+        "craftplane-operator",
+        "Reconcile MinecraftServers: wait for the leader Lease, then run until SIGTERM.",
+        OperatorSettings,
+        argv,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

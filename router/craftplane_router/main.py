@@ -7,18 +7,17 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Sequence
-from importlib import metadata
 
-from craftplane import logs
+from craftplane import command_line, logs
+from craftplane.health_http import serve
 from craftplane.kube import KubeClient
 from craftplane.loopwatch import LoopWatch
 from craftplane.startup import load_or_exit
 from craftplane_router.app import Router
-from craftplane_router.http import serve
 from craftplane_router.join_waker import JoinWaker
 from craftplane_router.metrics import RouterMetrics
 from craftplane_router.route_changes import RouteChanges
-from craftplane_router.settings import PREFIX, RouterSettings, startup_errors
+from craftplane_router.settings import RouterSettings, startup_errors
 from craftplane_router.table import RouteTable
 from craftplane_router.table_source import TableSource
 from craftplane_router.waking import Waker
@@ -87,33 +86,13 @@ def waker_of(
     )
 
 
-def _version() -> str:
-    for name in ("craftplane-router", "craftplane"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            return metadata.version(name)
-    return "unknown"
-
-
-def _settings_help() -> str:
-    lines = ["settings (environment variables):"]
-    for name, info in RouterSettings.model_fields.items():
-        default = "(empty)" if info.default_factory is not None else repr(info.default)
-        lines.append(f"  {PREFIX + name.upper():45} default {default}")
-    return "\n".join(lines)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="craftplane-router",
-        description=(
-            "Route Minecraft connections to servers by the hostname in their handshake. "
-            "Configured by environment variables, not flags."
-        ),
-        epilog=_settings_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return command_line.parse_args(
+        "craftplane-router",
+        "Route Minecraft connections to servers by the hostname in their handshake.",
+        RouterSettings,
+        argv,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

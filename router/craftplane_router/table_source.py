@@ -10,7 +10,7 @@ from __future__ import annotations
 from craftplane import logs
 from craftplane.contracts.names import KIND, TENANT_LABEL
 from craftplane.kube import KubeClient, Obj
-from craftplane_router.list_watch import ListWatch
+from craftplane.watch import ListWatch
 from craftplane_router.route_changes import RouteChanges
 from craftplane_router.routes import entry_of
 from craftplane_router.table import RouteTable

@@ -159,7 +159,9 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
     assert sorted(p.name for p in (site / "craftplane").iterdir() if p.name != "__pycache__") == [
         "__init__.py",
         "clock.py",
+        "command_line.py",
         "contracts",
+        "health_http.py",
         "kube.py",
         "logs.py",
         "loopwatch.py",
@@ -170,6 +172,7 @@ def test_the_image_installs_only_its_component(tmp_path: Path, component: str) -
         "tenant_access.py",
         "tenant_apply.py",
         "tokens.py",
+        "watch.py",
     ]
     if component == "gateway":
         # Package data: the gateway migrates its database from these at start-up.

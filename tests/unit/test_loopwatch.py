@@ -9,6 +9,7 @@ import time
 import pytest
 
 from craftplane.loopwatch import LoopWatch
+from craftplane.testing.wait import until
 
 pytestmark = pytest.mark.unit
 
@@ -27,14 +28,6 @@ def _cpu_of(message: str) -> float:
     return float(message.split("(", 1)[1].split("s of it", 1)[0])
 
 
-async def _until(condition: object, timeout: float) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_blocking_call_is_reported_with_its_stack_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -48,7 +41,7 @@ async def test_a_blocking_call_is_reported_with_its_stack_once(
             await asyncio.sleep(0.2)  # a loop that keeps running is not a stall
             assert watch.stalls == 0
             _hold_the_loop(1.5)
-            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 3)
+            await until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 3)
     finally:
         watch.stop()
     messages = [r.getMessage() for r in caplog.records]
@@ -95,7 +88,7 @@ async def test_a_computation_shows_its_cpu_time(caplog: pytest.LogCaptureFixture
         with caplog.at_level(logging.WARNING, logger="test.loopwatch.cpu"):
             await asyncio.sleep(0.1)
             _spin(1.5)
-            await _until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 3)
+            await until(lambda: any("ran again" in r.getMessage() for r in caplog.records), 3)
     finally:
         watch.stop()
     stalled = next(r.getMessage() for r in caplog.records if "_spin" in r.getMessage())

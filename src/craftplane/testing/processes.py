@@ -44,6 +44,11 @@ class ManagedProcess:
         return self
 
     def wait_healthy(self, timeout: float = 60) -> None:
+        self.wait_until_answered("/healthz", "healthy", timeout)
+
+    def wait_until_answered(self, path: str, state: str, timeout: float = 60) -> None:
+        """Until ``path`` on the HTTP port answers 200; fails at once if the process exits,
+        and after ``timeout`` saying it is not ``state``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
@@ -52,14 +57,14 @@ class ManagedProcess:
                 )
             try:
                 if (
-                    httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1).status_code
+                    httpx.get(f"http://127.0.0.1:{self.http_port}{path}", timeout=1).status_code
                     == 200
                 ):
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise AssertionError(f"{self.name} not healthy within {timeout}s; see {self.log_path}")
+        raise AssertionError(f"{self.name} not {state} within {timeout}s; see {self.log_path}")
 
     def metric(self, name: str) -> float:
         """The sum of a metric's samples (all label sets) scraped from /metrics."""

@@ -8,10 +8,8 @@ client does after resolving it (mineflayer's ``fakeHost``; mcstatus's client giv
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-import httpx
 from mcstatus._net.address import Address
 from mcstatus._protocol.io.connection import TCPAsyncSocketConnection
 from mcstatus._protocol.java_client import AsyncJavaClient
@@ -50,16 +48,7 @@ def game_port(router: ManagedProcess) -> int:
 
 def wait_ready(router: ManagedProcess, timeout: float = 60) -> None:
     """Until the router has listed the cluster's servers (its /readyz)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            url = f"http://127.0.0.1:{router.http_port}/readyz"
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{router.name} not ready within {timeout}s; see {router.log_path}")
+    router.wait_until_answered("/readyz", "ready", timeout)
 
 
 async def ping(port: int, hostname: str, host: str = "127.0.0.1") -> JavaStatusResponse:

@@ -49,3 +49,19 @@ async def async_wait_for(
         if time.monotonic() >= deadline:
             raise ConditionTimeout(f"{what} not met within {timeout:.0f}s (last: {last!r})")
         await asyncio.sleep(interval)
+
+
+async def until(
+    condition: Callable[[], object],
+    timeout: float = 5.0,
+    *,
+    interval: float = 0.005,
+    what: str = "condition",
+) -> None:
+    """Until ``condition()`` holds, while the event loop runs the code under test: for cheap
+    in-process checks (a fake's calls, a queue, a counter), so polled often."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise ConditionTimeout(f"{what} not met within {timeout:g}s")
+        await asyncio.sleep(interval)

@@ -22,6 +22,8 @@ ROOMS: dict[str, tuple[str, str]] = {
 }
 # Core modules shared by the runtime components, beside the contracts.
 CORE = (
+    "craftplane.command_line",
+    "craftplane.health_http",
     "craftplane.kube",
     "craftplane.logs",
     "craftplane.loopwatch",
@@ -31,9 +33,12 @@ CORE = (
     "craftplane.tenant_access",
     "craftplane.tenant_apply",
     "craftplane.tokens",
+    "craftplane.watch",
 )
 CORE_FILES = (
     "clock.py",
+    "command_line.py",
+    "health_http.py",
     "kube.py",
     "logs.py",
     "loopwatch.py",
@@ -44,6 +49,7 @@ CORE_FILES = (
     "tenant_access.py",
     "tenant_apply.py",
     "tokens.py",
+    "watch.py",
 )
 
 # What each room must never import (prefixes). Runtime rooms never import test tooling.

@@ -3,26 +3,20 @@ and the watch loop forwarding to the right sockets only (fake API server, real h
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from craftplane.kube import KubeError
+from craftplane.testing.wait import until
 from craftplane_gateway import ws_frames
-from craftplane_gateway.backup_changes import (
-    Throttle,
-    frame_for,
-    parse_watch_line,
-    relist_changes,
-)
+from craftplane_gateway.backup_changes import Mirror, Throttle, frame_for, relist_changes
 from craftplane_gateway.backup_watch import BackupWatch
 from craftplane_gateway.hub import Client, Hub
 from craftplane_gateway.tenants import TenantNamespaces
 from tests.unit.gateway.fakes import FakeNamespaces
+from tests.unit.watchfakes import WatchedApi, line
 
 pytestmark = pytest.mark.unit
 
@@ -46,10 +40,6 @@ def backup(name: str, server: str, version: str, **status: Any) -> dict[str, Any
         "spec": {"server": server},
         "status": status,
     }
-
-
-def line(kind: str, obj: dict[str, Any]) -> str:
-    return json.dumps({"type": kind, "object": obj})
 
 
 # --- pure parts ---------------------------------------------------------------------
@@ -89,16 +79,19 @@ def test_throttle_bounds_frames_per_second() -> None:
     assert len(sent) <= 3 and sent[-1] == 99
 
 
-def test_watch_lines() -> None:
-    added = parse_watch_line(line("ADDED", backup("a-1", "a", "7")))
-    assert (added.change, added.version, added.object["metadata"]["name"]) == ("added", "7", "a-1")
-    bookmark = parse_watch_line(line("BOOKMARK", {"metadata": {"resourceVersion": "9"}}))
-    assert (bookmark.change, bookmark.version) == (None, "9")
-    gone = parse_watch_line(line("ERROR", {"kind": "Status", "code": 410, "reason": "Expired"}))
-    assert (gone.code, gone.version, gone.message) == (410, None, "Expired")
-    for bad in ("{", "[]", '{"type": "ADDED"}', '{"object": {}}'):
-        with pytest.raises(ValueError):
-            parse_watch_line(bad)
+def test_a_mirror_says_which_watch_events_and_relists_to_forward() -> None:
+    mirror = Mirror()
+    assert mirror.listed([backup("a-1", "a", "5")]) == [], "the first list is no news"
+    assert mirror.event("ADDED", backup("a-2", "a", "7")) == "added"
+    assert mirror.event("MODIFIED", backup("a-1", "a", "8")) == "modified"
+    assert mirror.event("BOOKMARK", {"metadata": {"resourceVersion": "9"}}) is None
+    assert mirror.event("DELETED", backup("a-2", "a", "10")) == "deleted"
+    assert {name: obj["metadata"]["resourceVersion"] for name, obj in mirror.known.items()} == {
+        "a-1": "8"
+    }
+    relisted = mirror.listed([backup("a-1", "a", "8"), backup("a-3", "a", "11")])
+    assert [(change, obj["metadata"]["name"]) for change, obj in relisted] == [("added", "a-3")]
+    assert set(mirror.known) == {"a-1", "a-3"}
 
 
 def test_a_relist_says_what_changed_unseen() -> None:
@@ -132,43 +125,18 @@ def test_frames_are_the_documented_models() -> None:
 # --- the watch loop -----------------------------------------------------------------
 
 
-class WatchCluster(FakeNamespaces):
-    """Lists from ``listings`` (path -> objects and a version) and watches that play the
-    sessions pushed for their path (a list of lines, then the API server ends the watch; or
-    an exception), waiting while there is none."""
+class WatchCluster(WatchedApi):
+    """The shared fake API's lists and watches, and the namespace reads of the tenant check
+    (``namespaces``: tenant-acme and tenant-other)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.tenant("acme").tenant("other")
-        self.listings: dict[str, tuple[list[dict[str, Any]], str]] = {}
-        self.sessions: dict[str, asyncio.Queue[list[str] | Exception]] = {}
-        self.opened: list[tuple[str, dict[str, str]]] = []
-        self.lists: list[str] = []
-
-    def push(self, path: str, session: list[str] | Exception) -> None:
-        self.sessions.setdefault(path, asyncio.Queue()).put_nowait(session)
+        self.namespaces = FakeNamespaces().tenant("acme").tenant("other")
 
     async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         if path.startswith("/api/v1/namespaces/"):
-            return await super().request(method, path, **kwargs)
-        self.lists.append(path)
-        items, version = self.listings.get(path, ([], "1"))
-        return {"items": [dict(item) for item in items], "metadata": {"resourceVersion": version}}
-
-    @contextlib.asynccontextmanager
-    async def open_lines(
-        self, path: str, params: dict[str, str], **_: Any
-    ) -> AsyncIterator[AsyncIterator[str]]:
-        self.opened.append((path, dict(params)))
-        session = await self.sessions.setdefault(path, asyncio.Queue()).get()
-        if isinstance(session, Exception):
-            raise session
-
-        async def lines() -> AsyncIterator[str]:
-            for text in session:
-                yield text
-
-        yield lines()
+            return await self.namespaces.request(method, path, **kwargs)
+        return await super().request(method, path, **kwargs)
 
 
 def _frames(client: Client) -> list[dict[str, Any]]:
@@ -176,19 +144,6 @@ def _frames(client: Client) -> list[dict[str, Any]]:
     while not client.queue.empty():
         frames.append(client.queue.get_nowait()["frame"])
     return frames
-
-
-async def _until(condition: Any, timeout: float = 2.0) -> None:
-    """Wait for a condition over the watch's tasks (queues and fakes together)."""
-    for _ in range(int(timeout / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("not reached in time")
-
-
-def _opened(kube: WatchCluster, path: str) -> int:
-    return len([p for p, _ in kube.opened if p == path])
 
 
 @pytest.fixture
@@ -221,7 +176,7 @@ async def test_changes_reach_the_tenants_sockets_subscribed_to_the_server(
     await watch.rescan()
     assert watch.watched == {"tenant-acme", "tenant-other"}
     kube.push(BACKUPS, [line("ADDED", backup("alpha-1", "alpha", "11", phase="Pending"))])
-    await _until(lambda: not everything.queue.empty())
+    await until(lambda: not everything.queue.empty())
     [frame] = _frames(everything)
     assert frame["type"] == "backup" and frame["server"] == "alpha"
     assert frame["backup"]["name"] == "alpha-1" and frame["backup"]["phase"] == "Pending"
@@ -246,7 +201,7 @@ async def test_progress_is_throttled_per_backup_and_the_last_state_arrives(
         + [line("MODIFIED", backup("beta-1", "beta", "15", phase="Running"))],
     )
     # Every line was read once the watch is opened again after its session.
-    await _until(lambda: _opened(kube, BACKUPS) == 2)
+    await until(lambda: len(kube.watched(BACKUPS)) == 2)
     first = _frames(client)
     assert [
         (f["backup"]["name"], f["backup"].get("progress", {}).get("bytesDone")) for f in first
@@ -270,14 +225,14 @@ async def test_an_expired_watch_lists_again_and_forwards_what_it_missed(
         "6",
     )
     await watch.rescan()
-    await _until(lambda: BACKUPS in kube.lists)
+    await until(lambda: kube.listed(BACKUPS) > 0)
     kube.listings[BACKUPS] = ([backup("alpha-1", "alpha", "20", phase="Completed")], "21")
     kube.push(BACKUPS, [line("ERROR", {"kind": "Status", "code": 410, "reason": "Expired"})])
-    await _until(lambda: client.queue.qsize() >= 2)
+    await until(lambda: client.queue.qsize() >= 2)
     changes = {(f["change"], f["backup"]["name"]) for f in _frames(client)}
     assert changes == {("modified", "alpha-1"), ("deleted", "alpha-0")}
-    await _until(lambda: _opened(kube, BACKUPS) >= 2)
-    resumed = [params for path, params in kube.opened if path == BACKUPS][-1]
+    await until(lambda: len(kube.watched(BACKUPS)) >= 2)
+    resumed = kube.watched(BACKUPS)[-1]
     assert resumed["resourceVersion"] == "21"
 
 
@@ -285,16 +240,16 @@ async def test_a_410_answer_and_a_broken_stream_are_survived(
     kube: WatchCluster, hub: Hub, watch: BackupWatch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = hub.register("acme")
-    monkeypatch.setattr("craftplane_gateway.backup_watch.Backoff.failed", lambda self: 0.0)
+    monkeypatch.setattr("craftplane.supervise.Backoff.failed", lambda self: 0.0)
     await watch.rescan()
     kube.push(BACKUPS, KubeError(410, "too old"))
     kube.push(BACKUPS, ["{not json"])
     kube.push(BACKUPS, KubeError(0, "API server unreachable"))
     kube.push(BACKUPS, [line("DELETED", backup("alpha-1", "alpha", "30"))])
-    await _until(lambda: not client.queue.empty())
+    await until(lambda: not client.queue.empty())
     [frame] = _frames(client)
     assert (frame["change"], frame["backup"]["name"]) == ("deleted", "alpha-1")
-    assert kube.lists.count(BACKUPS) >= 3
+    assert kube.listed(BACKUPS) >= 3
 
 
 async def test_restores_are_forwarded_to_the_target_servers_sockets(
@@ -309,7 +264,7 @@ async def test_restores_are_forwarded_to_the_target_servers_sockets(
         "status": {"phase": "Stopping"},
     }
     kube.push(RESTORES, [line("ADDED", restore)])
-    await _until(lambda: not client.queue.empty())
+    await until(lambda: not client.queue.empty())
     [frame] = _frames(client)
     assert frame["type"] == "restore" and frame["restore"]["phase"] == "Stopping"
 
@@ -317,7 +272,7 @@ async def test_restores_are_forwarded_to_the_target_servers_sockets(
 async def test_watches_follow_the_tenants_with_sockets(
     kube: WatchCluster, hub: Hub, watch: BackupWatch
 ) -> None:
-    kube.labels["tenant-ghost"] = {}  # a token's tenant whose namespace is not labelled
+    kube.namespaces.labels["tenant-ghost"] = {}  # a token's tenant whose namespace is not labelled
     await watch.rescan()
     assert watch.watched == set()
     acme = hub.register("acme")
@@ -327,7 +282,7 @@ async def test_watches_follow_the_tenants_with_sockets(
     hub.unregister(acme)
     await watch.rescan()
     assert watch.watched == set()
-    assert OTHER_BACKUPS not in kube.lists
+    assert kube.listed(OTHER_BACKUPS) == 0
 
 
 async def test_the_supervised_loop_runs_and_stops(kube: WatchCluster, hub: Hub) -> None:
@@ -336,9 +291,9 @@ async def test_the_supervised_loop_runs_and_stops(kube: WatchCluster, hub: Hub) 
     watcher = BackupWatch(kube, hub, tenants, interval=0.01, rescan_seconds=0.01)  # type: ignore[arg-type]
     watcher.start()
     try:
-        await _until(lambda: watcher.watched == {"tenant-acme"})
+        await until(lambda: watcher.watched == {"tenant-acme"})
         kube.push(BACKUPS, [line("ADDED", backup("alpha-1", "alpha", "2"))])
-        await _until(lambda: not client.queue.empty())
+        await until(lambda: not client.queue.empty())
     finally:
         await watcher.stop()
     assert watcher.watched == set()

@@ -57,14 +57,6 @@ async def backend(handler: Handler, *, rcvbuf: int = 0) -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, then closed)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @contextlib.asynccontextmanager
 async def running(
     *entries: Entry, waker: Waker | None = None, **settings: Any

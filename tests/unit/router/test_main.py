@@ -9,11 +9,13 @@ import aiohttp
 import pytest
 from mcproto.packets.login.login import LoginDisconnect
 
+from craftplane.testing.processes import free_port
 from craftplane_router import main
 from craftplane_router.settings import RouterSettings
 from tests.unit.router.factories import server
-from tests.unit.router.netfakes import LOGIN_MAP, Packets, free_port, login_hello
-from tests.unit.router.test_table_source import NAMESPACES, SERVERS, Cluster, namespace
+from tests.unit.router.netfakes import LOGIN_MAP, Packets, login_hello
+from tests.unit.router.test_table_source import NAMESPACES, SERVERS, namespace
+from tests.unit.watchfakes import WatchedApi
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +38,7 @@ async def _until_status(session: aiohttp.ClientSession, url: str, status: int) -
 
 
 async def test_the_process_routes_from_the_cluster_and_reports_readiness() -> None:
-    cluster = Cluster()
+    cluster = WatchedApi()
     cluster.refuse_lists = 2  # not ready until the API server answers
     cluster.listings[NAMESPACES] = ([namespace("tenant-acme", "acme")], "1")
     cluster.listings[SERVERS] = (

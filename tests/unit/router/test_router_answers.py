@@ -3,7 +3,6 @@ servers it cannot forward to, and the connections it refuses before any handshak
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 
@@ -12,8 +11,9 @@ from mcproto.packets.login.login import LoginDisconnect
 from mcproto.packets.status.ping import PingPong
 from mcproto.packets.status.status import StatusResponse
 
+from craftplane.testing.processes import free_port
+from craftplane.testing.wait import until
 from craftplane_router.routes import Route, State
-from tests.unit.router import netfakes
 from tests.unit.router.factories import entry, route
 from tests.unit.router.netfakes import (
     LOGIN_MAP,
@@ -111,7 +111,7 @@ async def test_a_login_to_a_sleeping_server_without_a_waker_is_refused() -> None
 
 
 async def test_an_unreachable_running_server_is_explained() -> None:
-    gone = entry(route("hub", port=netfakes.free_port()), "hub.example.com")
+    gone = entry(route("hub", port=free_port()), "hub.example.com")
     packet = await _login([gone], "hub.example.com")
     assert packet.reason.as_dict() == {
         "text": "hub is running but cannot be reached right now; try again in a moment"
@@ -176,7 +176,7 @@ async def test_garbage_is_closed_and_counted(data: bytes, reason: str) -> None:
         assert await read_to_end(reader) == b""
         writer.close()
         labels = {"reason": reason}
-        await _until(
+        await until(
             lambda: router.metrics.value("craftplane_router_handshake_errors_total", labels)
         )
         assert (
@@ -189,17 +189,10 @@ async def test_garbage_is_closed_and_counted(data: bytes, reason: str) -> None:
         assert router.errors.take() == {f"handshake {reason}": 1}
 
 
-async def _until(probe: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_beyond_max_connections_a_connection_is_closed_at_once() -> None:
     async with running(STOPPED, max_connections=1) as router:
         _, first = await connect(router)
-        await _until(lambda: router.listener.active == 1)
+        await until(lambda: router.listener.active == 1)
         reader, second = await connect(router)
         assert await read_to_end(reader, timeout=2) == b""
         labels = {"namespace": "", "server": "", "result": "over_capacity"}
@@ -207,7 +200,7 @@ async def test_beyond_max_connections_a_connection_is_closed_at_once() -> None:
         assert router.listener.active == 1
         first.close()
         second.close()
-        await _until(lambda: router.listener.active == 0)
+        await until(lambda: router.listener.active == 0)
 
 
 class _Waker:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from craftplane.testing.wait import until
 from craftplane_router.routes import Entry
 from craftplane_router.session import SpliceMode
 from tests.unit.router.factories import entry, route
@@ -83,9 +84,9 @@ async def test_bytes_cross_both_ways_intact(mode: SpliceMode) -> None:
         got_down = await _send_and_hash(writer, up, reader, len(down))
         writer.close()
         assert got_down == hashlib.sha256(down).hexdigest()
-        await _until(lambda: "up" in seen)
+        await until(lambda: "up" in seen, TIMEOUT)
         assert seen["up"] == hashlib.sha256(up).hexdigest()
-        await _until(lambda: router.listener.active == 0)
+        await until(lambda: router.listener.active == 0, TIMEOUT)
         labels = {"namespace": "tenant-acme", "server": "survival"}
         value = router.metrics.value
         assert value("craftplane_router_bytes_total", {**labels, "direction": "to_server"}) == len(
@@ -95,13 +96,6 @@ async def test_bytes_cross_both_ways_intact(mode: SpliceMode) -> None:
             down
         )
         assert value("craftplane_router_connections_total", {**labels, "result": "routed"}) == 1
-
-
-async def _until(probe: object, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 @MODES
@@ -120,7 +114,7 @@ async def test_a_half_close_passes_through_both_ways(mode: SpliceMode) -> None:
         writer.write_eof()
         assert await read_to_end(reader) == b"got question"
         writer.close()
-        await _until(lambda: router.listener.active == 0)
+        await until(lambda: router.listener.active == 0, TIMEOUT)
 
 
 @MODES
@@ -162,7 +156,7 @@ async def test_a_failing_side_closes_the_other(mode: SpliceMode) -> None:
         with contextlib.suppress(ConnectionResetError):  # a reset passed on: as good as a close
             assert await read_to_end(reader) == b""
         writer.close()
-        await _until(lambda: router.listener.active == 0)
+        await until(lambda: router.listener.active == 0, TIMEOUT)
 
 
 def _kernel_max(name: str) -> int:

@@ -4,19 +4,19 @@ and of tenant namespaces; an expired watch lists again; ready once both have lis
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from craftplane.kube import KubeError
+from craftplane.testing.wait import until
 from craftplane_router.routes import State
 from craftplane_router.table import RouteTable
 from craftplane_router.table_source import TableSource
-from craftplane_router.watch_events import is_tenant_namespace, parse_line
+from craftplane_router.watch_events import is_tenant_namespace
 from tests.unit.router.factories import server
+from tests.unit.watchfakes import WatchedApi, line
 
 pytestmark = pytest.mark.unit
 
@@ -29,62 +29,9 @@ def namespace(name: str, tenant: str | None) -> dict[str, Any]:
     return {"metadata": {"name": name, "labels": labels, "resourceVersion": "5"}}
 
 
-def line(kind: str, obj: dict[str, Any]) -> str:
-    return json.dumps({"type": kind, "object": obj})
-
-
-class Cluster:
-    """Lists from ``listings``; each watch opened plays the next session pushed for its path
-    (lines, then the API server ends it; or an exception), waiting while there is none."""
-
-    def __init__(self) -> None:
-        self.listings: dict[str, tuple[list[dict[str, Any]], str]] = {}
-        self.sessions: dict[str, asyncio.Queue[list[str] | Exception]] = {}
-        self.lists: list[tuple[str, dict[str, str]]] = []
-        self.opened: list[tuple[str, dict[str, str]]] = []
-        self.refuse_lists = 0
-
-    def push(self, path: str, session: list[str] | Exception) -> None:
-        self.sessions.setdefault(path, asyncio.Queue()).put_nowait(session)
-
-    async def request(
-        self, method: str, path: str, params: dict[str, str] | None = None, **_: Any
-    ) -> dict[str, Any]:
-        assert method == "GET"
-        self.lists.append((path, dict(params or {})))
-        if self.refuse_lists:
-            self.refuse_lists -= 1
-            raise KubeError(0, "API server unreachable")
-        items, version = self.listings.get(path, ([], "1"))
-        return {"items": [dict(i) for i in items], "metadata": {"resourceVersion": version}}
-
-    @contextlib.asynccontextmanager
-    async def open_lines(
-        self, path: str, params: dict[str, str], **_: Any
-    ) -> AsyncIterator[AsyncIterator[str]]:
-        self.opened.append((path, dict(params)))
-        session = await self.sessions.setdefault(path, asyncio.Queue()).get()
-        if isinstance(session, Exception):
-            raise session
-
-        async def lines() -> AsyncIterator[str]:
-            for text in session:
-                yield text
-
-        yield lines()
-
-
-async def _until(condition: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("not reached in time")
-
-
 @pytest.fixture
-def cluster() -> Cluster:
-    cluster = Cluster()
+def cluster() -> WatchedApi:
+    cluster = WatchedApi()
     cluster.listings[NAMESPACES] = (
         [
             namespace("tenant-acme", "acme"),
@@ -104,7 +51,7 @@ def cluster() -> Cluster:
 
 
 @pytest.fixture
-async def source(cluster: Cluster) -> AsyncIterator[tuple[TableSource, RouteTable]]:
+async def source(cluster: WatchedApi) -> AsyncIterator[tuple[TableSource, RouteTable]]:
     table = RouteTable()
     watcher = TableSource(cluster, table, retry_after=0.01)  # type: ignore[arg-type]
     watcher.start()
@@ -113,7 +60,7 @@ async def source(cluster: Cluster) -> AsyncIterator[tuple[TableSource, RouteTabl
 
 
 async def test_ready_once_both_are_listed_and_routing_what_they_say(
-    cluster: Cluster, source: tuple[TableSource, RouteTable]
+    cluster: WatchedApi, source: tuple[TableSource, RouteTable]
 ) -> None:
     watcher, table = source
     await asyncio.wait_for(watcher.wait_ready(), 5)
@@ -123,7 +70,7 @@ async def test_ready_once_both_are_listed_and_routing_what_they_say(
     # Namespaces by the tenant label only; servers cluster-wide; watches from each list.
     assert (NAMESPACES, {"labelSelector": "craftplane.io/tenant"}) in cluster.lists
     assert (SERVERS, {}) in cluster.lists
-    await _until(lambda: len(cluster.opened) == 2)
+    await until(lambda: len(cluster.opened) == 2)
     params = dict(cluster.opened)
     assert params[SERVERS]["resourceVersion"] == "20"
     assert params[SERVERS]["watch"] == "true" and params[SERVERS]["allowWatchBookmarks"] == "true"
@@ -132,7 +79,7 @@ async def test_ready_once_both_are_listed_and_routing_what_they_say(
 
 
 async def test_watch_events_change_the_table(
-    cluster: Cluster, source: tuple[TableSource, RouteTable]
+    cluster: WatchedApi, source: tuple[TableSource, RouteTable]
 ) -> None:
     watcher, table = source
     await asyncio.wait_for(watcher.wait_ready(), 5)
@@ -147,48 +94,46 @@ async def test_watch_events_change_the_table(
             line("BOOKMARK", {"metadata": {"resourceVersion": "33"}}),
         ],
     )
-    await _until(lambda: table.lookup("creative.acme.example.com") is not None)
+    await until(lambda: table.lookup("creative.acme.example.com") is not None)
     survival = table.lookup("survival.acme.example.com")
     assert survival is not None and survival.state is State.STOPPED
     # The watch ended; it is opened again from the last version seen (the bookmark's).
-    await _until(lambda: len([p for p, _ in cluster.opened if p == SERVERS]) == 2)
-    assert [params for path, params in cluster.opened if path == SERVERS][1][
-        "resourceVersion"
-    ] == "33"
+    await until(lambda: len(cluster.watched(SERVERS)) == 2)
+    assert cluster.watched(SERVERS)[1]["resourceVersion"] == "33"
     cluster.push(SERVERS, [line("DELETED", server("creative"))])
-    await _until(lambda: table.lookup("creative.acme.example.com") is None)
+    await until(lambda: table.lookup("creative.acme.example.com") is None)
 
 
 async def test_a_namespace_that_stops_being_a_tenants_hides_its_servers(
-    cluster: Cluster, source: tuple[TableSource, RouteTable]
+    cluster: WatchedApi, source: tuple[TableSource, RouteTable]
 ) -> None:
     watcher, table = source
     await asyncio.wait_for(watcher.wait_ready(), 5)
     cluster.push(NAMESPACES, [line("MODIFIED", namespace("tenant-bolt", "bolt"))])
-    await _until(lambda: table.lookup("x.example.com") is not None)
+    await until(lambda: table.lookup("x.example.com") is not None)
     cluster.push(NAMESPACES, [line("MODIFIED", namespace("tenant-bolt", None))])
-    await _until(lambda: table.lookup("x.example.com") is None)
+    await until(lambda: table.lookup("x.example.com") is None)
     cluster.push(NAMESPACES, [line("DELETED", namespace("tenant-acme", "acme"))])
-    await _until(lambda: table.lookup("survival.acme.example.com") is None)
+    await until(lambda: table.lookup("survival.acme.example.com") is None)
 
 
 async def test_an_expired_watch_lists_again(
-    cluster: Cluster, source: tuple[TableSource, RouteTable]
+    cluster: WatchedApi, source: tuple[TableSource, RouteTable]
 ) -> None:
     watcher, table = source
     await asyncio.wait_for(watcher.wait_ready(), 5)
     cluster.listings[SERVERS] = ([server("renamed", hostnames=["new.example.com"])], "40")
     cluster.push(SERVERS, [line("ERROR", {"kind": "Status", "code": 410, "message": "too old"})])
-    await _until(lambda: table.lookup("new.example.com") is not None)
+    await until(lambda: table.lookup("new.example.com") is not None)
     assert table.lookup("survival.acme.example.com") is None  # the relist replaced everything
-    await _until(
+    await until(
         lambda: (SERVERS, "40") in [(p, q.get("resourceVersion")) for p, q in cluster.opened]
     )
     cluster.push(SERVERS, KubeError(410, "Gone"))  # a 410 on opening: the same
-    await _until(lambda: len([p for p, _ in cluster.lists if p == SERVERS]) == 3)
+    await until(lambda: cluster.listed(SERVERS) == 3)
 
 
-async def test_failures_are_retried_and_readiness_waits_for_a_list(cluster: Cluster) -> None:
+async def test_failures_are_retried_and_readiness_waits_for_a_list(cluster: WatchedApi) -> None:
     cluster.refuse_lists = 3
     table = RouteTable()
     watcher = TableSource(cluster, table, retry_after=0.01)  # type: ignore[arg-type]
@@ -199,7 +144,7 @@ async def test_failures_are_retried_and_readiness_waits_for_a_list(cluster: Clus
         assert len(cluster.lists) >= 5  # three refused, then both listed
         cluster.push(SERVERS, [line("ERROR", {"code": 500, "message": "boom"})])
         cluster.push(SERVERS, ValueError("a torn line"))
-        await _until(lambda: len([p for p, _ in cluster.lists if p == SERVERS]) >= 4)
+        await until(lambda: cluster.listed(SERVERS) >= 4)
         assert watcher.ready  # once listed, a failing watch does not make the router unready
     finally:
         await watcher.stop()
@@ -220,14 +165,3 @@ def test_a_tenant_namespace_is_labelled_as_the_tenant_its_name_says(
     obj: dict[str, Any], tenant: bool
 ) -> None:
     assert is_tenant_namespace(obj) is tenant
-
-
-@pytest.mark.parametrize("text", ["[]", '{"type": 1}', '{"type": "ADDED"}', "nope"])
-def test_a_line_that_is_not_a_watch_event_is_refused(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_line(text)
-
-
-def test_an_error_event_has_no_version() -> None:
-    event = parse_line(line("ERROR", {"code": 410, "metadata": {"resourceVersion": "9"}}))
-    assert (event.code, event.version, event.message) == (410, "", "watch error")

@@ -1,4 +1,7 @@
-"""The router's HTTP endpoint: /metrics for Prometheus, /healthz and /readyz for probes."""
+"""A component's HTTP endpoint: /metrics for Prometheus, /healthz and /readyz for probes.
+
+Shared by the operator and the router (the gateway answers these from its own app).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 async def serve(
     host: str, port: int, registry: CollectorRegistry, *, ready: Callable[[], bool]
 ) -> web.AppRunner:
+    """Serve until the returned runner's ``cleanup()``: ``registry`` at /metrics, 200 at
+    /healthz while the process answers, and at /readyz 200 or 503 as ``ready()`` says."""
+
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
             body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
