@@ -178,12 +178,7 @@ def hostnames_condition(
         last_transition_time=_aware(now),
         observed_generation=generation,
     )
-    before = _find(previous, ConditionType.HOSTNAMES_ACCEPTED)
-    if before.get("status") == status.value:
-        kept = _time(before.get("lastTransitionTime"))
-        if kept is not None:
-            condition.last_transition_time = kept
-    return condition
+    return _kept_time(condition, previous)
 
 
 def _kept_time(condition: Condition, previous: Sequence[Mapping[str, Any]]) -> Condition:

@@ -20,15 +20,14 @@ from decimal import Decimal
 from typing import Any, Final
 
 from craftplane.contracts.quantity import InvalidQuantity, parse_quantity
+from craftplane.contracts.times import parse_time, rfc3339
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.builders.naming import CONFIG_HASH_ANNOTATION
 from craftplane_operator.maintenance import (
     RestartRequest,
     ScheduleState,
-    parse_time,
     progress_message,
     requested_restart,
-    rfc3339,
     scheduled,
 )
 from craftplane_operator.profiles import POD_SCHEDULING_FIELDS

@@ -35,9 +35,9 @@ from craftplane.contracts.hibernation import (
     Hibernation,
     WakeRequest,
     describe_requester,
-    rfc3339,
 )
 from craftplane.contracts.status import HibernationState, HibernationStatus, Phase
+from craftplane.contracts.times import rfc3339
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.disruption import Notice
 from craftplane_operator.phase import Derived

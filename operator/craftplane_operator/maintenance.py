@@ -21,6 +21,7 @@ from craftplane.contracts.lifecycle import (
     RESTART_REQUESTER_ANNOTATION,
     RestartSchedule,
 )
+from craftplane.contracts.times import rfc3339
 
 # When the countdown speaks, in seconds before the stop, as they fall inside it.
 MARKS: Final = (600, 300, 120, 60, 30, 10, 5, 4, 3, 2, 1)
@@ -71,20 +72,6 @@ def requested_restart(
     if not value or value == (last_restart or {}).get("requestedAt"):
         return None
     return RestartRequest(value, annotations.get(RESTART_REQUESTER_ANNOTATION, "")[:253])
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def slot_after(cron: str, time_zone: str, after: datetime) -> datetime:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from craftplane.contracts import times
 from craftplane.contracts.backup import REPOSITORY_KEYS, REPOSITORY_SECRET
-from craftplane_operator import maintenance
 from craftplane_operator.backups.names import COPY_CONTAINER
 from craftplane_operator.builders.naming import CONTAINER_NAME
 
@@ -44,9 +44,9 @@ def annotations_of(obj: Obj | None) -> Mapping[str, str]:
     return meta(obj).get("annotations") or {}
 
 
-# One reading and writing of API timestamps for the operator (the planners call them `o.`).
-parse_time = maintenance.parse_time
-rfc3339 = maintenance.rfc3339
+# One reading and writing of API timestamps (the planners call them `o.`).
+parse_time = times.parse_time
+rfc3339 = times.rfc3339
 
 
 def deleting(obj: Obj | None) -> bool:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from pydantic import Field
 
 from craftplane.contracts.base import ApiModel
+from craftplane.contracts.times import parse_time, rfc3339
 
 # The Ready condition's reason (what status readers and the router look at).
 HIBERNATING_REASON: Final = "Hibernating"  # phase Stopped: asleep, a join wakes it
@@ -89,21 +90,6 @@ class Hibernation(ApiModel):
             "WakeOnJoin False) until the spec changes or the owner stops and starts it."
         ),
     )
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 time (any offset, fractions allowed), or None for anything else."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def player_name(raw: str) -> str:

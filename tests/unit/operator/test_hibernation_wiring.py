@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from craftplane.clock import utcnow
-from craftplane.contracts.hibernation import rfc3339
 from craftplane.contracts.names import FINALIZER
 from craftplane.contracts.status import Players
+from craftplane.contracts.times import rfc3339
 from craftplane_operator.players import PlayerTracker
 from craftplane_operator.reconciler import Reconciler
 from craftplane_operator.recorder import EventRecorder
