@@ -53,7 +53,6 @@ def _aware(now: datetime) -> datetime:
 def _conditions(
     derived: Derived, previous: Sequence[Mapping[str, Any]], generation: int, now: datetime
 ) -> list[Condition]:
-    by_type = {c.get("type"): c for c in previous if isinstance(c, Mapping)}
     flags = (
         (ConditionType.READY, derived.ready),
         (ConditionType.PROGRESSING, derived.progressing),
@@ -62,23 +61,13 @@ def _conditions(
     conditions = []
     for condition_type, flag in flags:
         status = ConditionStatus.TRUE if flag else ConditionStatus.FALSE
-        own = condition_type is ConditionType.DEGRADED and derived.degraded_reason is not None
-        condition = Condition(
-            type=condition_type,
-            status=status,
-            reason=derived.degraded_reason if own else derived.reason,
-            message=derived.degraded_message if own else derived.message,
-            last_transition_time=_aware(now),
-            observed_generation=generation,
+        reason, message = derived.reason, derived.message
+        if condition_type is ConditionType.DEGRADED and derived.degraded_reason is not None:
+            reason = derived.degraded_reason
+            message = derived.degraded_message or ""
+        conditions.append(
+            condition_of(condition_type, status, reason, message, previous, generation, now)
         )
-        before = by_type.get(condition_type.value)
-        if before is not None and before.get("status") == status.value:
-            # The time of the last *transition*: a reason or message change
-            # within the same status is not one.
-            kept = _time(before.get("lastTransitionTime"))
-            if kept is not None:
-                condition.last_transition_time = kept
-        conditions.append(condition)
     return conditions
 
 
@@ -93,6 +82,33 @@ def _time(value: Any) -> datetime | None:
         ).last_transition_time
     except ValidationError:
         return None
+
+
+def condition_of(
+    kind: ConditionType,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    previous: Sequence[Mapping[str, Any]],
+    generation: int,
+    now: datetime,
+) -> Condition:
+    """A condition as of ``now``, keeping ``previous``'s lastTransitionTime while its status
+    is the same: the time of the last *transition*, which a new reason or message is not."""
+    condition = Condition(
+        type=kind,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=_aware(now),
+        observed_generation=generation,
+    )
+    before = _find(previous, kind)
+    if before.get("status") == status.value:
+        kept = _time(before.get("lastTransitionTime"))
+        if kept is not None:
+            condition.last_transition_time = kept
+    return condition
 
 
 def build_conditions(
@@ -131,19 +147,15 @@ def allowlist_condition(
         outcome = SyncOutcome(
             ConditionStatus.UNKNOWN, REASON_NOT_RUNNING, "the server is not running"
         )
-    condition = Condition(
-        type=ConditionType.ALLOWLIST_SYNCED,
-        status=outcome.status,
-        reason=outcome.reason,
-        message=outcome.message,
-        last_transition_time=_aware(now),
-        observed_generation=generation,
+    return condition_of(
+        ConditionType.ALLOWLIST_SYNCED,
+        outcome.status,
+        outcome.reason,
+        outcome.message,
+        previous,
+        generation,
+        now,
     )
-    if before is not None and before.get("status") == outcome.status.value:
-        kept = _time(before.get("lastTransitionTime"))
-        if kept is not None:
-            condition.last_transition_time = kept
-    return condition
 
 
 REASON_ACCEPTED: Final = "Accepted"
@@ -170,25 +182,9 @@ def hostnames_condition(
     else:
         status, reason = ConditionStatus.TRUE, REASON_ACCEPTED
         message = "every custom hostname is routed to this server"
-    condition = Condition(
-        type=ConditionType.HOSTNAMES_ACCEPTED,
-        status=status,
-        reason=reason,
-        message=message,
-        last_transition_time=_aware(now),
-        observed_generation=generation,
+    return condition_of(
+        ConditionType.HOSTNAMES_ACCEPTED, status, reason, message, previous, generation, now
     )
-    return _kept_time(condition, previous)
-
-
-def _kept_time(condition: Condition, previous: Sequence[Mapping[str, Any]]) -> Condition:
-    """The condition with the previous lastTransitionTime when its status did not change."""
-    before = _find(previous, condition.type)
-    if before.get("status") == condition.status.value:
-        kept = _time(before.get("lastTransitionTime"))
-        if kept is not None:
-            condition.last_transition_time = kept
-    return condition
 
 
 def wake_condition(
@@ -204,15 +200,9 @@ def wake_condition(
     else:
         status, reason = ConditionStatus.TRUE, WAKE_ENABLED_REASON
         message = "a player joining through the router wakes the server when it hibernates"
-    condition = Condition(
-        type=ConditionType.WAKE_ON_JOIN,
-        status=status,
-        reason=reason,
-        message=message,
-        last_transition_time=_aware(now),
-        observed_generation=generation,
+    return condition_of(
+        ConditionType.WAKE_ON_JOIN, status, reason, message, previous, generation, now
     )
-    return _kept_time(condition, previous)
 
 
 def hostname_events(
