@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from mcproto.packets.login.login import LoginDisconnect
 from mcproto.packets.status.status import StatusResponse
 
 from craftplane.kube import KubeError
+from craftplane.testing.wait import until
 from craftplane_router import answers, handshake, login_start
 from craftplane_router.app import Router
 from craftplane_router.join_waker import JoinWaker
@@ -79,13 +80,6 @@ async def waking(
         yield router, table, changes
     finally:
         await router.stop(grace=0)
-
-
-async def until(probe: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def disconnect_reason(router: Router, *chunks: bytes) -> str:
