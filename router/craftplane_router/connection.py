@@ -39,6 +39,10 @@ RECV: Final = 4096
 # could discard it unread on the client's side.
 LINGER_SECONDS: Final = 1.0
 LINGER_BYTES: Final = 64 * 1024
+# A held login to a server just woken: how long its backend may refuse connections (its pod
+# Ready, its endpoint not yet in kube-proxy's rules) before the player is told to retry.
+WOKEN_DIAL_SECONDS: Final = 5.0
+DIAL_RETRY_SECONDS: Final = 0.25
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,13 @@ class Handler:
             "action": decision.action.value,
         }
         log.debug("connection", extra=where)
-        if decision.action is Action.WAKE:
+        woken = decision.action is Action.WAKE
+        if woken:
             found, decision = await self._wake(client, found, decision)
         if decision.action is Action.FORWARD and decision.route is not None:
-            await self._forward(client, found, decision.route)
+            # A just-woken server says Running a moment before kube-proxy reaches its new pod.
+            retry_for = WOKEN_DIAL_SECONDS if woken else 0.0
+            await self._forward(client, found, decision.route, retry_for=retry_for)
             return
         self._metrics.connection(decision.route, decision.result)
         with contextlib.suppress(OSError, TimeoutError, HandshakeError):
@@ -166,10 +173,12 @@ class Handler:
                 )
                 await loop.sock_sendall(client, reply)
 
-    async def _forward(self, client: socket.socket, found: Preamble, route: Route) -> None:
+    async def _forward(
+        self, client: socket.socket, found: Preamble, route: Route, *, retry_for: float = 0.0
+    ) -> None:
         where = {"server": route.server, "client": f"{found.peer.source[0]}"}
         try:
-            server = await _dial(route, self._limits.connect_timeout)
+            server = await _dial_within(route, self._limits.connect_timeout, retry_for)
         except (OSError, TimeoutError) as exc:
             self._metrics.connection(route, "connect_failed")
             self._errors.add(f"connect_failed {route.server}")
@@ -234,6 +243,19 @@ async def _read_login_start(
             data += chunk
     more = bytes(data[len(found.after) :])
     return replace(found, replay=found.replay + more), player
+
+
+async def _dial_within(route: Route, timeout: float, retry_for: float) -> socket.socket:
+    """``_dial``, tried again every ``DIAL_RETRY_SECONDS`` for up to ``retry_for`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + retry_for
+    while True:
+        try:
+            return await _dial(route, timeout)
+        except (OSError, TimeoutError):
+            if loop.time() + DIAL_RETRY_SECONDS > deadline:
+                raise
+        await asyncio.sleep(DIAL_RETRY_SECONDS)
 
 
 async def _dial(route: Route, timeout: float) -> socket.socket:
