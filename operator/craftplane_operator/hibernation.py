@@ -28,6 +28,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from craftplane.contracts.hibernation import (
+    ARCHIVED_REASON,
     HIBERNATING_REASON,
     MAX_FAILED_WAKES,
     WAKE_FAILED_REASON,
@@ -36,7 +37,13 @@ from craftplane.contracts.hibernation import (
     WakeRequest,
     describe_requester,
 )
-from craftplane.contracts.status import HibernationState, HibernationStatus, Phase
+from craftplane.contracts.status import (
+    ArchiveState,
+    ArchiveStatus,
+    HibernationState,
+    HibernationStatus,
+    Phase,
+)
 from craftplane.contracts.times import rfc3339
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.disruption import Notice
@@ -72,6 +79,13 @@ class Sleep:
     wake_at: datetime | None = None  # when to look again (a deadline of the clock or a wake)
     # Falls asleep in this pass: the reconciler pings for a fresh count and plans again first.
     confirm_empty: bool = False
+    # status.archive (the backup side's): archived or restoring, it stays stopped whatever
+    # the sleep says, so its StatefulSet never makes an empty volume and starts on it.
+    archive: ArchiveStatus | None = None
+
+    @property
+    def archived(self) -> bool:
+        return self.archive is not None and self.archive.state in HELD_STATES
 
     @property
     def asleep(self) -> bool:
@@ -83,6 +97,7 @@ class Sleep:
         return self.record is not None and self.record.failed_wakes >= MAX_FAILED_WAKES
 
 
+HELD_STATES: Final = frozenset({ArchiveState.ARCHIVED, ArchiveState.RESTORING})
 AWAKE: Final = Sleep(State.AWAKE, None)
 
 
@@ -93,6 +108,17 @@ def read_record(status: Mapping[str, Any]) -> HibernationStatus | None:
         return None
     try:
         return HibernationStatus.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def read_archive(status: Mapping[str, Any]) -> ArchiveStatus | None:
+    """status.archive, or None when absent or not readable."""
+    raw = status.get("archive")
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return ArchiveStatus.model_validate(raw)
     except ValidationError:
         return None
 
@@ -247,11 +273,27 @@ def blocked_message(record: HibernationStatus) -> str:
 
 
 def planned(server: ServerContext, sleep: Sleep) -> ServerContext:
-    """The server as its planning sees it: stopped while asleep (its spec.stopped untouched)."""
+    """The server as its planning sees it: stopped while asleep or archived (its spec.stopped
+    untouched)."""
+    if sleep.archived:
+        return replace(server, spec=server.spec.model_copy(update={"stopped": True}))
     if not sleep.asleep or sleep.record is None or sleep.record.hibernated_at is None:
         return server
     spec = server.spec.model_copy(update={"stopped": True})
     return replace(server, spec=spec, hibernating=rfc3339(sleep.record.hibernated_at))
+
+
+def _archived_message(archive: ArchiveStatus, record: HibernationStatus) -> str:
+    if archive.state is ArchiveState.RESTORING or record.state is State.WAKING:
+        who = describe_requester(record.woken_by) if record.state is State.WAKING else "a start"
+        return (
+            f"Archived; woken by {who}: restoring the world from backup {archive.backup}, "
+            "then starting."
+        )
+    return (
+        f"Archived: the world is in backup {archive.backup} (verified) and its volume is "
+        "deleted; a player joining or a wake restores it first."
+    )
 
 
 def describe(derived: Derived, sleep: Sleep, config: Hibernation | None) -> Derived:
@@ -261,6 +303,9 @@ def describe(derived: Derived, sleep: Sleep, config: Hibernation | None) -> Deri
     record = sleep.record
     if record is None or config is None:
         return derived
+    if sleep.archived and sleep.archive is not None and derived.phase is Phase.STOPPED:
+        message = _archived_message(sleep.archive, record)
+        return replace(derived, reason=ARCHIVED_REASON, message=message)
     if sleep.asleep and derived.phase is Phase.STOPPED:
         minutes = config.after_empty_minutes
         after = f"after {minutes} minute{'s' if minutes != 1 else ''} with nobody online"

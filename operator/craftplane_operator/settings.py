@@ -132,6 +132,13 @@ class OperatorSettings(BaseSettings):
             "so a server hibernates in seconds"
         ),
     )
+    hibernation_day_seconds: float = Field(
+        default=86400.0,
+        description=(
+            "seconds in a day of spec.hibernation.archiveAfterDays: 86400; tests shorten it "
+            "so a server is archived in seconds"
+        ),
+    )
     http_port: int = 8090
     http_host: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -155,6 +162,11 @@ def startup_errors(settings: OperatorSettings) -> list[str]:
     if settings.policy_binding_seconds <= 0:
         # A zero period would list every policy in a tight loop.
         errors.append("CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS must be greater than 0")
+    if settings.hibernation_day_seconds <= 0:
+        errors.append(
+            "CRAFTPLANE_OPERATOR_HIBERNATION_DAY_SECONDS must be positive (a server with "
+            "spec.hibernation.archiveAfterDays would be archived as soon as it sleeps)"
+        )
     if settings.hibernation_minute_seconds <= 0:
         # Every server with spec.hibernation would hibernate at its first empty ping.
         errors.append("CRAFTPLANE_OPERATOR_HIBERNATION_MINUTE_SECONDS must be greater than 0")

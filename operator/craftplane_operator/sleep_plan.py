@@ -12,7 +12,14 @@ from craftplane.contracts.hibernation import wake_request
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.conditions import wake_condition
 from craftplane_operator.gathered import Gathered
-from craftplane_operator.hibernation import Given, Sleep, decide, describe, read_record
+from craftplane_operator.hibernation import (
+    Given,
+    Sleep,
+    decide,
+    describe,
+    read_archive,
+    read_record,
+)
 from craftplane_operator.phase import Observed, derive
 from craftplane_operator.upkeep import Day2
 
@@ -36,7 +43,7 @@ def sleep_of(
         now=seen.now,
         minute=seen.hibernation_minute,
     )
-    return decide(given)
+    return replace(decide(given), archive=read_archive(status))
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:

@@ -16,6 +16,7 @@ from craftplane_router.handshake import Handshake
 from craftplane_router.routes import Route, State
 
 DEFAULT_SLEEPING_MOTD: Final = "§7Sleeping — join to wake it"
+ARCHIVED_MOTD: Final = "§7Archived — join to restore it (takes a few minutes)"
 # The host a client asked for is echoed back: never more than a hostname's length, and
 # without control characters or '§' (formatting codes it could use to forge a message).
 _UNPRINTABLE: Final = re.compile(r"[\x00-\x1f\x7f§]")
@@ -52,6 +53,8 @@ _STATUS_WORDS: Final = {
 
 def motd(route: Route, sleeping_motd: str = DEFAULT_SLEEPING_MOTD) -> str:
     """The server-list line for a server the router answers for."""
+    if route.state is State.SLEEPING and route.archived:
+        return ARCHIVED_MOTD
     if route.state is State.SLEEPING:
         return sleeping_motd.replace("{server}", route.name)
     short, _ = _STATUS_WORDS.get(route.state, _STATUS_WORDS[State.UNKNOWN])

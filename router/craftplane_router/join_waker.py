@@ -33,6 +33,8 @@ log = logs.get_logger(__name__)
 
 # "rejoin in about N s" is rounded up to this, and never says less.
 ROUND_SECONDS: Final = 5
+# A restore from the archive, then a start: how much longer than an unknown start it says.
+ARCHIVE_FACTOR: Final = 3
 # The patch must leave the player time to be held: an API server slower than this is down.
 REQUEST_TIMEOUT: Final = 5.0
 
@@ -49,6 +51,15 @@ def starting(route: Route, seconds: float) -> str:
     """The disconnect reason of a player asked to rejoin a server that is starting."""
     rounded = max(ROUND_SECONDS, math.ceil(seconds / ROUND_SECONDS) * ROUND_SECONDS)
     return f"{route.name} is starting — rejoin in about {rounded} s"
+
+
+def restoring(route: Route, seconds: float) -> str:
+    """The disconnect reason of a player whose join restores an archived server."""
+    rounded = max(ROUND_SECONDS, math.ceil(seconds / ROUND_SECONDS) * ROUND_SECONDS)
+    return (
+        f"{route.name} was archived and is being restored from its backup — "
+        f"rejoin in about {rounded} s"
+    )
 
 
 def unavailable(route: Route) -> str:
@@ -86,6 +97,9 @@ class JoinWaker:
                 return unavailable(route)
         else:
             self._metrics.wake(route, "already_waking")
+        if route.archived:
+            log.info("asked %s to rejoin while the archive is restored", player, extra=where)
+            return restoring(route, self._unknown_start * ARCHIVE_FACTOR)
         expected = route.start_seconds
         if expected is None or expected > self._hold_under:
             log.info("asked %s to rejoin while the server starts", player, extra=where)

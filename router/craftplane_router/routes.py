@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from craftplane.contracts.hibernation import SLEEP_REASONS, WAKE_FAILED_REASON, WAKING_REASON
 from craftplane.contracts.hostnames import Claim, normalize
-from craftplane.contracts.status import ConditionStatus, ConditionType, Phase
+from craftplane.contracts.status import ArchiveState, ConditionStatus, ConditionType, Phase
 
 Key = tuple[str, str]  # namespace, name
 
@@ -21,6 +21,7 @@ Key = tuple[str, str]  # namespace, name
 # (SLEEP_REASONS), or on a Starting one it is waking (WAKING_REASON): the operator writes them
 # as its Ready condition's reason, from the same names in craftplane.contracts.hibernation.
 _WAKING: Final = frozenset({WAKING_REASON})
+_ARCHIVE_HELD: Final = frozenset({ArchiveState.ARCHIVED.value, ArchiveState.RESTORING.value})
 
 
 class State(StrEnum):
@@ -49,6 +50,9 @@ class Route:
     start_seconds: int | None = None
     # False once failed wakes stopped joins from waking it (condition WakeOnJoin False).
     wakeable: bool = True
+    # Archived (status.archive Archived or Restoring): a wake restores its world first, which
+    # takes longer than a Java client waits, so a joining player is never held.
+    archived: bool = False
 
     @property
     def server(self) -> str:
@@ -115,6 +119,10 @@ def _start_seconds(status: Mapping[str, Any]) -> int | None:
     return None
 
 
+def _archived(status: Mapping[str, Any]) -> bool:
+    return _dict(status.get("archive")).get("state") in _ARCHIVE_HELD
+
+
 def state_of(obj: Mapping[str, Any]) -> State:
     """What the router does for a server, from its status (and deletion)."""
     status = _dict(obj.get("status"))
@@ -153,6 +161,7 @@ def route_of(obj: Mapping[str, Any]) -> Route:
         message=str(status.get("message") or ""),
         start_seconds=_start_seconds(status),
         wakeable=_wakeable(status),
+        archived=_archived(status),
     )
     if state is State.RUNNING and not route.dialable:
         # Running before the operator published where: nothing to dial yet.

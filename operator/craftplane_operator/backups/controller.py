@@ -181,4 +181,5 @@ def config_from(settings: OperatorSettings) -> Config:
         progress_seconds=settings.backup_progress_seconds,
         verify_deadline=timedelta(seconds=settings.backup_verify_deadline_seconds),
         restore_start_deadline=timedelta(seconds=settings.restore_start_deadline_seconds),
+        day_seconds=settings.hibernation_day_seconds,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -62,6 +63,13 @@ FAILURE_LINES: Final = 20
 class ForeignJob(RuntimeError):
     """A Job holds the name this backup's Job would get but belongs to an older object of
     the same name (being garbage-collected): wait for it to go."""
+
+
+@dataclass(frozen=True)
+class _Archive:
+    pod: Obj | None = None
+    backup: Obj | None = None
+    restore: Obj | None = None
 
 
 class Gatherer:
@@ -270,6 +278,7 @@ class Gatherer:
         restore_from = None
         if spec.get("restoreFrom"):
             restore_from = await self._get(RESTORE_KIND, namespace, restore_from_name(name))
+        archive = await self._archive(server, namespace, name)
         return ServerSeen(
             server=server,
             now=self._clock(),
@@ -279,6 +288,27 @@ class Gatherer:
             holder=holder,
             players=self.players(f"{namespace}/{name}"),
             refusals=self.performer.refusals(key),
+            pod=archive.pod,
+            archive_backup=archive.backup,
+            archive_restore=archive.restore,
+            day_seconds=self.config.day_seconds,
+        )
+
+    async def _archive(self, server: Obj, namespace: str, name: str) -> _Archive:
+        """What the archive of a server with spec.hibernation.archiveAfterDays (or one still
+        archived) needs, read from the API: it decides whether a volume goes."""
+        record = o.status(server).get("archive")
+        wanted = bool(((server.get("spec") or {}).get("hibernation") or {}).get("archiveAfterDays"))
+        if not isinstance(record, Mapping) and not wanted:
+            return _Archive()
+        found = _Archive(pod=await self._get("Pod", namespace, pod_name(name)))
+        if not isinstance(record, Mapping):
+            return found
+        backup, restore = str(record.get("backup") or ""), str(record.get("restore") or "")
+        return replace(
+            found,
+            backup=await self._get(BACKUP_KIND, namespace, backup) if backup else None,
+            restore=await self._get(RESTORE_KIND, namespace, restore) if restore else None,
         )
 
     def related(self, namespace: str, server: str) -> list[tuple[str, str]]:

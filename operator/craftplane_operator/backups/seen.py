@@ -22,6 +22,7 @@ class Config:
     progress_seconds: float = 5.0
     verify_deadline: timedelta = timedelta(minutes=10)
     restore_start_deadline: timedelta = timedelta(minutes=15)
+    day_seconds: float = 86400.0  # seconds in a day of archiveAfterDays (tests shorten it)
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,9 @@ class ServerSeen:
     holder: Obj | None = None
     players: int = 0
     refusals: Mapping[str, str] = field(default_factory=dict)
+    # The archive (spec.hibernation.archiveAfterDays): the pod as the API has it (a volume is
+    # deleted only while none runs), the archive's backup and its restore (status.archive).
+    pod: Obj | None = None
+    archive_backup: Obj | None = None
+    archive_restore: Obj | None = None
+    day_seconds: float = 86400.0  # seconds in a day of archiveAfterDays (tests shorten it)

@@ -41,6 +41,7 @@ from craftplane_operator.backups.actions import (
     Step,
     changed,
 )
+from craftplane_operator.backups.archive_plan import plan_archive
 from craftplane_operator.backups.hold import awaiting_restore_from
 from craftplane_operator.backups.names import (
     SLOT_ANNOTATION,
@@ -80,7 +81,18 @@ def plan_server(seen: ServerSeen) -> ServerStep:
     restore = _restore_from(seen)
     if restore is not None:
         return ServerStep(restore)
-    return _schedule(seen, spec.backups)
+    archive = plan_archive(seen)
+    if archive is not None and not archive[0].settled:
+        return ServerStep(*archive)
+    scheduled = _schedule(seen, spec.backups)
+    if archive is None:
+        return scheduled
+    # The archive waits (on its backup, or its day): the schedule goes on meanwhile.
+    waiting, due = archive
+    moments = [moment for moment in (scheduled.wake_at, due) if moment is not None]
+    requeue = waiting.requeue_after or scheduled.step.requeue_after
+    step = Step(scheduled.step.actions, requeue_after=requeue)
+    return ServerStep(step, min(moments) if moments else None)
 
 
 def _stale_hold(seen: ServerSeen) -> Step | None:

@@ -68,6 +68,7 @@ TAG_TRIGGER: Final = "craftplane.io/trigger"
 class BackupTrigger(StrEnum):
     MANUAL = "manual"
     SCHEDULED = "scheduled"
+    ARCHIVE = "archive"  # a hibernating server's world before its volume goes (never pruned)
 
 
 class Retention(ApiModel):

@@ -31,9 +31,19 @@ from craftplane.contracts.times import parse_time, rfc3339
 # The Ready condition's reason (what status readers and the router look at).
 HIBERNATING_REASON: Final = "Hibernating"  # phase Stopped: asleep, a join wakes it
 WAKING_REASON: Final = "Waking"  # phase Starting: woken, on its way to Running
-# Reasons of a Stopped server the platform put to sleep and can wake again. Archiving (issue
-# 15, part 4) adds its own reason here.
-SLEEP_REASONS: Final = frozenset({HIBERNATING_REASON})
+# Phase Stopped of an archived server: its world is in a verified backup and its volume is
+# gone (spec.hibernation.archiveAfterDays); a join or a wake restores it before it starts.
+ARCHIVED_REASON: Final = "Archived"
+# Reasons of a Stopped server the platform put to sleep and can wake again.
+SLEEP_REASONS: Final = frozenset({HIBERNATING_REASON, ARCHIVED_REASON})
+# Kubernetes Events of the archive (the backup side writes them on the server).
+ARCHIVING_REASON: Final = "Archiving"  # the archive backup was asked for
+ARCHIVE_FAILED_REASON: Final = "ArchiveFailed"  # Warning: the volume is kept
+ARCHIVE_ABANDONED_REASON: Final = "ArchiveAbandoned"  # woken before the archive was done
+UNARCHIVING_REASON: Final = "Unarchiving"  # restoring the world from the archive
+UNARCHIVED_REASON: Final = "Unarchived"  # the world is back on a volume
+UNARCHIVE_FAILED_REASON: Final = "UnarchiveFailed"  # Warning: still archived
+MAX_ARCHIVE_DAYS: Final = 3650
 # The Kubernetes Event of a wake that did not reach Running (Warning).
 WAKE_FAILED_REASON: Final = "WakeFailed"
 
@@ -87,7 +97,21 @@ class Hibernation(ApiModel):
             "A woken server that is not Running within this long (or fails, e.g. crash-loops) "
             f"goes back to hibernation with a Warning event {WAKE_FAILED_REASON}. After "
             f"{MAX_FAILED_WAKES} failed wakes in a row a join no longer wakes it (condition "
-            "WakeOnJoin False) until the spec changes or the owner stops and starts it."
+            "WakeOnJoin False) until the spec changes or the owner stops and starts it. A wake "
+            "of an archived server counts the restore of its world in this time."
+        ),
+    )
+    archive_after_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ARCHIVE_DAYS,
+        description=(
+            "Archive a server that has hibernated this many days: its world is backed up "
+            "(needs the tenant's backup repository), the backup verified by booting it, and "
+            "only then its volume deleted (phase Stopped, reason Archived, no storage used). A "
+            "join or a wake restores the world from that backup before the server starts. A "
+            "server its owner stopped (spec.stopped) is never archived: that stop means keep "
+            "it as it is."
         ),
     )
 

@@ -227,6 +227,39 @@ class HibernationStatus(ApiModel):
     )
 
 
+class ArchiveState(StrEnum):
+    """Where a hibernating server with spec.hibernation.archiveAfterDays is in its archive."""
+
+    ARCHIVING = "Archiving"  # backing up and verifying; the volume is still there
+    ARCHIVED = "Archived"  # verified backup, volume deleted (phase Stopped, reason Archived)
+    RESTORING = "Restoring"  # woken: its world comes back from the backup before it starts
+    FAILED = "Failed"  # the archive backup or its verification failed: the volume is kept
+
+
+class ArchiveStatus(ApiModel):
+    """The server's archive, written by the operator's backup side (never by the reconciler,
+    which only reads it: an Archived or Restoring server is planned as stopped, so its
+    StatefulSet cannot make an empty volume and start on it)."""
+
+    state: ArchiveState = Field(description="Archiving, Archived, Restoring or Failed.")
+    backup: str = Field(
+        max_length=253, description="The MinecraftBackup holding the world (verified)."
+    )
+    since: K8sTime | None = Field(
+        default=None,
+        description="status.hibernation.hibernatedAt of the sleep archived (a new sleep starts over).",
+    )
+    archived_at: K8sTime | None = Field(
+        default=None, description="When the verified backup let the volume go."
+    )
+    restore: str = Field(
+        default="",
+        max_length=253,
+        description="The MinecraftRestore bringing the world back (the last one tried).",
+    )
+    message: str = Field(default="", max_length=1024, description="What happened last.")
+
+
 class ServerStatus(ApiModel):
     """Observed state of a Minecraft server, written by the operator."""
 
@@ -314,4 +347,8 @@ class ServerStatus(ApiModel):
         default=None,
         max_length=253,
         description="The MinecraftBackup spec.restoreFrom was restored from (done once).",
+    )
+    archive: ArchiveStatus | None = Field(
+        default=None,
+        description="A hibernating server archived (spec.hibernation.archiveAfterDays).",
     )
