@@ -25,7 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from craftplane.contracts.crd import MAX_NAME_LENGTH, NAME_PATTERN
 from craftplane.contracts.events import EventType
-from craftplane.contracts.hibernation import HIBERNATING_REASON, WAKING_REASON
+from craftplane.contracts.hibernation import ARCHIVED_REASON, HIBERNATING_REASON, WAKING_REASON
 from craftplane.contracts.phases import ServerState
 from craftplane.contracts.spec import MinecraftServerSpec, ServerType
 from craftplane.contracts.status import AddressReach, Phase
@@ -162,7 +162,9 @@ class ServerLinks(WireModel):
 REASON_DESCRIPTION: Final = (
     "Why the server is in its phase (the Ready condition's reason), e.g. Running, CrashLoop, "
     f"OOMKilled. With status stopped, {HIBERNATING_REASON}: the platform put it to sleep for "
-    "spec.hibernation (nobody was online) and a player joining wakes it; with status "
+    "spec.hibernation (nobody was online) and a player joining wakes it; "
+    f"{ARCHIVED_REASON}: asleep long enough to be archived (its world in a verified backup, "
+    "its volume deleted), and a join restores it first; with status "
     f"deploying, {WAKING_REASON}: it was woken and is starting."
 )
 

@@ -51,6 +51,8 @@ def operator_process(platform: Platform, index: int, **overrides: str) -> Manage
         "CRAFTPLANE_OPERATOR_POLICY_BINDING_SECONDS": "1",
         # spec.hibernation.afterEmptyMinutes counts seconds: a test's server sleeps in seconds.
         "CRAFTPLANE_OPERATOR_HIBERNATION_MINUTE_SECONDS": "1",
+        # A day of spec.hibernation.archiveAfterDays: a test's sleeping server is archived soon.
+        "CRAFTPLANE_OPERATOR_HIBERNATION_DAY_SECONDS": "15",
         "CRAFTPLANE_OPERATOR_IDENTITY": f"test-operator-{index}-{port}",
         # The sandbox's router settings: servers' status names their router hostname.
         **(apps.routing_env(platform.sandbox) if platform.sandbox else {}),
