@@ -28,10 +28,6 @@ from pydantic import ValidationError
 
 from craftplane.contracts import names
 from craftplane.contracts.backup import (
-    BACKUP_KIND,
-    LABEL_BACKUP_SERVER,
-    LABEL_BACKUP_TRIGGER,
-    RESTORE_KIND,
     BackupPhase,
     BackupTrigger,
     RestorePhase,
@@ -64,6 +60,7 @@ from craftplane_operator.backups.actions import (
     Step,
     wait,
 )
+from craftplane_operator.backups.bodies import backup_of, restore_of
 from craftplane_operator.backups.names import RESTORED_FROM_ANNOTATION
 from craftplane_operator.backups.seen import ServerSeen
 from craftplane_operator.builders.naming import pvc_name
@@ -164,19 +161,7 @@ def _maybe_start(
         return None  # no world to archive, or not stopped after all
     meta = o.meta(seen.server)
     name = archive_backup_name(meta["name"], seen.now)
-    body = {
-        "apiVersion": names.API_VERSION,
-        "kind": BACKUP_KIND,
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": {
-                LABEL_BACKUP_SERVER: meta["name"],
-                LABEL_BACKUP_TRIGGER: BackupTrigger.ARCHIVE.value,
-            },
-        },
-        "spec": {"server": meta["name"], "verify": True},
-    }
+    body = backup_of(meta, name, BackupTrigger.ARCHIVE, verify=True)
     days = config.archive_after_days
     message = (
         f"hibernated {days} day{'s' if days != 1 else ''}: archiving the world in backup "
@@ -263,16 +248,7 @@ def _archived(
 
 def _unarchive(seen: ServerSeen, archive: ArchiveStatus, name: str) -> Step:
     meta = o.meta(seen.server)
-    body = {
-        "apiVersion": names.API_VERSION,
-        "kind": RESTORE_KIND,
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": {LABEL_BACKUP_SERVER: meta["name"]},
-        },
-        "spec": {"backup": archive.backup, "server": meta["name"]},
-    }
+    body = restore_of(meta, name, archive.backup)
     message = f"restoring the world from the archive (backup {archive.backup}), then starting"
     restoring = archive.model_copy(
         update={"state": ArchiveState.RESTORING, "restore": name, "message": message}

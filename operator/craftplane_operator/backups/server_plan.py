@@ -20,9 +20,6 @@ from pydantic import ValidationError
 
 from craftplane.contracts import names
 from craftplane.contracts.backup import (
-    BACKUP_KIND,
-    LABEL_BACKUP_SERVER,
-    LABEL_BACKUP_TRIGGER,
     RESTORE_HOLD_ANNOTATION,
     RESTORE_KIND,
     BackupPolicy,
@@ -42,6 +39,7 @@ from craftplane_operator.backups.actions import (
     changed,
 )
 from craftplane_operator.backups.archive_plan import plan_archive
+from craftplane_operator.backups.bodies import backup_of, restore_of
 from craftplane_operator.backups.hold import awaiting_restore_from
 from craftplane_operator.backups.names import (
     SLOT_ANNOTATION,
@@ -129,26 +127,7 @@ def _restore_from(seen: ServerSeen) -> Step | None:
         if o.status(existing).get("phase") in TERMINAL and not o.deleting(existing):
             return Step((Delete(RESTORE_KIND, meta["namespace"], name),))  # restoreFrom changed
         return None
-    body = {
-        "apiVersion": names.API_VERSION,
-        "kind": RESTORE_KIND,
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": {LABEL_BACKUP_SERVER: meta["name"]},
-            "ownerReferences": [
-                {
-                    "apiVersion": names.API_VERSION,
-                    "kind": names.KIND,
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": False,
-                    "blockOwnerDeletion": False,
-                }
-            ],
-        },
-        "spec": {"backup": backup, "server": meta["name"]},
-    }
+    body = restore_of(meta, name, backup, owned=True)
     message = f"the new server starts from backup {backup} (spec.restoreFrom): restore {name}"
     create = Create(body, "restore-from", about=server)
     return Step((create, Record(server, False, "RestoreFromBackup", message)))
@@ -203,20 +182,8 @@ def _slot(seen: ServerSeen, policy: BackupPolicy, slot: datetime, desired: dict[
             (*_status_patch(seen, desired), Record(server, False, "BackupSkipped", message))
         )
     name = scheduled_backup_name(meta["name"], slot)
-    body = {
-        "apiVersion": names.API_VERSION,
-        "kind": BACKUP_KIND,
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "labels": {
-                LABEL_BACKUP_SERVER: meta["name"],
-                LABEL_BACKUP_TRIGGER: BackupTrigger.SCHEDULED.value,
-            },
-            "annotations": {SLOT_ANNOTATION: o.rfc3339(slot)},
-        },
-        "spec": {"server": meta["name"]},
-    }
+    annotations = {SLOT_ANNOTATION: o.rfc3339(slot)}
+    body = backup_of(meta, name, BackupTrigger.SCHEDULED, annotations=annotations)
     desired["playersSinceBackup"] = seen.players > 0
     message = f"scheduled backup {name} for the slot of {local}"
     # The backup first: were the status written first and the creation then lost, the slot
