@@ -64,6 +64,7 @@ from craftplane_operator.backups.bodies import backup_of, restore_of
 from craftplane_operator.backups.names import RESTORED_FROM_ANNOTATION
 from craftplane_operator.backups.seen import ServerSeen
 from craftplane_operator.builders.naming import pvc_name
+from craftplane_operator.hibernation import read_archive, read_record
 
 POLL_SECONDS: Final = 10.0
 _RESTORED: Final = (RestorePhase.STARTING.value, RestorePhase.COMPLETED.value)
@@ -78,16 +79,6 @@ def unarchive_restore_name(server: str, occasion: str) -> str:
     made again for the same occasion."""
     digest = hashlib.sha256(f"{server}/{occasion}".encode()).hexdigest()[:8]
     return f"{server}-unarchive-{digest}"
-
-
-def read(status: Mapping[str, Any], field: str, model: Any) -> Any:
-    raw = status.get(field)
-    if not isinstance(raw, Mapping):
-        return None
-    try:
-        return model.model_validate(raw)
-    except ValidationError:
-        return None
 
 
 def _config(server: Mapping[str, Any]) -> tuple[MinecraftServerSpec | None, Hibernation | None]:
@@ -125,8 +116,7 @@ def plan_archive(seen: ServerSeen) -> tuple[Step, datetime | None] | None:
     if spec is None:
         return None
     status = o.status(seen.server)
-    archive: ArchiveStatus | None = read(status, "archive", ArchiveStatus)
-    sleep: HibernationStatus | None = read(status, "hibernation", HibernationStatus)
+    archive, sleep = read_archive(status), read_record(status)
     if archive is None or archive.state is ArchiveState.FAILED:
         return _maybe_start(seen, spec, config, sleep, archive)
     if archive.state is ArchiveState.ARCHIVING:
