@@ -15,6 +15,9 @@ connections, ``--clients`` at a time; then ``--clients`` connections each sendin
 MiB and reading its echo: MiB/s through. Goal: >= 0.8x direct throughput, <= 5 ms added p99.
 
     python -m bench router --clients 100 --mib 64 --connects 2000
+
+``--local`` runs the same comparison without the sandbox: the echo backend on 127.0.0.1 and
+"direct" is straight to it (no kube-proxy), for profiling the router on any machine.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ HOSTNAME = "bench.router.mc.localhost"
 LOAD_DIR = ROOT / "bench" / "routerload"
 
 
-def build_load(cfg: SandboxConfig) -> Path:
-    binary = cfg.cache / "build" / "routerload"
+def build_load(cache: Path) -> Path:
+    binary = cache / "build" / "routerload"
     binary.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOAD_DIR, check=True)
     return binary
@@ -89,6 +92,18 @@ def backend(cfg: SandboxConfig, load: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         kubectl(cfg, "delete", "namespace", namespace, "--wait=false")
+
+
+@contextlib.contextmanager
+def local_backend(load: Path) -> Iterator[str]:
+    """The echo backend on loopback; yields its ``127.0.0.1:port``."""
+    target = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen([str(load), "serve", "-listen", target], stdout=subprocess.PIPE)
+    try:
+        _until_routed(load, target)
+        yield target
+    finally:
+        proc.terminate()
 
 
 def _until_routed(load: Path, target: str, timeout: float = 30) -> None:
@@ -142,15 +157,23 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--modes", default="stream/asyncio,stream/uvloop,splice/asyncio", help="data path/loop"
     )
+    parser.add_argument(
+        "--local", action="store_true", help="no sandbox: the backend on 127.0.0.1, no ClusterIP"
+    )
     args = parser.parse_args(argv)
-    cfg = sandbox()
-    if not node.enabled(cfg):
-        raise SystemExit("the real node (its kube-proxy) is off (CRAFTPLANE_REAL_NODE=false)")
-    load = build_load(cfg)
+    if args.local:
+        load = build_load(ROOT / ".cache")
+        place: contextlib.AbstractContextManager[str] = local_backend(load)
+    else:
+        cfg = sandbox()
+        if not node.enabled(cfg):
+            raise SystemExit("the real node (its kube-proxy) is off (CRAFTPLANE_REAL_NODE=false)")
+        load = build_load(cfg.cache)
+        place = backend(cfg, load)
     sizes = dict(clients=args.clients, mib=args.mib, connects=args.connects)
     print(f"{args.clients} clients x {args.mib} MiB echoed; {args.connects} connects")
     results: list[tuple[str, dict[str, float]]] = []
-    with backend(cfg, load) as target:
+    with place as target:
         direct = _run_load(load, target, **sizes)
         assert direct is not None
         results.append(("direct", direct))

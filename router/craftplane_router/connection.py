@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ipaddress
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from craftplane import logs
 from craftplane_router import answers, handshake, login_start, preamble, proxy_header
@@ -258,12 +260,31 @@ async def _dial_within(route: Route, timeout: float, retry_for: float) -> socket
         await asyncio.sleep(DIAL_RETRY_SECONDS)
 
 
+@functools.lru_cache(maxsize=1024)
+def literal_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[str, int]] | None:
+    """``host`` as an IP address, or None for a name to resolve."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    return family, (str(ip), port)
+
+
 async def _dial(route: Route, timeout: float) -> socket.socket:
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(timeout):
-        infos = await loop.getaddrinfo(route.host, route.port, type=socket.SOCK_STREAM)
-        family, kind, proto, _, address = infos[0]
-        server = socket.socket(family, kind, proto)
+        # A route's host is a ClusterIP: resolving it would still take a trip through the
+        # loop's thread pool (a few threads), which queued every dial behind the others.
+        literal = literal_address(route.host, route.port)
+        address: tuple[Any, ...]
+        if literal is not None:
+            family, address = literal
+            server = socket.socket(family, socket.SOCK_STREAM)
+        else:
+            infos = await loop.getaddrinfo(route.host, route.port, type=socket.SOCK_STREAM)
+            family, kind, proto, _, address = infos[0]
+            server = socket.socket(family, kind, proto)
         try:
             server.setblocking(False)
             server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

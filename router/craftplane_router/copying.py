@@ -1,8 +1,7 @@
 """The two ways bytes cross the router, one direction at a time, both with back-pressure.
 
-``stream``: asyncio streams. A chunk is read only after the previous one has drained to the
-other side's transport (``drain()``), and a stream reader pauses its socket once it holds
-``STREAM_LIMIT`` bytes, so each direction buffers a bounded amount in user space.
+``stream``: two linked asyncio protocols (``pumping``), the transports' flow control for
+back-pressure.
 
 ``splice``: ``os.splice`` through a pipe, socket -> pipe -> socket, the bytes never entering
 user space. The pipe is the only buffer (its kernel capacity, 64 KiB by default), and the
@@ -34,7 +33,6 @@ from typing import Final
 from craftplane_router.traffic import Traffic
 
 CHUNK: Final = 64 * 1024
-STREAM_LIMIT: Final = 64 * 1024
 SPLICE_FLAGS: Final = getattr(os, "SPLICE_F_NONBLOCK", 0) | getattr(os, "SPLICE_F_MOVE", 0)
 # Chunks moved without waiting before the copy lets the other connections run: with both
 # sockets ready it would otherwise hold the loop for as long as the kernel buffers last.
@@ -43,20 +41,6 @@ FAIR_CHUNKS: Final = 16
 
 def splice_available() -> bool:
     return hasattr(os, "splice") and hasattr(os, "SPLICE_F_NONBLOCK")
-
-
-async def stream_copy(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, traffic: Traffic, direction: str
-) -> None:
-    while True:
-        data = await reader.read(CHUNK)
-        if not data:
-            break
-        writer.write(data)
-        traffic.add(direction, len(data))
-        await writer.drain()
-    if writer.can_write_eof() and not writer.is_closing():
-        writer.write_eof()
 
 
 class _Readiness:

@@ -15,6 +15,22 @@ from craftplane_router.metrics import RouterMetrics
 log = logs.get_logger(__name__)
 
 BACKLOG: Final = 1024
+ACCEPT_BATCH: Final = 64
+
+
+def accept_ready(listener: socket.socket, most: int) -> list[socket.socket]:
+    """Up to ``most`` connections already queued on the (non-blocking) ``listener``."""
+    accepted: list[socket.socket] = []
+    while len(accepted) < most:
+        try:
+            client, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError as exc:
+            log.warning("accepting a connection failed: %s", exc)
+            break
+        accepted.append(client)
+    return accepted
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -75,16 +91,23 @@ class Listener:
                 log.warning("accepting a connection failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            if len(self._connections) >= self._max:
-                client.close()
-                self._metrics.connection(None, "over_capacity")
-                continue
-            client.setblocking(False)
-            with contextlib.suppress(OSError):
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            task = asyncio.create_task(self._serve(client))
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
+            self._admit(client)
+            # The rest of the backlog now, without a loop round-trip each: under a burst the
+            # accept loop was a queue of its own in front of every handshake.
+            for client in accept_ready(listener, ACCEPT_BATCH):
+                self._admit(client)
+
+    def _admit(self, client: socket.socket) -> None:
+        if len(self._connections) >= self._max:
+            client.close()
+            self._metrics.connection(None, "over_capacity")
+            return
+        client.setblocking(False)
+        with contextlib.suppress(OSError):
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        task = asyncio.create_task(self._serve(client))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
 
     async def _serve(self, client: socket.socket) -> None:
         self._metrics.active.inc()

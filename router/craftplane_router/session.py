@@ -10,7 +10,8 @@ from collections.abc import Callable, Coroutine
 from enum import StrEnum
 from typing import Any, Final
 
-from craftplane_router.copying import STREAM_LIMIT, splice_copy, stream_copy
+from craftplane_router.copying import splice_copy
+from craftplane_router.pumping import ended, linked
 from craftplane_router.traffic import TO_CLIENT, TO_SERVER, Traffic
 
 # How often a long connection's byte counts reach the metrics (and the idle check looks).
@@ -64,21 +65,18 @@ class Session:
                 splice_copy(self._server, self._client, self._traffic, TO_CLIENT),
             ]
             return await self._supervise(copies, self._close_sockets)
-        client_in, client_out = await asyncio.open_connection(sock=self._client, limit=STREAM_LIMIT)
-        server_in, server_out = await asyncio.open_connection(sock=self._server, limit=STREAM_LIMIT)
+        pumps = await linked(self._client, self._server, self._traffic)
 
         def close(clean: bool) -> None:
-            for writer in (client_out, server_out):
+            for pump in pumps:
+                if pump.transport is None:
+                    continue
                 if clean:
-                    writer.close()
+                    pump.transport.close()
                 else:
-                    writer.transport.abort()
+                    pump.transport.abort()
 
-        copies = [
-            stream_copy(client_in, server_out, self._traffic, TO_SERVER),
-            stream_copy(server_in, client_out, self._traffic, TO_CLIENT),
-        ]
-        return await self._supervise(copies, close)
+        return await self._supervise([ended(pump) for pump in pumps], close)
 
     def _close_sockets(self, clean: bool) -> None:
         del clean  # a raw socket closes the same either way
