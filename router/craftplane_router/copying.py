@@ -11,13 +11,12 @@ Each connection holds two pipes (four descriptors beside its two sockets). Past 
 per-user pipe budget (``fs.pipe-user-pages-soft``, 64 MiB: about 500 connections for a user
 without CAP_SYS_RESOURCE) new pipes get a single page: still correct, more syscalls a MiB.
 
-Measured with 100 clients echoing 8 MiB each on loopback (2 CPUs): splice moved 790 MiB/s
-at 0.9 s of router CPU per GiB, stream 580 MiB/s at 1.15 s/GiB, direct 1,230 MiB/s. But
-through a ClusterIP (`python -m bench router`: kube-proxy's DNAT to an address on a 1500-byte
-MTU link) splice moved only 21-68 MiB/s against stream's 317-435 (direct 600-800): each
-small segment takes one of the pipe's 16 slots, so a splice moves ~20 KiB. With 64-byte
-ping-pongs (a game's traffic) both cost about the same. So stream is the default; a bigger
-pipe (F_SETPIPE_SZ) would help splice but spends the per-user pipe budget below.
+Measured through a ClusterIP (`python -m bench router --clients 100 --mib 32`: kube-proxy's
+DNAT to an address on a 1500-byte-MTU link, 2 CPUs shared with the load tool): direct 959
+MiB/s, stream 672 (0.70x; 0.40-0.73x before the pumps replaced a task per direction), splice
+21-68 MiB/s: each small segment takes one of the pipe's 16 slots, so a splice moves ~20 KiB.
+So stream is the default; a bigger pipe (F_SETPIPE_SZ) would help splice but spends the
+per-user pipe budget below.
 
 Both end a direction on EOF by shutting down the other side's writing half (a half-close
 passes through) and raise OSError on a reset or broken pipe, for the session to close both.
