@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from craftplane.contracts.hibernation import wake_request
+from craftplane.contracts.status import ArchiveState
 from craftplane_operator.builders.context import ServerContext
 from craftplane_operator.conditions import wake_condition
 from craftplane_operator.gathered import Gathered
@@ -31,9 +32,15 @@ def sleep_of(
     ``awake``: what is observed, derived as if it were not asleep."""
     derived = derive(awake, seen.now)
     players = seen.players.online if seen.players is not None else None
+    archive = read_archive(status)
+    stopped = server.spec.stopped
+    if archive is not None and archive.state is ArchiveState.RESTORING and server.held:
+        # The archive's own restore holds it: that is this wake's work, not an owner's stop
+        # (which would forget the wake; a failed restore would then start another at once).
+        stopped = bool(((seen.body or {}).get("spec") or {}).get("stopped"))
     given = Given(
         config=server.spec.hibernation,
-        stopped=server.spec.stopped,
+        stopped=stopped,
         generation=server.generation,
         request=wake_request(server.annotations),
         record=read_record(status),
@@ -43,7 +50,7 @@ def sleep_of(
         now=seen.now,
         minute=seen.hibernation_minute,
     )
-    return replace(decide(given), archive=read_archive(status))
+    return replace(decide(given), archive=archive)
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:

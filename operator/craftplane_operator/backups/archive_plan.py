@@ -42,6 +42,7 @@ from craftplane.contracts.hibernation import (
     UNARCHIVED_REASON,
     UNARCHIVING_REASON,
     Hibernation,
+    wake_request,
 )
 from craftplane.contracts.spec import MinecraftServerSpec
 from craftplane.contracts.status import (
@@ -74,10 +75,10 @@ def archive_backup_name(server: str, at: datetime) -> str:
     return f"{server}-archive-{at:%Y%m%d-%H%M%S}"
 
 
-def unarchive_restore_name(server: str, occasion: str) -> str:
-    """One restore per occasion (a wake, or a generation for a start): a failed one is not
-    made again for the same occasion."""
-    digest = hashlib.sha256(f"{server}/{occasion}".encode()).hexdigest()[:8]
+def unarchive_restore_name(server: str, backup: str, occasion: str) -> str:
+    """One restore per archive and occasion (a wake, or a start): a failed one is not made
+    again for the same occasion, and one of an earlier archive is never taken for this one."""
+    digest = hashlib.sha256(f"{server}/{backup}/{occasion}".encode()).hexdigest()[:8]
     return f"{server}-unarchive-{digest}"
 
 
@@ -150,7 +151,9 @@ def _maybe_start(
     if seen.pvc is None or seen.pod is not None:
         return None  # no world to archive, or not stopped after all
     meta = o.meta(seen.server)
-    name = archive_backup_name(meta["name"], seen.now)
+    # Named for the sleep, not the clock: a retry after a lost status write finds the backup
+    # it made instead of making another.
+    name = archive_backup_name(meta["name"], since)
     body = backup_of(meta, name, BackupTrigger.ARCHIVE, verify=True)
     days = config.archive_after_days
     message = (
@@ -166,6 +169,10 @@ def _maybe_start(
 
 
 def _archiving(seen: ServerSeen, sleep: HibernationStatus | None, archive: ArchiveStatus) -> Step:
+    _, config = _config(seen.server)
+    if config is None or config.archive_after_days is None:
+        message = "archiving was turned off before it was done: the volume is kept"
+        return Step((*_write(seen, None), _record(seen, False, ARCHIVE_ABANDONED_REASON, message)))
     if _asleep_since(sleep) != archive.since or seen.pod is not None:
         message = (
             f"woken before the archive was done: the volume is kept (backup {archive.backup} "
@@ -205,12 +212,16 @@ def _backup_failure(backup: Mapping[str, Any] | None, name: str) -> str | None:
     return None
 
 
-def _occasion(spec: MinecraftServerSpec, sleep: HibernationStatus | None, generation: int) -> str:
-    """What wants the server to run, or "" when nothing does: a wake, or the owner's start."""
+def _occasion(seen: ServerSeen, spec: MinecraftServerSpec, sleep: HibernationStatus | None) -> str:
+    """What wants the server to run, or "" when nothing does: a wake, or the owner's start
+    (its generation; with the last wake request, so a join after a failed restore tries
+    again rather than being told to rejoin forever)."""
     if spec.stopped:
         return ""
     if sleep is None or sleep.state is HibernationState.AWAKE:
-        return f"generation:{generation}"
+        generation = int(o.meta(seen.server).get("generation") or 0)
+        request = wake_request(o.annotations_of(seen.server))
+        return f"start:{generation}:{request.value if request else ''}"
     if sleep.state is HibernationState.WAKING and sleep.woken_at is not None:
         return f"wake:{sleep.woken_at.isoformat()}"
     return ""
@@ -224,12 +235,13 @@ def _archived(
 ) -> Step:
     meta = o.meta(seen.server)
     namespace, server = meta["namespace"], meta["name"]
-    occasion = _occasion(spec, sleep, int(meta.get("generation") or 0))
+    occasion = _occasion(seen, spec, sleep)
     if occasion:
-        name = unarchive_restore_name(server, occasion)
+        name = unarchive_restore_name(server, archive.backup, occasion)
         if name != archive.restore:
             return _unarchive(seen, archive, name)
-    if seen.pvc is not None and not o.deleting(seen.pvc) and seen.pod is None:
+    replicas = int(((seen.statefulset or {}).get("spec") or {}).get("replicas") or 0)
+    if seen.pvc is not None and not o.deleting(seen.pvc) and seen.pod is None and replicas == 0:
         if archive.restore and RESTORED_FROM_ANNOTATION in o.annotations_of(seen.pvc):
             return Step()  # a failed unarchive's volume: the next restore reuses it
         return wait(POLL_SECONDS, Delete("PersistentVolumeClaim", namespace, pvc_name(server)))
@@ -250,6 +262,8 @@ def _unarchive(seen: ServerSeen, archive: ArchiveStatus, name: str) -> Step:
 
 def _restoring(seen: ServerSeen, archive: ArchiveStatus) -> Step:
     restore = seen.archive_restore
+    if restore is not None and (restore.get("spec") or {}).get("backup") != archive.backup:
+        restore = None  # not this archive's (made by someone else under its name)
     phase = o.status(restore).get("phase") if restore is not None else None
     if phase in _RESTORED:
         message = f"the world is back from backup {archive.backup}: starting"

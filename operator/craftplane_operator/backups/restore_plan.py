@@ -22,6 +22,7 @@ from craftplane.contracts.backup import (
     BackupPhase,
     RestorePhase,
 )
+from craftplane.contracts.quantity import to_bytes
 from craftplane.contracts.status import Phase
 from craftplane_operator.backups import observe as o
 from craftplane_operator.backups.actions import (
@@ -198,6 +199,13 @@ def restore_pvc(seen: RestoreSeen, statefulset: Mapping[str, Any]) -> dict[str, 
     namespace, _, server, backup = _ids(seen)
     templates = (statefulset.get("spec") or {}).get("volumeClaimTemplates") or [{}]
     spec = copy.deepcopy(templates[0].get("spec") or {})
+    wanted = seen.server.spec.storage.size if seen.server.spec is not None else None
+    requests = spec.setdefault("resources", {}).setdefault("requests", {})
+    current = requests.get("storage")
+    if wanted and (not current or to_bytes(str(wanted)) > to_bytes(str(current))):
+        # The template keeps the size the server was created with; a volume grown since (an
+        # archived world deleted its own) must come back at least that big.
+        requests["storage"] = str(wanted)
     meta: dict[str, Any] = {
         "name": pvc_name(server),
         "namespace": namespace,

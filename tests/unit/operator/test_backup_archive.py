@@ -35,7 +35,7 @@ pytestmark = pytest.mark.unit
 
 SPEC = {"hibernation": {"afterEmptyMinutes": 10, "archiveAfterDays": 2}}
 SLEPT = NOW - timedelta(days=3)
-BACKUP = archive_backup_name(NAME, NOW)
+BACKUP = archive_backup_name(NAME, SLEPT)
 
 
 def asleep(**extra: Any) -> dict[str, Any]:
@@ -186,9 +186,9 @@ def test_the_owners_start_restores_it_too_and_a_stopped_one_waits() -> None:
 
 
 def test_the_world_back_ends_the_archive() -> None:
-    name = unarchive_restore_name(NAME, "wake:x")
+    name = unarchive_restore_name(NAME, BACKUP, "wake:x")
     status = {**_waking(), **archive("Restoring", restore=name)}
-    restore = restore_body({"phase": "Starting"}, name=name)
+    restore = restore_body({"phase": "Starting"}, name=name, backup=BACKUP)
     step = step_of(seen(status, archive_restore=restore))
     assert written(step) is None
     assert (False, "Unarchived") in reasons(step)
@@ -196,9 +196,11 @@ def test_the_world_back_ends_the_archive() -> None:
 
 def test_a_failed_restore_stays_archived_and_the_same_wake_is_not_tried_again() -> None:
     wake = f"wake:{NOW.isoformat()}"
-    name = unarchive_restore_name(NAME, wake)
+    name = unarchive_restore_name(NAME, BACKUP, wake)
     status = {**_waking(), **archive("Restoring", restore=name)}
-    failed = restore_body({"phase": "Failed", "message": "snapshot unreadable"}, name=name)
+    failed = restore_body(
+        {"phase": "Failed", "message": "snapshot unreadable"}, name=name, backup=BACKUP
+    )
     step = step_of(seen(status, archive_restore=failed))
     record = written(step)
     assert record is not None and record["state"] == "Archived"
@@ -207,3 +209,44 @@ def test_a_failed_restore_stays_archived_and_the_same_wake_is_not_tried_again() 
     made = world({RESTORED_FROM_ANNOTATION: BACKUP})
     again = step_of(seen({**_waking(), **archive("Archived", restore=name)}, pvc=made))
     assert again.settled
+
+
+def test_a_restore_of_another_backup_under_its_name_is_not_taken_for_the_archive() -> None:
+    name = unarchive_restore_name(NAME, BACKUP, "wake:x")
+    status = {**_waking(), **archive("Restoring", restore=name)}
+    foreign = restore_body({"phase": "Completed"}, name=name, backup="someone-elses")
+    step = step_of(seen(status, archive_restore=foreign))
+    record = written(step)
+    assert record is not None and record["state"] == "Archived"
+    assert (True, "UnarchiveFailed") in reasons(step)
+
+
+def test_restores_of_two_archives_never_share_a_name() -> None:
+    assert unarchive_restore_name(NAME, "a", "start:3:") != unarchive_restore_name(
+        NAME, "b", "start:3:"
+    )
+
+
+def test_turning_archiving_off_while_it_runs_keeps_the_volume() -> None:
+    spec = {"hibernation": {"afterEmptyMinutes": 10}}
+    step = step_of(seen(asleep(**archive("Archiving")), spec=spec, archive_backup=verified()))
+    assert written(step) is None
+    assert (False, "ArchiveAbandoned") in reasons(step)
+
+
+def test_the_volume_stays_while_the_statefulset_still_asks_for_a_replica() -> None:
+    step = step_of(seen(asleep(**archive("Archived")), statefulset=placed_statefulset(1)))
+    assert not any(isinstance(a, Delete) for a in step.actions)
+
+
+def test_after_a_failed_start_a_join_tries_the_restore_again() -> None:
+    failed = unarchive_restore_name(NAME, BACKUP, "start:3:")
+    status = {"hibernation": {"state": "Awake"}, **archive("Archived", restore=failed)}
+    assert step_of(seen(status, pvc=None)).settled  # the same start: not again
+    join = {
+        "craftplane.io/wake-requested-at": stamp(NOW),
+        "craftplane.io/wake-requested-by": "join:Alex",
+    }
+    body = server_body(SPEC, status, annotations=join)
+    again = step_of(ServerSeen(server=body, now=NOW, statefulset=placed_statefulset(0)))
+    assert any(isinstance(a, Create) for a in again.actions)

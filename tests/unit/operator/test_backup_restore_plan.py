@@ -284,3 +284,21 @@ def test_a_server_that_does_not_start_after_its_restore_times_out() -> None:
     )
     patch = own_status(step)
     assert patch["reason"] == "StartTimedOut" and "crash loop" in patch["message"]
+
+
+def test_a_volume_grown_since_its_template_comes_back_at_the_grown_size() -> None:
+    restoring = restore_body({"phase": "Restoring", "snapshotId": "8ed2a234"})
+    statefulset = placed_statefulset(0)
+    template = statefulset["spec"]["volumeClaimTemplates"][0]["spec"]
+    template_size = template["resources"]["requests"]["storage"]
+    grown = ServerView(
+        server_body({"storage": {"size": "500Gi"}}, annotations=HELD), None, None, statefulset
+    )
+    pvc = plan_restore(seen(restoring, grown)).actions[0]
+    assert isinstance(pvc, Create)
+    assert pvc.body["spec"]["resources"]["requests"]["storage"] == "500Gi" != template_size
+    # The template's own (unchanged) size stays.
+    plain = ServerView(server_body(annotations=HELD), None, None, placed_statefulset(0))
+    same = plan_restore(seen(restoring, plain)).actions[0]
+    assert isinstance(same, Create)
+    assert same.body["spec"]["resources"]["requests"]["storage"] == template_size

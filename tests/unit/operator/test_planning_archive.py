@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from craftplane.contracts.backup import RESTORE_HOLD_ANNOTATION
 from craftplane.contracts.hibernation import WAKE_REQUEST_ANNOTATION, WAKE_REQUESTER_ANNOTATION
 from craftplane_operator.planning import Gathered, plan
 from tests.unit.operator.test_planning import reconcile
@@ -71,3 +72,18 @@ def test_a_failed_archive_does_not_hold_the_server() -> None:
     asleep, _ = _asleep()
     failed = with_archive(woken(asleep), "Failed")
     assert statefulset_replicas(plan(failed)) == 1
+
+
+def test_the_archives_own_restore_hold_does_not_forget_the_wake() -> None:
+    asleep, _ = _asleep()
+    _, waking = reconcile(woken(with_archive(asleep, "Archived")))
+    restoring = with_archive(waking, "Restoring")
+    assert restoring.body is not None
+    meta = restoring.body["metadata"]
+    annotations = {**(meta.get("annotations") or {}), RESTORE_HOLD_ANNOTATION: "r-1"}
+    held = replace(
+        restoring, body={**restoring.body, "metadata": {**meta, "annotations": annotations}}
+    )
+    _, after = reconcile(held)
+    assert status_of(after)["hibernation"]["state"] == "Waking"
+    assert statefulset_replicas(plan(after)) in (None, 0)
