@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from craftplane.contracts.backup import BACKUP_FINALIZER
+from craftplane.contracts.status import ArchiveState
 from craftplane_operator.backups import observe as o
 from craftplane_operator.backups.actions import (
     Action,
@@ -17,6 +18,7 @@ from craftplane_operator.backups.actions import (
     Step,
     finalizers_patch,
     record_both,
+    status_step,
     wait,
 )
 from craftplane_operator.backups.jobs import forget_job
@@ -34,6 +36,22 @@ def _release(seen: BackupSeen, *before: Action) -> Step:
     return Step((*before, finalizers_patch(backup, finalizers)))
 
 
+def _archive_kept(seen: BackupSeen, name: str, server: str) -> Step | None:
+    """The archive of a server whose volume is gone is the only copy of its world: deleting
+    it waits until the world is back on a volume (or the server is gone)."""
+    archive = o.status(seen.server.body).get("archive")
+    if not isinstance(archive, dict) or archive.get("backup") != name:
+        return None
+    if archive.get("state") not in (ArchiveState.ARCHIVED.value, ArchiveState.RESTORING.value):
+        return None
+    message = (
+        f"kept: the only copy of server {server}'s world (archived, its volume deleted); "
+        "it is deleted once a wake or start has restored the world, or the server is deleted"
+    )
+    desired = {"message": message}
+    return Step(status_step(seen.backup, desired).actions, requeue_after=WAIT_SECONDS * 6)
+
+
 def plan_deletion(seen: BackupSeen) -> Step:
     """Forget the snapshot (unless retention did), then let the backup go."""
     backup = seen.backup
@@ -45,6 +63,9 @@ def plan_deletion(seen: BackupSeen) -> Step:
     meta = o.meta(backup)
     namespace, name = meta["namespace"], meta["name"]
     server = str((backup.get("spec") or {}).get("server") or "")
+    kept = _archive_kept(seen, name, server)
+    if kept is not None:
+        return kept
     for view in (seen.copy, seen.retention):
         if view.job is not None and not o.deleting(view.job):
             return Step((Delete("Job", namespace, o.meta(view.job)["name"]),))

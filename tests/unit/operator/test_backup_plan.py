@@ -525,3 +525,21 @@ def test_a_world_that_changes_under_the_copy_fails_it(
     patch = only_status(step)
     assert (patch["phase"], patch["reason"]) == ("Failed", "WorldChanged")
     assert step.actions[-1] == Delete("Job", "team-a", COPY)
+
+
+@pytest.mark.parametrize(
+    ("state", "kept"), [("Archived", True), ("Restoring", True), ("Failed", False)]
+)
+def test_the_archive_of_a_server_without_a_volume_is_kept_until_its_world_is_back(
+    state: str, kept: bool
+) -> None:
+    deleting = backup_body(completed_status(), deleting=True)
+    archive = {"state": state, "backup": BACKUP}
+    server = ServerView(server_body(status={"archive": archive}), None, None, None)
+    step = plan_backup(seen(deleting, server))
+    if kept:
+        assert step.requeue_after and kinds(step) == ["PatchStatus"]
+        patch = next(a.patch for a in step.actions if isinstance(a, PatchStatus))
+        assert "only copy" in patch["message"]
+    else:
+        assert isinstance(step.actions[0], Create)  # forgets the snapshot as any backup
