@@ -8,13 +8,20 @@ same load goes in the same run:
 * **direct**: to the ClusterIP, as a server's Service is reached inside the cluster;
 * **router**: to a router process (the router's own listener, handshake handling and data
   path; a static one-route table instead of the cluster watch) that routes the handshake's
-  hostname to that ClusterIP; once per data path (`splice`, `stream`).
+  hostname to that ClusterIP; once per data path: ``fast`` (the compiled fast path, what the
+  router runs wherever its binary is), ``stream``/``splice`` (the Python router alone);
+* **floor**: a Go proxy that reads no handshake at all (``routerload proxy``): what any
+  extra hop costs on this machine, for scale.
 
-Per run: connect latency (dial, handshake, first byte back) p50/p99 over ``--connects``
-connections, ``--clients`` at a time; then ``--clients`` connections each sending ``--mib``
-MiB and reading its echo: MiB/s through. Goal: >= 0.8x direct throughput, <= 5 ms added p99.
+Per run (the load tool, in Go): connections/s at saturation (``--connects`` connections,
+``--clients`` at a time, each next one as soon as one ends: a closed loop whose latency is
+mostly its own queue, printed too); connect latency (dial, handshake, first byte back)
+p50/p99 of ``--connects`` connections opened at ``--rate`` per second, at most ``--clients``
+at once (below saturation, so the figure is what the router adds, not the queue); then
+``--clients`` connections each sending ``--mib`` MiB and reading its echo: MiB/s through.
+Goal: >= 0.8x direct throughput, <= 5 ms added p99 connect latency.
 
-    python -m bench router --clients 100 --mib 64 --connects 2000
+    python -m bench router --clients 100 --mib 64 --connects 2000 --rate 400
 
 ``--local`` runs the same comparison without the sandbox: the echo backend on 127.0.0.1 and
 "direct" is straight to it (no kube-proxy), for profiling the router on any machine.
@@ -41,10 +48,20 @@ HOSTNAME = "bench.router.mc.localhost"
 LOAD_DIR = ROOT / "bench" / "routerload"
 
 
+FASTPATH_DIR = ROOT / "router" / "fastpath"
+
+
 def build_load(cache: Path) -> Path:
     binary = cache / "build" / "routerload"
     binary.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOAD_DIR, check=True)
+    return binary
+
+
+def build_fast_path(cache: Path) -> Path:
+    binary = cache / "build" / "craftplane-router-fastpath"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["go", "build", "-o", str(binary), "."], cwd=FASTPATH_DIR, check=True)
     return binary
 
 
@@ -118,10 +135,17 @@ def _until_routed(load: Path, target: str, timeout: float = 30) -> None:
 
 
 def _run_load(
-    load: Path, target: str, *, clients: int, mib: int, connects: int, check: bool = True
+    load: Path,
+    target: str,
+    *,
+    clients: int,
+    mib: int,
+    connects: int,
+    rate: float = 400,
+    check: bool = True,
 ) -> dict[str, float] | None:
     argv = [str(load), "load", "-target", target, "-host", HOSTNAME, "-clients", str(clients)]
-    argv += ["-mib", str(mib), "-connects", str(connects)]
+    argv += ["-mib", str(mib), "-connects", str(connects), "-rate", str(rate)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if result.returncode != 0 or not result.stdout.strip():
         if check:
@@ -132,11 +156,11 @@ def _run_load(
 
 
 @contextlib.contextmanager
-def router(target: str, mode: str, loop: str) -> Iterator[str]:
+def router(target: str, mode: str, loop: str, fast_path: Path) -> Iterator[str]:
     port, metrics = free_port(), free_port()
     argv = [sys.executable, "-m", "bench.router_runner", "--port", str(port)]
     argv += ["--metrics-port", str(metrics), "--hostname", HOSTNAME, "--target", target]
-    argv += ["--mode", mode, "--loop", loop]
+    argv += ["--mode", mode, "--loop", loop, "--fast-path-binary", str(fast_path)]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -149,13 +173,33 @@ def router(target: str, mode: str, loop: str) -> Iterator[str]:
         proc.wait(timeout=15)
 
 
+@contextlib.contextmanager
+def floor(load: Path, target: str) -> Iterator[str]:
+    """``routerload proxy``: accepts and copies, no handshake read, no decision."""
+    address = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [str(load), "proxy", "-listen", address, "-target", target], stdout=subprocess.PIPE
+    )
+    try:
+        _until_routed(load, address)
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench router", description=__doc__)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--mib", type=int, default=64, help="MiB each client sends")
     parser.add_argument("--connects", type=int, default=2000)
     parser.add_argument(
-        "--modes", default="stream/asyncio,stream/uvloop,splice/asyncio", help="data path/loop"
+        "--rate", type=float, default=400, help="connections/s of the latency phase"
+    )
+    parser.add_argument(
+        "--modes",
+        default="fast,stream/asyncio,floor",
+        help="data path[/loop], comma-separated: fast, stream, splice (asyncio or uvloop), floor",
     )
     parser.add_argument(
         "--local", action="store_true", help="no sandbox: the backend on 127.0.0.1, no ClusterIP"
@@ -170,26 +214,47 @@ def main(argv: list[str]) -> None:
             raise SystemExit("the real node (its kube-proxy) is off (CRAFTPLANE_REAL_NODE=false)")
         load = build_load(cfg.cache)
         place = backend(cfg, load)
-    sizes = dict(clients=args.clients, mib=args.mib, connects=args.connects)
-    print(f"{args.clients} clients x {args.mib} MiB echoed; {args.connects} connects")
+    fast_path = build_fast_path(ROOT / ".cache")
+    sizes = dict(clients=args.clients, mib=args.mib, connects=args.connects, rate=args.rate)
+    print(
+        f"{args.clients} clients x {args.mib} MiB echoed; {args.connects} connects saturated, "
+        f"then {args.connects} at {args.rate:g}/s; load before: {host_load()}"
+    )
     results: list[tuple[str, dict[str, float]]] = []
     with place as target:
-        direct = _run_load(load, target, **sizes)
+        direct = _run_load(load, target, **sizes)  # type: ignore[arg-type]
         assert direct is not None
         results.append(("direct", direct))
         for variant in args.modes.split(","):
             mode, _, loop = variant.partition("/")
-            with router(target, mode, loop or "asyncio") as address:
-                routed = _run_load(load, address, **sizes)
+            where: contextlib.AbstractContextManager[str] = (
+                floor(load, target)
+                if mode == "floor"
+                else router(target, mode, loop or "asyncio", fast_path)
+            )
+            with where as address:
+                routed = _run_load(load, address, **sizes)  # type: ignore[arg-type]
                 assert routed is not None
-                results.append((f"router {variant}", routed))
-    print(row("", "MiB/s", "x direct", "p50 conn ms", "p99 conn ms", "+p99 ms", "errors"))
+                results.append((variant if mode == "floor" else f"router {variant}", routed))
+    _report(results, direct)
+
+
+def _report(results: list[tuple[str, dict[str, float]]], direct: dict[str, float]) -> None:
+    print(
+        row(
+            "", "MiB/s", "x direct", "conn/s", "x direct", "sat p99 ms",
+            "p50 conn ms", "p99 conn ms", "+p99 ms", "errors",
+        )
+    )  # fmt: skip
     for label, figures in results:
         print(
             row(
                 label,
                 f"{figures['mib_per_s']:.0f}",
                 f"{figures['mib_per_s'] / direct['mib_per_s']:.2f}",
+                f"{figures['connects_per_s']:.0f}",
+                f"{figures['connects_per_s'] / direct['connects_per_s']:.2f}",
+                f"{figures['saturated_p99_ms']:.1f}",
                 f"{figures['connect_p50_ms']:.2f}",
                 f"{figures['connect_p99_ms']:.2f}",
                 f"{figures['connect_p99_ms'] - direct['connect_p99_ms']:+.2f}",

@@ -1,7 +1,8 @@
 """A router process with a static table for `python -m bench router`: the router's own
 listener, handshake handling and data path, one route to the benchmark's ClusterIP.
 
-    python -m bench.router_runner --port P --metrics-port M --hostname H --target IP:PORT
+    python -m bench.router_runner --port P --metrics-port M --hostname H --target IP:PORT \
+        [--mode fast|stream|splice] [--fast-path-binary PATH]
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 from craftplane_router.app import Router
 from craftplane_router.routes import Entry, Route, State
 from craftplane_router.session import SpliceMode
-from craftplane_router.settings import RouterSettings
+from craftplane_router.settings import FastPathMode, RouterSettings
 from craftplane_router.table import RouteTable
 
 
@@ -28,7 +29,9 @@ async def run(args: argparse.Namespace) -> None:
         port=args.port,
         metrics_host="127.0.0.1",
         metrics_port=args.metrics_port,
-        splice_mode=SpliceMode(args.mode),
+        splice_mode=SpliceMode.STREAM if args.mode == "fast" else SpliceMode(args.mode),
+        fast_path=FastPathMode.ON if args.mode == "fast" else FastPathMode.OFF,
+        fast_path_binary=args.fast_path_binary,
         max_connections=100_000,
     )
     router = Router(settings, table)
@@ -48,7 +51,8 @@ def main() -> None:
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--target", required=True)
-    parser.add_argument("--mode", default="splice")
+    parser.add_argument("--mode", default="fast", choices=["fast", "stream", "splice"])
+    parser.add_argument("--fast-path-binary", default="craftplane-router-fastpath")
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
     args = parser.parse_args()
     if args.loop == "uvloop":

@@ -75,6 +75,9 @@ fi
 log "checking control-plane binaries"
 bash hack/build-control-plane.sh >/dev/null
 
+log "building the router's fast path (router/fastpath)"
+(cd router/fastpath && go build -trimpath -o ../../.venv/bin/craftplane-router-fastpath .)
+
 log "checking the object store (versitygw)"
 bash hack/install-versitygw.sh >/dev/null
 

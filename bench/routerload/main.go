@@ -3,10 +3,16 @@
 //
 //	routerload serve -listen HOST:PORT
 //	    an echo backend: answers the first chunk (the handshake) with one byte, then echoes
-//	routerload load -target HOST:PORT -host NAME -clients 100 -mib 64 -connects 2000
-//	    phase 1: -connects sequential-ish connections (-clients at a time): dial, send a
-//	    Minecraft handshake naming NAME, wait for the byte: connect latency percentiles;
-//	    phase 2: -clients connections each writing -mib MiB and reading its echo: MiB/s.
+//	routerload proxy -listen HOST:PORT -target HOST:PORT
+//	    the least any proxy can cost: accepts, dials -target, and copies both ways with
+//	    Go's io.Copy (splice(2) between TCP sockets); no handshake is read
+//	routerload load -target HOST:PORT -host NAME -clients 100 -mib 64 -connects 2000 -rate 400
+//	    phase 1: -connects connections, -clients at a time, each next one as soon as one
+//	    ends: connections/s at saturation (and its latency, which is then mostly queueing);
+//	    phase 2: -connects connections opened at -rate per second, at most -clients at once:
+//	    connect latency (dial, send a Minecraft handshake naming NAME, wait for the byte)
+//	    percentiles below saturation;
+//	    phase 3: -clients connections each writing -mib MiB and reading its echo: MiB/s.
 //	    Prints one JSON line.
 package main
 
@@ -66,6 +72,40 @@ func serve(listen string) {
 	}
 }
 
+func proxy(listen, target string) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("listening", ln.Addr())
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			continue
+		}
+		go func(c *net.TCPConn) {
+			defer c.Close()
+			s, err := net.DialTimeout("tcp", target, 5*time.Second)
+			if err != nil {
+				return
+			}
+			server := s.(*net.TCPConn)
+			defer server.Close()
+			done := make(chan struct{}, 2)
+			pipe := func(to, from *net.TCPConn) {
+				io.Copy(to, from)
+				to.CloseWrite()
+				done <- struct{}{}
+			}
+			go pipe(server, c)
+			go pipe(c, server)
+			<-done
+			<-done
+		}(conn.(*net.TCPConn))
+	}
+}
+
 func dial(target string, hello []byte) (net.Conn, time.Duration, error) {
 	started := time.Now()
 	conn, err := net.DialTimeout("tcp", target, 5*time.Second)
@@ -94,16 +134,30 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[i]
 }
 
-func load(target, host string, clients, mib, connects int) {
-	hello := handshake(host, 25565)
+type phase struct {
+	latencies []float64
+	errors    int
+	seconds   float64
+}
+
+// connectPhase: -connects connections through -clients workers; with rate > 0 each is
+// started on a clock (rate per second) rather than as soon as a worker is free.
+func connectPhase(target string, hello []byte, clients, connects int, rate float64) phase {
 	var mu sync.Mutex
-	latencies := []float64{}
-	errors := 0
-	work := make(chan struct{}, connects)
-	for i := 0; i < connects; i++ {
-		work <- struct{}{}
-	}
-	close(work)
+	var out phase
+	work := make(chan struct{}, clients)
+	go func() {
+		started := time.Now()
+		for i := 0; i < connects; i++ {
+			if rate > 0 {
+				due := started.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+				time.Sleep(time.Until(due))
+			}
+			work <- struct{}{}
+		}
+		close(work)
+	}()
+	began := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < clients; w++ {
 		wg.Add(1)
@@ -113,9 +167,9 @@ func load(target, host string, clients, mib, connects int) {
 				conn, took, err := dial(target, hello)
 				mu.Lock()
 				if err != nil {
-					errors++
+					out.errors++
 				} else {
-					latencies = append(latencies, float64(took.Microseconds())/1000)
+					out.latencies = append(out.latencies, float64(took.Microseconds())/1000)
 				}
 				mu.Unlock()
 				if conn != nil {
@@ -125,7 +179,18 @@ func load(target, host string, clients, mib, connects int) {
 		}()
 	}
 	wg.Wait()
-	sort.Float64s(latencies)
+	out.seconds = time.Since(began).Seconds()
+	sort.Float64s(out.latencies)
+	return out
+}
+
+func load(target, host string, clients, mib, connects int, rate float64) {
+	hello := handshake(host, 25565)
+	var mu sync.Mutex
+	saturated := connectPhase(target, hello, clients, connects, 0)
+	paced := connectPhase(target, hello, clients, connects, rate)
+	errors := saturated.errors + paced.errors
+	var wg sync.WaitGroup
 
 	chunk := make([]byte, 64*1024)
 	for i := range chunk {
@@ -165,13 +230,16 @@ func load(target, host string, clients, mib, connects int) {
 	wg.Wait()
 	seconds := time.Since(started).Seconds()
 	out := map[string]any{
-		"connects":       len(latencies),
-		"errors":         errors,
-		"connect_p50_ms": percentile(latencies, 0.50),
-		"connect_p99_ms": percentile(latencies, 0.99),
-		"mib_echoed":     float64(moved) / 1024 / 1024,
-		"seconds":        seconds,
-		"mib_per_s":      float64(moved) / 1024 / 1024 / seconds,
+		"connects":         len(paced.latencies),
+		"errors":           errors,
+		"connects_per_s":   float64(len(saturated.latencies)) / saturated.seconds,
+		"saturated_p99_ms": percentile(saturated.latencies, 0.99),
+		"connect_rate":     rate,
+		"connect_p50_ms":   percentile(paced.latencies, 0.50),
+		"connect_p99_ms":   percentile(paced.latencies, 0.99),
+		"mib_echoed":       float64(moved) / 1024 / 1024,
+		"seconds":          seconds,
+		"mib_per_s":        float64(moved) / 1024 / 1024 / seconds,
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
 }
@@ -187,15 +255,18 @@ func main() {
 	host := flags.String("host", "bench.example", "load: the handshake's server address")
 	clients := flags.Int("clients", 100, "load: concurrent clients")
 	mib := flags.Int("mib", 64, "load: MiB each client sends (and gets back)")
-	connects := flags.Int("connects", 2000, "load: connections for the latency phase")
+	connects := flags.Int("connects", 2000, "load: connections for each latency phase")
+	rate := flags.Float64("rate", 400, "load: connections per second in the paced phase")
 	flags.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "serve":
 		serve(*listen)
 	case "load":
-		load(*target, *host, *clients, *mib, *connects)
+		load(*target, *host, *clients, *mib, *connects, *rate)
+	case "proxy":
+		proxy(*listen, *target)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: routerload serve|load ...")
+		fmt.Fprintln(os.Stderr, "usage: routerload serve|load|proxy ...")
 		os.Exit(2)
 	}
 }

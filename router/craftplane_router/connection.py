@@ -73,24 +73,30 @@ class Handler:
         self._waker = waker
         self._errors = errors or ErrorSummary()
 
-    async def handle(self, client: socket.socket) -> None:
-        """Serve ``client`` (connected, non-blocking) and close it."""
+    async def handle(
+        self, client: socket.socket, initial: bytes = b"", waited: float = 0.0
+    ) -> None:
+        """Serve ``client`` (connected, non-blocking) and close it; ``initial``: what was
+        read from it already, ``waited``: seconds of its handshake timeout spent (both from
+        the fast path, which hands over what it does not forward itself)."""
         try:
-            found = await self._preamble(client)
+            found = await self._preamble(client, initial, waited)
             if found is not None:
                 await self._serve(client, found)
         finally:
             client.close()
 
-    async def _preamble(self, client: socket.socket) -> Preamble | None:
+    async def _preamble(
+        self, client: socket.socket, initial: bytes, waited: float
+    ) -> Preamble | None:
         try:
             peer = Peer(
                 proxy_header.endpoint(client.getpeername()),
                 proxy_header.endpoint(client.getsockname()),
             )
             trusted = proxy_header.trusted(peer.source[0], self._limits.trusted_proxies)
-            async with asyncio.timeout(self._limits.handshake_timeout):
-                return await _read_preamble(client, peer, trusted=trusted)
+            async with asyncio.timeout(max(0.0, self._limits.handshake_timeout - waited)):
+                return await _read_preamble(client, peer, initial, trusted=trusted)
         except HandshakeError as exc:
             reason = exc.reason
         except TimeoutError:
@@ -215,19 +221,22 @@ class Handler:
             flush()
 
 
-async def _read_preamble(client: socket.socket, peer: Peer, *, trusted: bool) -> Preamble:
+async def _read_preamble(
+    client: socket.socket, peer: Peer, initial: bytes, *, trusted: bool
+) -> Preamble:
     loop = asyncio.get_running_loop()
-    data = bytearray()
+    data = bytearray(initial)
     while True:
+        if data:
+            found = preamble.parse(data, peer, trusted=trusted)
+            if found is not None:
+                return found
+            if len(data) > preamble.MAX_PREAMBLE:
+                raise HandshakeError("oversize", f"{len(data)} bytes and no handshake")
         chunk = await loop.sock_recv(client, RECV)
         if not chunk:
             raise HandshakeError("closed", "the client closed before its handshake")
         data += chunk
-        found = preamble.parse(data, peer, trusted=trusted)
-        if found is not None:
-            return found
-        if len(data) > preamble.MAX_PREAMBLE:
-            raise HandshakeError("oversize", f"{len(data)} bytes and no handshake")
 
 
 async def _read_login_start(

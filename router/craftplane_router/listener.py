@@ -77,10 +77,17 @@ class Listener:
         host, port = self._sock.getsockname()[:2]
         return str(host), int(port)
 
-    def start(self, host: str, port: int) -> None:
-        """Bind now (a port in use fails here, at start-up), then accept in the background."""
+    @property
+    def sock(self) -> socket.socket:
+        assert self._sock is not None, "not started"
+        return self._sock
+
+    def start(self, host: str, port: int, *, accept: bool = True) -> None:
+        """Bind now (a port in use fails here, at start-up), then accept in the background
+        (``accept=False``: the fast path accepts, and hands connections to ``admit``)."""
         self._sock = _listening_socket(host, port)
-        self._accepting = asyncio.create_task(self._accept(self._sock), name="router accept")
+        if accept:
+            self._accepting = asyncio.create_task(self._accept(self._sock), name="router accept")
 
     async def _accept(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -97,7 +104,7 @@ class Listener:
             for client in accept_ready(listener, ACCEPT_BATCH):
                 self._admit(client)
 
-    def _admit(self, client: socket.socket) -> None:
+    def _admit(self, client: socket.socket, initial: bytes = b"", waited: float = 0.0) -> None:
         if len(self._connections) >= self._max:
             client.close()
             self._metrics.connection(None, "over_capacity")
@@ -105,14 +112,19 @@ class Listener:
         client.setblocking(False)
         with contextlib.suppress(OSError):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        task = asyncio.create_task(self._serve(client))
+        task = asyncio.create_task(self._serve(client, initial, waited))
         self._connections.add(task)
         task.add_done_callback(self._connections.discard)
 
-    async def _serve(self, client: socket.socket) -> None:
+    def admit(self, client: socket.socket, initial: bytes, waited: float) -> None:
+        """Serve a connection accepted elsewhere (the fast path), with the bytes it read and
+        the seconds of its handshake timeout it has spent."""
+        self._admit(client, initial, waited)
+
+    async def _serve(self, client: socket.socket, initial: bytes, waited: float) -> None:
         self._metrics.active.inc()
         try:
-            await self._handler.handle(client)
+            await self._handler.handle(client, initial, waited)
         except Exception:
             log.exception("a connection failed unexpectedly")
         finally:

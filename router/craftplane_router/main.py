@@ -53,13 +53,13 @@ async def run(
         settings.metrics_host,
         settings.metrics_port,
         router.metrics.registry,
-        ready=lambda: source.ready and router.listener.listening and not stop.is_set(),
+        ready=lambda: source.ready and router.listening and not stop.is_set(),
     )
     try:
         await router.start()
         source.start()
         await stop.wait()
-        log.info("stopping", extra={"connections": router.listener.active})
+        log.info("stopping", extra={"connections": router.active})
     finally:
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)

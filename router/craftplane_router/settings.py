@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -14,6 +16,12 @@ from craftplane_router.decide import DEFAULT_SLEEPING_MOTD
 from craftplane_router.session import SpliceMode
 
 PREFIX = "CRAFTPLANE_ROUTER_"
+
+
+class FastPathMode(StrEnum):
+    AUTO = "auto"  # the compiled fast path when its binary is found, else Python alone
+    ON = "on"
+    OFF = "off"
 
 
 def _comma_list(value: Any) -> Any:
@@ -58,6 +66,19 @@ class RouterSettings(BaseSettings):
     splice_mode: SpliceMode = Field(
         default=SpliceMode.STREAM,
         description="how bytes cross: stream (asyncio) or splice (os.splice, zero-copy)",
+    )
+    # The compiled data path (router/fastpath): bench router, 100 clients through a ClusterIP
+    # on 2 cores: see the README's figures; Python alone stays for machines without it.
+    fast_path: FastPathMode = Field(
+        default=FastPathMode.AUTO,
+        description=(
+            "forward connections to running servers in the compiled fast path "
+            "(craftplane-router-fastpath): auto (when found), on, off"
+        ),
+    )
+    fast_path_binary: str = Field(
+        default="craftplane-router-fastpath",
+        description="the fast path's executable: a path, or a name looked up on PATH",
     )
     wake_on_join: bool = Field(
         default=True,
@@ -118,6 +139,30 @@ def startup_errors(settings: RouterSettings) -> list[str]:
             proxy_header.networks([cidr])
         except ValueError:
             errors.append(f"{PREFIX}ACCEPT_PROXY_FROM: {cidr!r} is not a CIDR (e.g. 10.0.0.0/8)")
+    if settings.fast_path is FastPathMode.ON and fast_binary(settings) is None:
+        errors.append(
+            f"{PREFIX}FAST_PATH=on but {PREFIX}FAST_PATH_BINARY ({settings.fast_path_binary!r}) "
+            "is not an executable; build router/fastpath or use auto/off"
+        )
     if settings.splice_mode is SpliceMode.SPLICE and not splice_available():
         errors.append(f"{PREFIX}SPLICE_MODE=splice needs os.splice (Linux); use stream")
     return errors
+
+
+def fast_binary(settings: RouterSettings) -> str | None:
+    """The fast path's executable to run, or None (off, or auto and not found)."""
+    if settings.fast_path is FastPathMode.OFF:
+        return None
+    return shutil.which(settings.fast_path_binary)
+
+
+def fast_argv(settings: RouterSettings) -> list[str]:
+    """The fast path's flags, from the same settings the Python path reads."""
+    return [
+        f"-handshake-timeout={settings.handshake_timeout_seconds}s",
+        f"-connect-timeout={settings.connect_timeout_seconds}s",
+        f"-idle={settings.idle_seconds}s",
+        f"-grace={settings.shutdown_grace_seconds}s",
+        f"-max-connections={settings.max_connections}",
+        f"-accept-proxy-from={','.join(settings.accept_proxy_from)}",
+    ]

@@ -206,3 +206,20 @@ def test_one_uv_version_everywhere() -> None:
 
 def _read(path: str) -> str:
     return (ROOT / path).read_text()
+
+
+def test_the_router_image_builds_its_fast_path_static_and_ships_it(tmp_path: Path) -> None:
+    """The router Dockerfile's Go stage, run here: a static binary that starts (and says
+    what it needs), copied beside the console scripts with the fast path switched on."""
+    out = tmp_path / "craftplane-router-fastpath"
+    env = {**os.environ, "CGO_ENABLED": "0"}
+    argv = ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(out), "."]
+    subprocess.run(argv, cwd=ROOT / "router" / "fastpath", env=env, check=True)
+    assert b"ld-linux" not in out.read_bytes()  # no dynamic loader named: static
+    started = subprocess.run([str(out), "-listener-fd=99"], capture_output=True, text=True)
+    assert started.returncode == 2
+    assert "-listener-fd is not a listening socket" in started.stderr
+    dockerfile = (ROOT / "docker" / "router.Dockerfile").read_text()
+    assert "-o /out/craftplane-router-fastpath ." in dockerfile
+    assert "/opt/venv/bin/craftplane-router-fastpath" in dockerfile
+    assert "ENV CRAFTPLANE_ROUTER_FAST_PATH=on" in dockerfile

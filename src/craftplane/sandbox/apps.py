@@ -90,6 +90,12 @@ def router_env(cfg: SandboxConfig) -> dict[str, str]:
             "CRAFTPLANE_ROUTER_PORT": str(cfg.router_port),
             "CRAFTPLANE_ROUTER_METRICS_HOST": "127.0.0.1",
             "CRAFTPLANE_ROUTER_METRICS_PORT": str(cfg.router_metrics_port),
+            # Built by `make bootstrap` beside the console scripts; "on": a missing one stops
+            # the router with a message rather than leaving it on the slower Python path.
+            "CRAFTPLANE_ROUTER_FAST_PATH": "on",
+            "CRAFTPLANE_ROUTER_FAST_PATH_BINARY": str(
+                Path(sys.executable).parent / "craftplane-router-fastpath"
+            ),
         }
     )
     return env

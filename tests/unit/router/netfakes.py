@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from mcproto.packets.interactions import sync_read_packet
@@ -16,7 +20,8 @@ from craftplane_router import answers, handshake
 from craftplane_router.app import Router
 from craftplane_router.handshake import buffer, encode
 from craftplane_router.routes import Entry
-from craftplane_router.settings import RouterSettings
+from craftplane_router.session import SpliceMode
+from craftplane_router.settings import FastPathMode, RouterSettings
 from craftplane_router.table import RouteTable
 from craftplane_router.waking import Waker
 
@@ -24,6 +29,30 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 STATUS_MAP = generate_packet_map(PacketDirection.CLIENTBOUND, GameState.STATUS)
 LOGIN_MAP = generate_packet_map(PacketDirection.CLIENTBOUND, GameState.LOGIN)
 TIMEOUT = 10.0
+FASTPATH_SOURCE = Path(__file__).resolve().parents[3] / "router" / "fastpath"
+# Every way a routed connection's bytes can cross: the Python path's two copies, and the
+# compiled fast path (which hands what it does not forward to the Python router).
+DATA_PATHS = [mode.value for mode in SpliceMode] + ["fast"]
+
+
+@functools.cache
+def fast_path_binary() -> str:
+    """The fast path built from this checkout (Go caches the build: seconds after the first)."""
+    out = Path(tempfile.mkdtemp(prefix="craftplane-fastpath-")) / "craftplane-router-fastpath"
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=FASTPATH_SOURCE, check=True)
+    return str(out)
+
+
+# What ``running`` routers get unless a test says otherwise (a module's fixture may run its
+# tests on each data path by setting it).
+defaults: dict[str, Any] = {}
+
+
+def data_path(mode: str) -> dict[str, Any]:
+    """Router settings for one of ``DATA_PATHS``."""
+    if mode == "fast":
+        return {"fast_path": FastPathMode.ON, "fast_path_binary": fast_path_binary()}
+    return {"splice_mode": SpliceMode(mode), "fast_path": FastPathMode.OFF}
 
 
 @contextlib.asynccontextmanager
@@ -63,6 +92,7 @@ async def running(
 ) -> AsyncIterator[Router]:
     """A router on an ephemeral port routing ``entries`` (every namespace a tenant's)."""
     table = RouteTable(entries, namespaces={e.route.namespace for e in entries})
+    settings = {"fast_path": FastPathMode.OFF, **defaults, **settings}
     config = RouterSettings(host="127.0.0.1", port=0, **settings)
     router = Router(config, table, waker=waker)
     await router.start()

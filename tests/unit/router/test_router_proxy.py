@@ -16,16 +16,19 @@ from craftplane_router import answers, handshake, proxy_header
 from craftplane_router.proxy_header import Peer
 from tests.unit.router.factories import entry, route
 from tests.unit.router.netfakes import (
+    DATA_PATHS,
     LOGIN_START,
     TIMEOUT,
     backend,
     connect,
+    data_path,
     login_hello,
     read_to_end,
     running,
 )
 
 pytestmark = pytest.mark.unit
+PATHS = pytest.mark.parametrize("mode", [path for path in DATA_PATHS if path != "splice"])
 
 HELLO = login_hello("survival.example.com") + LOGIN_START
 BALANCED = Peer((IPv4Address("203.0.113.7"), 51234), (IPv4Address("198.51.100.1"), 25565))
@@ -44,14 +47,15 @@ async def _header_and_rest(reader: asyncio.StreamReader) -> tuple[ProxyResultIPv
         return result, await reader.readexactly(len(HELLO))
 
 
-async def test_a_server_that_asked_gets_the_clients_address_first() -> None:
+@PATHS
+async def test_a_server_that_asked_gets_the_clients_address_first(mode: str) -> None:
     got: asyncio.Queue[tuple[ProxyResultIPv4, bytes]] = asyncio.Queue()
 
     async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         got.put_nowait(await _header_and_rest(reader))
         await reader.read()
 
-    async with backend(server) as port, running(_proxied(port)) as router:  # type: ignore[arg-type]
+    async with backend(server) as port, running(_proxied(port), **data_path(mode)) as router:  # type: ignore[arg-type]
         _, writer = await connect(router)
         writer.write(HELLO)
         result, replayed = await got.get()
@@ -62,7 +66,8 @@ async def test_a_server_that_asked_gets_the_clients_address_first() -> None:
         writer.close()
 
 
-async def test_a_trusted_balancers_header_names_the_real_client() -> None:
+@PATHS
+async def test_a_trusted_balancers_header_names_the_real_client(mode: str) -> None:
     got: asyncio.Queue[tuple[ProxyResultIPv4, bytes]] = asyncio.Queue()
 
     async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -71,7 +76,7 @@ async def test_a_trusted_balancers_header_names_the_real_client() -> None:
 
     async with (
         backend(server) as port,
-        running(_proxied(port), accept_proxy_from=["127.0.0.0/8"]) as router,  # type: ignore[arg-type]
+        running(_proxied(port), accept_proxy_from=["127.0.0.0/8"], **data_path(mode)) as router,  # type: ignore[arg-type]
     ):
         _, writer = await connect(router)
         writer.write(proxy_header.build(BALANCED) + HELLO)
@@ -81,13 +86,14 @@ async def test_a_trusted_balancers_header_names_the_real_client() -> None:
         writer.close()
 
 
-async def test_a_header_from_anyone_else_is_refused() -> None:
+@PATHS
+async def test_a_header_from_anyone_else_is_refused(mode: str) -> None:
     async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise AssertionError("nothing may reach the server")
 
     async with (
         backend(server) as port,
-        running(_proxied(port), accept_proxy_from=["10.0.0.0/8"]) as router,  # type: ignore[arg-type]
+        running(_proxied(port), accept_proxy_from=["10.0.0.0/8"], **data_path(mode)) as router,  # type: ignore[arg-type]
     ):
         reader, writer = await connect(router)
         writer.write(proxy_header.build(BALANCED) + HELLO)
@@ -127,10 +133,11 @@ async def _status_server(reader: asyncio.StreamReader, writer: asyncio.StreamWri
         await writer.drain()
 
 
-async def test_a_status_ping_reaches_a_running_server_through_the_router() -> None:
+@PATHS
+async def test_a_status_ping_reaches_a_running_server_through_the_router(mode: str) -> None:
     async with backend(_status_server) as port:
         target = entry(route("survival", port=port), "localhost")
-        async with running(target) as router:
+        async with running(target, **data_path(mode)) as router:
             server = JavaServer("localhost", router.address[1], timeout=TIMEOUT)
             status = await server.async_status()
             assert status.motd.to_plain() == "survival on localhost"

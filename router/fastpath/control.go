@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The control socket (a SOCK_SEQPACKET pair with the Python router; one JSON object per
+// message): routes come down, hand-offs (with the client's descriptor) and counts go up.
+
+type route struct {
+	Server  string `json:"server"`  // namespace/name, the metrics' labels
+	Address string `json:"address"` // the Service's ClusterIP:port
+	Proxy   bool   `json:"proxy"`   // send the server a PROXY v2 header
+}
+
+type routesMessage struct {
+	Routes  map[string]route `json:"routes"`
+	Removed []string         `json:"removed"`
+}
+
+type table struct {
+	mu     sync.RWMutex
+	byHost map[string]route
+}
+
+func (t *table) lookup(key string) (route, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	r, ok := t.byHost[key]
+	return r, ok
+}
+
+func (t *table) apply(m routesMessage) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, host := range m.Removed {
+		delete(t.byHost, host)
+	}
+	for host, r := range m.Routes {
+		t.byHost[host] = r
+	}
+}
+
+type counts struct {
+	Routed   int64 `json:"routed"`
+	ToServer int64 `json:"to_server"`
+	ToClient int64 `json:"to_client"`
+}
+
+type statsMessage struct {
+	Stats        map[string]*counts `json:"stats"`
+	Active       int64              `json:"active"`
+	OverCapacity int64              `json:"over_capacity"`
+}
+
+type handoffMessage struct {
+	Handoff struct {
+		Data   []byte  `json:"data"`   // every byte read from the client so far
+		Waited float64 `json:"waited"` // seconds of the handshake timeout already spent
+	} `json:"handoff"`
+}
+
+type control struct {
+	conn  *net.UnixConn
+	mu    sync.Mutex // one writer at a time (a message is written whole)
+	stats statsMessage
+}
+
+func newControl(conn *net.UnixConn) *control {
+	return &control{conn: conn, stats: statsMessage{Stats: map[string]*counts{}}}
+}
+
+// handoff sends the client to the Python router, which owns it from now on; the fast path
+// closes its own copy of the descriptor either way.
+func (c *control) handoff(client *net.TCPConn, data []byte, waited time.Duration) error {
+	defer client.Close()
+	file, err := client.File()
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	var m handoffMessage
+	m.Handoff.Data, m.Handoff.Waited = data, waited.Seconds()
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, _, err = c.conn.WriteMsgUnix(payload, syscall.UnixRights(int(file.Fd())), nil)
+	return err
+}
+
+func (c *control) count(server string, add func(*counts)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	found := c.stats.Stats[server]
+	if found == nil {
+		found = &counts{}
+		c.stats.Stats[server] = found
+	}
+	add(found)
+}
+
+func (c *control) overCapacity() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stats.OverCapacity++
+}
+
+// flush sends what was counted since the last flush (and the open connections now).
+func (c *control) flush(active int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.stats.Stats) == 0 && c.stats.OverCapacity == 0 && c.stats.Active == active {
+		return nil
+	}
+	c.stats.Active = active
+	payload, err := json.Marshal(c.stats)
+	if err != nil {
+		return err
+	}
+	_, err = c.conn.Write(payload)
+	c.stats.Stats, c.stats.OverCapacity = map[string]*counts{}, 0
+	return err
+}
+
+// receive applies route messages until the Python router closes its end.
+func (c *control) receive(t *table) error {
+	buf := make([]byte, 4<<20)
+	for {
+		n, err := c.conn.Read(buf)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil // the Python router is gone
+		}
+		var m routesMessage
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			return err
+		}
+		t.apply(m)
+	}
+}
