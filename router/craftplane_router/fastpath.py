@@ -140,7 +140,10 @@ class FastPath:
                 log.warning("the fast path's control socket failed", exc_info=True)
                 return
             if not data and not fds:
-                return  # the child closed it: its exit ends the run
+                # The child closed it (it is exiting: its exit ends the run); an EOF stays
+                # readable, so stop listening rather than be called for it again and again.
+                asyncio.get_running_loop().remove_reader(control.fileno())
+                return
             self._received(data, fds)
 
     def _received(self, data: bytes, fds: list[int]) -> None:

@@ -65,7 +65,10 @@ class RouterSettings(BaseSettings):
     # kube-proxy path) splice moved 21-68 MiB/s where stream moved 317-435 (see copying.py).
     splice_mode: SpliceMode = Field(
         default=SpliceMode.STREAM,
-        description="how bytes cross: stream (asyncio) or splice (os.splice, zero-copy)",
+        description=(
+            "how bytes cross in the Python router (what the fast path hands it and forwards "
+            "after all: a woken server's held login): stream (asyncio) or splice (os.splice)"
+        ),
     )
     # The compiled data path (router/fastpath): bench router, 100 clients through a ClusterIP
     # on 2 cores: see the README's figures; Python alone stays for machines without it.

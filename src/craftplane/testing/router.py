@@ -32,6 +32,10 @@ def router_process(platform: Platform, index: int, artifacts: str) -> ManagedPro
         "CRAFTPLANE_ROUTER_METRICS_HOST": "127.0.0.1",
         "CRAFTPLANE_ROUTER_METRICS_PORT": str(metrics),
         "CRAFTPLANE_ROUTER_LOG_LEVEL": "DEBUG",
+        # What the sandbox and the image run: connections to running servers through the
+        # compiled fast path (built by `make bootstrap` beside the console scripts).
+        "CRAFTPLANE_ROUTER_FAST_PATH": "on",
+        "CRAFTPLANE_ROUTER_FAST_PATH_BINARY": console_script("craftplane-router-fastpath"),
     }
     return ManagedProcess(
         name=f"router-{index}",
