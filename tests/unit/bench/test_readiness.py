@@ -108,7 +108,7 @@ async def test_the_pods_of_the_namespace_are_watched_until_all_are_ready() -> No
     async with watch:
         await asyncio.wait_for(watch.wait(2, "pods Ready", timeout=30), timeout=30)
         with pytest.raises(SystemExit, match="only 2/3 within 0s"):
-            await watch.wait(3, "pods Ready", timeout=0)
+            await watch.wait(3, "pods Ready", timeout=0.05)
     assert set(watch.seen) == {"a", "b"}
     assert api.lists[0] == (PODS, {"labelSelector": LABEL_SERVER})
     assert api.watched(PODS)[0]["resourceVersion"] == "5"
