@@ -1,9 +1,14 @@
-"""Operator scale: N MinecraftServers from create to Running, against a plain-script baseline.
+"""Operator scale: N MinecraftServers from create to Ready, against a plain-script baseline.
 
 Baseline: the same client (craftplane.kube.KubeClient) applies the same children (the
-operator's own builders) for N servers directly, with no operator, and we wait for kwok to make
-every StatefulSet ready. Platform: N CRs are created and the operator does the rest. Both run
-in the same sandbox in the same run; the ratio platform/baseline is printed.
+operator's own builders) for N servers directly, with no operator. Platform: N CRs are created
+and the operator does the rest. Both are timed to the same signal, each server pod's Ready
+condition (bench/readiness.py); the platform's CR `Running` is reported beside it. Both run in
+the same sandbox in the same run, under the same control plane (its client limits are
+printed); the ratio platform/baseline is printed with the host's load.
+
+The sandbox's own operator, gateway and router are stopped for the run (the operator would
+compete with the one measured) and those that were running are started again afterwards.
 """
 
 from __future__ import annotations
@@ -20,9 +25,17 @@ from typing import Any
 import httpx
 
 from bench.common import ProcessSampler, percentile
+from bench.harness import host_load, sandbox
+from bench.readiness import (
+    READY_SIGNAL,
+    control_plane_limits,
+    pods_ready,
+    servers_running,
+    spread,
+)
 from craftplane.contracts.names import API_VERSION, KIND, MANAGER_NAME
 from craftplane.kube import KubeClient
-from craftplane.sandbox import apps, capacity, stack
+from craftplane.sandbox import apps, capacity
 from craftplane.sandbox.config import SandboxConfig
 from craftplane.testing.processes import free_port
 from craftplane_operator.builders import build_children
@@ -50,21 +63,8 @@ async def bounded(concurrency: int, jobs: list[Any]) -> None:
     await asyncio.gather(*(run(job) for job in jobs))
 
 
-async def wait_all(
-    probe: Any, total: int, first_seen: dict[str, float], what: str, timeout: float
-) -> float:
-    started = time.monotonic()
-    last_print = 0.0
-    while len(first_seen) < total:
-        await probe()
-        now = time.monotonic()
-        if now - last_print > 5:
-            print(f"  {what}: {len(first_seen)}/{total} after {now - started:.0f}s", flush=True)
-            last_print = now
-        if now - started > timeout:
-            raise SystemExit(f"{what}: only {len(first_seen)}/{total} within {timeout:.0f}s")
-        await asyncio.sleep(0.2)
-    return time.monotonic() - started
+def timeout_for(n: int) -> float:
+    return max(300.0, n * 2.0)
 
 
 async def baseline(kube: KubeClient, n: int, concurrency: int) -> dict[str, float]:
@@ -73,8 +73,6 @@ async def baseline(kube: KubeClient, n: int, concurrency: int) -> dict[str, floa
     await asyncio.sleep(1)
     before = kube.requests
     created: dict[str, float] = {}
-    ready: dict[str, float] = {}
-    started = time.monotonic()
 
     async def create(i: int) -> None:
         name = f"mc-{i:05d}"
@@ -89,29 +87,35 @@ async def baseline(kube: KubeClient, n: int, concurrency: int) -> dict[str, floa
                 "spec": SPEC,
             }
         )
-        created[name] = time.monotonic()
+        created[name] = time.time()
         for child in build_children(server, "baseline-password"):
             # No owner in the baseline: the owner CR does not exist.
             child["metadata"].pop("ownerReferences", None)
             await kube.apply(child, field_manager=MANAGER_NAME)
 
-    await bounded(concurrency, [create(i) for i in range(n)])
-
-    async def probe() -> None:
-        for sts in await kube.list_objects("StatefulSet", namespace):
-            if sts.get("status", {}).get("readyReplicas") == 1:
-                ready.setdefault(sts["metadata"]["name"], time.monotonic())
-
-    await wait_all(probe, n, ready, "baseline ready", timeout=max(300, n * 2))
-    total = max(ready.values()) - started
-    latencies = [ready[k] - created[k] for k in ready]
+    async with pods_ready(namespace) as ready:
+        started = time.time()
+        await bounded(concurrency, [create(i) for i in range(n)])
+        requests = kube.requests - before  # the watch has a client of its own
+        await ready.wait(n, "baseline pods Ready", timeout=timeout_for(n))
+    latencies = spread(created, ready.seen)
     await kube.delete("Namespace", None, namespace)
     return {
-        "total": total,
+        "total": max(ready.seen.values()) - started,
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
-        "requests": kube.requests - before,
+        "requests": requests,
     }
+
+
+async def _healthy(http: httpx.AsyncClient, port: int) -> None:
+    for _ in range(200):
+        try:
+            if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
 
 
 async def platform(
@@ -133,35 +137,31 @@ async def platform(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+    def alive() -> None:
+        if proc.poll() is not None:
+            raise SystemExit(f"the operator exited ({proc.returncode}); see {log.name}")
+
     try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                try:
-                    if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+        async with (
+            httpx.AsyncClient() as http,
+            pods_ready(namespace) as ready,
+            servers_running(namespace) as running,
+        ):
+            await _healthy(http, port)
             sampler = ProcessSampler(proc.pid)
             sampler.start()
             created: dict[str, float] = {}
-            running: dict[str, float] = {}
-            started = time.monotonic()
+            started = time.time()
 
             async def create(i: int) -> None:
                 name = f"mc-{i:05d}"
-                created[name] = time.monotonic()
+                created[name] = time.time()
                 await kube.create(cr(name, namespace))
 
             await bounded(concurrency, [create(i) for i in range(n)])
-
-            async def probe() -> None:
-                for body in await kube.list_objects(KIND, namespace):
-                    if (body.get("status") or {}).get("phase") == "Running":
-                        running.setdefault(body["metadata"]["name"], time.monotonic())
-
-            await wait_all(probe, n, running, "platform Running", timeout=max(300, n * 2))
-            total = max(running.values()) - started
+            await ready.wait(n, "platform pods Ready", timeout_for(n), alive)
+            await running.wait(n, "platform Running", timeout_for(n), alive)
             await sampler.stop()
             metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
             requests = next(
@@ -181,25 +181,28 @@ async def platform(
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-    latencies = [running[k] - created[k] for k in running]
+    to_ready = spread(created, ready.seen)
+    to_running = spread(created, running.seen)
+    after_ready = spread(ready.seen, running.seen)
     await kube.delete("Namespace", None, namespace)
     return {
-        "total": total,
-        "p50": percentile(latencies, 50),
-        "p99": percentile(latencies, 99),
+        "total": max(ready.seen.values()) - started,
+        "p50": percentile(to_ready, 50),
+        "p99": percentile(to_ready, 99),
+        "running_total": max(running.seen.values()) - started,
+        "running_p50": percentile(to_running, 50),
+        "running_p99": percentile(to_running, 99),
+        "lag_p50": percentile(after_ready, 50),
+        "lag_p99": percentile(after_ready, 99),
         "requests": requests,
         "rss_mb": sampler.peak_rss / 2**20,
         "cpu_s": sampler.cpu_seconds,
     }
 
 
-async def run(n: int, concurrency: int) -> None:
-    cfg = SandboxConfig()
-    stack.up(cfg, only="services")
-    apps.down(cfg)  # the sandbox's own operator would compete with the one measured
+async def run(cfg: SandboxConfig, n: int, concurrency: int) -> None:
     apps.install_crds(cfg)
     nodes = capacity.ensure_room(cfg, n).nodes
-    os.environ["KUBECONFIG"] = str(cfg.kubeconfig)
     kube = await KubeClient.connect()
     try:
         print(
@@ -207,6 +210,8 @@ async def run(n: int, concurrency: int) -> None:
             f"create concurrency {concurrency}",
             flush=True,
         )
+        print(READY_SIGNAL, flush=True)
+        print(control_plane_limits(cfg), flush=True)
         print("baseline (plain script applying the same children, no operator) ...", flush=True)
         base = await baseline(kube, n, concurrency)
         print("platform (MinecraftServer CRs, operator reconciles) ...", flush=True)
@@ -214,13 +219,23 @@ async def run(n: int, concurrency: int) -> None:
     finally:
         await kube.close()
     print()
-    print(f"{'':28}{'baseline':>12}{'operator':>12}")
-    print(f"{'time until all ready (s)':28}{base['total']:12.1f}{plat['total']:12.1f}")
-    print(f"{'per-server p50 (s)':28}{base['p50']:12.2f}{plat['p50']:12.2f}")
-    print(f"{'per-server p99 (s)':28}{base['p99']:12.2f}{plat['p99']:12.2f}")
-    print(f"{'API requests':28}{base['requests']:12.0f}{plat['requests']:12.0f}")
+    print(host_load())
+    print(READY_SIGNAL)
+    print(control_plane_limits(cfg))
+    print(f"{'':32}{'baseline':>12}{'operator':>12}")
+    print(f"{'time until all pods Ready (s)':32}{base['total']:12.1f}{plat['total']:12.1f}")
+    print(f"{'per-server p50 to Ready (s)':32}{base['p50']:12.2f}{plat['p50']:12.2f}")
+    print(f"{'per-server p99 to Ready (s)':32}{base['p99']:12.2f}{plat['p99']:12.2f}")
+    print(f"{'API requests':32}{base['requests']:12.0f}{plat['requests']:12.0f}")
+    print(
+        f"operator: all Running (CR status) after {plat['running_total']:.1f}s, per server "
+        f"p50 {plat['running_p50']:.2f}s p99 {plat['running_p99']:.2f}s; Running after its pod "
+        f"was Ready: p50 {plat['lag_p50']:.2f}s p99 {plat['lag_p99']:.2f}s"
+    )
     print(f"operator peak RSS: {plat['rss_mb']:.0f} MiB; operator CPU: {plat['cpu_s']:.1f} s")
-    print(f"ratio operator/baseline (time until all ready): {plat['total'] / base['total']:.2f}")
+    print(
+        f"ratio operator/baseline (time until all pods Ready): {plat['total'] / base['total']:.2f}"
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -228,4 +243,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--servers", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
-    asyncio.run(run(args.servers, args.concurrency))
+    cfg = sandbox()
+    # The sandbox's own operator would compete with the one measured; whatever of it ran is
+    # started again afterwards, also when the run fails or is interrupted.
+    with apps.paused(cfg, report=print):
+        asyncio.run(run(cfg, args.servers, args.concurrency))

@@ -3,15 +3,20 @@
 Platform: one tenant, an operator process and a gateway process (fresh database, private
 nats-server with the operator's own stream config, so the stream holds only this run's events),
 one WebSocket client subscribed to "all". N `POST /api/v1/servers` in a burst (bounded
-concurrency), on enough kwok nodes (ceil(N/100)+1). Reported: time until every server is
-`running` in the database; per-server p50/p99 from create to `running` in the database (the
-timeline row's recorded_at) and at the WebSocket client; operator and gateway peak RSS and CPU
-seconds; Kubernetes API requests/s of the operator (craftplane_operator_api_requests); events/s
-through the stream (its message count over the same time).
+concurrency), on enough kwok nodes (sized from a node's allocatable) and Service IPs
+(sandbox.capacity). Reported: time until every server pod is Ready and every server is
+`running` in the database; per-server p50/p99 from create to its pod Ready, to `running` in the
+database (the timeline row's recorded_at) and at the WebSocket client; operator and gateway peak
+RSS and CPU seconds; Kubernetes API requests/s of the operator
+(craftplane_operator_api_requests); events/s through the stream (its message count over the
+same time).
 
 Baseline, in the same run: bench/operator_scale.py's plain script (the operator's own child
 builders applied with the same client, no operator, no gateway) plus the time for kwok to make
-the pods Ready. Ratio platform/baseline of the time until all are running/ready.
+the pods Ready. Both sides are timed to the same signal, each server pod's Ready condition
+(bench/readiness.py); ratio platform/baseline of the time until all pods are Ready, and of the
+platform's `running` in the database against the baseline's pods Ready (end to end). The
+control plane's client limits (shared by both sides) and the host's load are printed with them.
 
 Churn (--churn-minutes M, default 0): 10% of the servers per minute are stopped or started
 (POST .../stop or .../start, evenly spread); p50/p99 of phase change -> WebSocket receipt, where
@@ -19,7 +24,8 @@ the phase change time is the event's `time` (set by the operator when it wrote t
 and of request -> WebSocket status.
 
 Another operator holding the Lease would do the work (or block ours): the run waits for the
-Lease to be free and stops the sandbox's own operator/gateway first (apps.down).
+Lease to be free and stops the sandbox's own operator, gateway and router first; those that
+were running are started again at the end (apps.paused), also when the run fails.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from bench.harness import (
     start_gateway,
 )
 from bench.operator_scale import baseline
+from bench.readiness import READY_SIGNAL, control_plane_limits, pods_ready, spread
 from craftplane import tokens
 from craftplane.contracts import events as contract
 from craftplane.contracts.names import KIND
@@ -256,6 +263,16 @@ def operator_process(cfg: SandboxConfig, nats_url: str) -> ManagedProcess:
     )
 
 
+def burst_allowance(n: int) -> dict[str, str]:
+    """The gateway's per-subject write limit (10/s, bursts of 20) is a guard against one
+    abusive token; here one token creates every server at once, which the limit would refuse
+    (429) past the first 20. Room for all N in one burst, and for the churn's stop/start."""
+    return {
+        "CRAFTPLANE_GATEWAY_WRITE_RATE": str(max(n, 10)),
+        "CRAFTPLANE_GATEWAY_WRITE_BURST": str(max(n, 20)),
+    }
+
+
 async def bounded(concurrency: int, jobs: list[Any]) -> list[Any]:
     gate = asyncio.Semaphore(concurrency)
 
@@ -388,10 +405,19 @@ async def platform(
     token = tokens.mint(tenant, key)
     names = [f"mc-{i:05d}" for i in range(n)]
     result: dict[str, Any] = {"namespace": namespace}
-    async with PrivateNats(cfg) as private, fresh_database(cfg, "bench_scale") as db:
+    async with (
+        PrivateNats(cfg) as private,
+        fresh_database(cfg, "bench_scale") as db,
+        pods_ready(namespace) as ready,
+    ):
         operator = operator_process(cfg, private.url).start()
         gateway = start_gateway(
-            cfg, name="gateway-scale", nats_url=private.url, database_url=db, token_key=key
+            cfg,
+            name="gateway-scale",
+            nats_url=private.url,
+            database_url=db,
+            token_key=key,
+            extra=burst_allowance(n),
         )
         conn: asyncpg.Connection | None = None
         watcher = Watcher()
@@ -443,12 +469,13 @@ async def platform(
                 while True:
                     in_db = await count_running(conn, namespace)
                     on_ws = len(watcher.first.get("running", {}))
-                    if in_db >= n and on_ws >= n:
+                    if in_db >= n and on_ws >= n and len(ready.seen) >= n:
                         break
                     if time.monotonic() - last_print > 5:
                         print(
-                            f"  running: {in_db}/{n} in the database, {on_ws}/{n} on the "
-                            f"WebSocket after {time.time() - started:.0f}s",
+                            f"  pods Ready: {len(ready.seen)}/{n}; running: {in_db}/{n} in the "
+                            f"database, {on_ws}/{n} on the WebSocket after "
+                            f"{time.time() - started:.0f}s",
                             flush=True,
                         )
                         last_print = time.monotonic()
@@ -472,9 +499,13 @@ async def platform(
                 messages = await stream_messages(private.url) - messages_before
                 db_lat = [db_running[k] - created[k] for k in names]
                 ws_lat = [ws_running[k] - created[k] for k in names]
+                pod_lat = spread(created, ready.seen)
                 result.update(
                     {
                         "burst": burst,
+                        "total_pods": max(ready.seen.values()) - started,
+                        "pods_p50": percentile(pod_lat, 50),
+                        "pods_p99": percentile(pod_lat, 99),
                         "total_db": all_db,
                         "total_ws": all_ws,
                         "db_p50": percentile(db_lat, 50),
@@ -535,10 +566,8 @@ async def platform(
     return result
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(cfg: SandboxConfig, args: argparse.Namespace) -> None:
     n = args.servers
-    cfg = sandbox()
-    apps.down(cfg)  # the sandbox's own operator would compete with the one measured
     apps.install_crds(cfg)
     kube = await PatientKube.connect()
     try:
@@ -549,9 +578,13 @@ async def run(args: argparse.Namespace) -> None:
         nodes, per_node = room.nodes, room.servers_per_node
         print(
             f"scale benchmark: {n} servers through the gateway, {nodes} kwok nodes "
-            f"({per_node} servers fit on one), create concurrency {args.concurrency}",
+            f"({per_node} servers fit on one), {room.service_ips} Service IPs, "
+            f"create concurrency {args.concurrency}",
             flush=True,
         )
+        print(READY_SIGNAL, flush=True)
+        print(control_plane_limits(cfg), flush=True)
+        print(f"gateway write limit for the run: {burst_allowance(n)}", flush=True)
         await wait_for_lease(kube, args.lease_wait)
         base: dict[str, float] | None = None
         if not args.skip_baseline:
@@ -568,43 +601,35 @@ async def run(args: argparse.Namespace) -> None:
         plat = await platform(cfg, kube, args)
     finally:
         await kube.close()
+    report(cfg, n, base, plat)
 
+
+def report(cfg: SandboxConfig, n: int, base: dict[str, float] | None, plat: dict[str, Any]) -> None:
     seconds = plat["total_db"]
     print()
     print(host_load())
-    print(row("", "baseline", "platform", width=22))
-    print(
-        row(
-            "time until all running (s)",
-            f"{base['total']:.1f}" if base else "-",
-            f"{seconds:.1f} db / {plat['total_ws']:.1f} ws",
-            width=22,
-        )
-    )
-    print(
-        row(
-            "per-server p50 (s)",
-            f"{base['p50']:.2f}" if base else "-",
-            f"{plat['db_p50']:.2f} db / {plat['ws_p50']:.2f} ws",
-            width=22,
-        )
-    )
-    print(
-        row(
-            "per-server p99 (s)",
-            f"{base['p99']:.2f}" if base else "-",
-            f"{plat['db_p99']:.2f} db / {plat['ws_p99']:.2f} ws",
-            width=22,
-        )
-    )
-    print(
-        row(
-            "Kubernetes API requests",
-            f"{base['requests']:.0f}" if base else "-",
-            f"{plat['requests']:.0f} ({plat['requests'] / seconds:.0f}/s)",
-            width=22,
-        )
-    )
+    print(READY_SIGNAL)
+    print(control_plane_limits(cfg))
+
+    def cell(key: str, digits: int) -> str:
+        return f"{base[key]:.{digits}f}" if base else "-"
+
+    def both(db: str, ws: str, digits: int) -> str:
+        return f"{plat[db]:.{digits}f} db / {plat[ws]:.{digits}f} ws"
+
+    rate = f"({plat['requests'] / seconds:.0f}/s)"
+    rows = [
+        ("", "baseline", "platform"),
+        ("time until all pods Ready (s)", cell("total", 1), f"{plat['total_pods']:.1f}"),
+        ("per-server p50 to Ready (s)", cell("p50", 2), f"{plat['pods_p50']:.2f}"),
+        ("per-server p99 to Ready (s)", cell("p99", 2), f"{plat['pods_p99']:.2f}"),
+        ("time until all running (s)", "-", both("total_db", "total_ws", 1)),
+        ("per-server p50 to running (s)", "-", both("db_p50", "ws_p50", 2)),
+        ("per-server p99 to running (s)", "-", both("db_p99", "ws_p99", 2)),
+        ("Kubernetes API requests", cell("requests", 0), f"{plat['requests']:.0f} {rate}"),
+    ]
+    for label, baseline_cell, platform_cell in rows:
+        print(row(label, baseline_cell, platform_cell, width=22))
     print(f"gateway POST burst: {n} creates in {plat['burst']:.1f}s ({n / plat['burst']:.0f}/s)")
     print(
         f"stream: {plat['messages']} events in {seconds:.1f}s ({plat['messages'] / seconds:.0f}/s)"
@@ -626,7 +651,11 @@ async def run(args: argparse.Namespace) -> None:
             "snapshot's statuses, as the dashboard does"
         )
     if base:
-        print(f"ratio platform/baseline (time until all running): {seconds / base['total']:.2f}")
+        print(
+            "ratio platform/baseline, time until all pods Ready (same signal): "
+            f"{plat['total_pods'] / base['total']:.2f}; platform's running in the database "
+            f"against the baseline's pods Ready (end to end): {seconds / base['total']:.2f}"
+        )
     churned = plat.get("churn")
     if churned:
         print(
@@ -658,4 +687,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, metavar="DIR", help="py-spy both processes into DIR"
     )
-    asyncio.run(run(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    if args.servers > ROOMY_QUOTA["servers"]:
+        parser.error(
+            f"--servers: the tenant's quota ({ROOMY_POLICY}) holds {ROOMY_QUOTA['servers']}"
+        )
+    cfg = sandbox()
+    # The sandbox's own operator would compete with the one measured; whatever of it ran is
+    # started again afterwards, also when the run fails or is interrupted.
+    with apps.paused(cfg, report=print):
+        asyncio.run(run(cfg, args))

@@ -6,10 +6,13 @@ and PostgreSQL, exactly as they would run in pods against in-cluster addresses.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import shutil
+import subprocess
 import sys
+from collections.abc import Callable, Collection, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
@@ -219,40 +222,46 @@ def _start(cfg: SandboxConfig, name: str, argv: list[str], env: dict[str, str], 
     return True
 
 
+# The platform's processes, in the order they start.
+APPS: Final = ("operator", "gateway", "router")
+
+
+def _start_operator(cfg: SandboxConfig) -> bool:
+    argv = [_console_script("craftplane-operator")]
+    return _start(cfg, "operator", argv, operator_env(cfg), cfg.operator_metrics_port)
+
+
+def _start_gateway(cfg: SandboxConfig) -> bool:
+    wait_admission(cfg, ensure_tenant(cfg, DEMO_TENANT))
+    argv = [_console_script("craftplane-gateway")]
+    return _start(cfg, "gateway", argv, gateway_env(cfg), cfg.gateway_port)
+
+
+def _start_router(cfg: SandboxConfig) -> bool:
+    argv = [_console_script("craftplane-router")]
+    return _start(cfg, "router", argv, router_env(cfg), cfg.router_port)
+
+
+_STARTERS: Final = {"operator": _start_operator, "gateway": _start_gateway, "router": _start_router}
+
+
+def start(cfg: SandboxConfig, names: Collection[str] = APPS) -> list[str]:
+    """Start those of the named processes that are not running, in APPS order; the ones it
+    started."""
+    started: list[str] = []
+    for name in (n for n in APPS if n in names):
+        with step(name):
+            if _STARTERS[name](cfg):
+                started.append(name)
+            else:
+                say(f"{name} already running")
+    return started
+
+
 def up(cfg: SandboxConfig) -> None:
     with step("CRDs"):
         install_crds(cfg)
-    with step("operator"):
-        started = _start(
-            cfg,
-            "operator",
-            [_console_script("craftplane-operator")],
-            operator_env(cfg),
-            cfg.operator_metrics_port,
-        )
-        if not started:
-            say("operator already running")
-    with step("gateway"):
-        wait_admission(cfg, ensure_tenant(cfg, DEMO_TENANT))
-        started = _start(
-            cfg,
-            "gateway",
-            [_console_script("craftplane-gateway")],
-            gateway_env(cfg),
-            cfg.gateway_port,
-        )
-        if not started:
-            say("gateway already running")
-    with step("router"):
-        started = _start(
-            cfg,
-            "router",
-            [_console_script("craftplane-router")],
-            router_env(cfg),
-            cfg.router_port,
-        )
-        if not started:
-            say("router already running")
+    start(cfg)
     say(f"players join through the router at {cfg.router_address}")
     say(f"dashboard: {cfg.gateway_url}/#token={demo_token(cfg)}")
 
@@ -264,9 +273,59 @@ def demo_token(cfg: SandboxConfig) -> str:
 
 
 def down(cfg: SandboxConfig) -> None:
-    for name in ("router", "gateway", "operator"):
+    for name in reversed(APPS):
         if procs.stop_pidfile(_pidfile(cfg, name)):
             say(f"stopped {name}")
+
+
+def running(cfg: SandboxConfig) -> list[str]:
+    """The platform's processes that run now, in APPS order."""
+    return [name for name in APPS if procs.read_pid(_pidfile(cfg, name)) is not None]
+
+
+@contextlib.contextmanager
+def paused(cfg: SandboxConfig, report: Callable[[str], None] = say) -> Iterator[list[str]]:
+    """The platform's processes stopped for the block (a benchmark runs its own, which they
+    would compete with), then exactly those that were running started again, also when the
+    block fails or is interrupted; ``report`` is told what was restored or left stopped.
+    Yields the names that were running."""
+    before = running(cfg)
+    try:
+        down(cfg)
+        yield before
+    finally:
+        restore(cfg, before, report)
+
+
+def restore(cfg: SandboxConfig, before: list[str], report: Callable[[str], None] = say) -> None:
+    failure = ""
+    try:
+        start(cfg, before)
+    except (SandboxError, OSError, subprocess.SubprocessError) as exc:
+        # Reported, not raised: it would hide how the paused block itself ended.
+        failure = str(exc)
+    finally:
+        report(restore_report(before, running(cfg), failure))
+
+
+def restore_report(before: list[str], now: list[str], failure: str = "") -> str:
+    """What a user needs to know after a pause: what runs again, and what is stopped."""
+    lines: list[str] = []
+    back = [name for name in before if name in now]
+    lost = [name for name in before if name not in now]
+    left = [name for name in APPS if name not in before and name not in now]
+    if back:
+        lines.append(f"restarted the sandbox's {', '.join(back)}, as before the run")
+    if lost:
+        why = f": {failure}" if failure else ""
+        lines.append(
+            f"STOPPED: the sandbox's {', '.join(lost)} did not start again{why}; "
+            f"start {'it' if len(lost) == 1 else 'them'} with `craftplane sandbox up`"
+        )
+    if left:
+        verb = "was" if len(left) == 1 else "were"
+        lines.append(f"the sandbox's {', '.join(left)} {verb} not running before: left stopped")
+    return "\n".join(lines)
 
 
 def status(cfg: SandboxConfig) -> dict[str, str]:
@@ -305,11 +364,16 @@ def env(cfg: SandboxConfig) -> dict[str, str]:
 
 
 __all__ = [
+    "APPS",
     "SYSTEM_NAMESPACE",
     "down",
     "ensure_tenant",
     "env",
     "install_crds",
+    "paused",
+    "restore",
+    "running",
+    "start",
     "status",
     "up",
     "wait_admission",

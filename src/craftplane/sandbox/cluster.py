@@ -121,6 +121,11 @@ def start(cfg: SandboxConfig, patches: kwokconfig.Patches | None = None) -> bool
             f"predates the real node); remove it with `craftplane sandbox down` and "
             f"`rm -rf {cfg.kwok_dir}`, then run `craftplane sandbox up` again"
         )
+    if exists(cfg) and (changed := kwokconfig.update_client_limits(cluster_dir(cfg), cfg)):
+        say(f"{' and '.join(changed)}: API client limits now {client_limits_text(cfg)}")
+        if healthy(cfg):
+            restart_components(cfg, changed)
+            return True
     if healthy(cfg):
         return False
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +155,8 @@ def start(cfg: SandboxConfig, patches: kwokconfig.Patches | None = None) -> bool
     else:
         procs.ensure_port_free(cfg.apiserver_port, "kube-apiserver")
         config_file = cfg.state_dir / "kwokctl.yaml"
-        config_file.write_text(kwokconfig.render(cfg, patches))
+        limited = [*patches, *kwokconfig.client_limit_patches(cfg)]
+        config_file.write_text(kwokconfig.render(cfg, limited))
         stages = cfg.bin_dir.parent / "stages"
         # A custom Stage list replaces kwok's defaults, so it names them all: node, pod and
         # volume stages.
@@ -193,7 +199,21 @@ def restart_missing(cfg: SandboxConfig) -> list[str]:
     missing = missing_components(cfg)
     if not missing and healthy(cfg):
         return []
-    for name in missing:
+    _start_again(cfg, missing)
+    return missing
+
+
+def restart_components(cfg: SandboxConfig, names: list[str]) -> None:
+    """Stop these components and start them again, with the arguments now recorded for them."""
+    for name in names:
+        pid = procs.read_pid(cluster_dir(cfg) / "pids" / f"{name}.pid")
+        if pid is not None:
+            procs.stop_pid(pid, timeout=10)
+    _start_again(cfg, names)
+
+
+def _start_again(cfg: SandboxConfig, names: list[str]) -> None:
+    for name in names:
         # A killed component can linger as a zombie until PID 1 reaps it, and a zombie still
         # answers kill(0): kwokctl would take it for running and not start it again.
         (cluster_dir(cfg) / "pids" / f"{name}.pid").unlink(missing_ok=True)
@@ -203,10 +223,17 @@ def restart_missing(cfg: SandboxConfig) -> list[str]:
     procs.wait_until(lambda: healthy(cfg), timeout=120, what="kube-apiserver /readyz")
     # A restarted scheduler or controller-manager would wait for its dead predecessor's lease
     # to expire; free it (a live holder simply re-creates it on its next renewal).
-    leased = [c for c in missing if c in ("kube-scheduler", "kube-controller-manager")]
+    leased = [c for c in names if c in ("kube-scheduler", "kube-controller-manager")]
     if leased:
         kubectl(cfg, "delete", "lease", "-n", "kube-system", *leased, "--ignore-not-found")
-    return missing
+
+
+def client_limits_text(cfg: SandboxConfig) -> str:
+    limits = kwokconfig.client_limits(cfg)
+    return (
+        f"QPS {limits['kube-api-qps']}, burst {limits['kube-api-burst']} "
+        "(CRAFTPLANE_KUBE_API_QPS / CRAFTPLANE_KUBE_API_BURST)"
+    )
 
 
 def _ensure_basics(cfg: SandboxConfig) -> None:

@@ -57,6 +57,12 @@ class SandboxConfig(BaseSettings):
     objectstore_port: int = 17070
     versitygw_version: str = "v1.8.0"
     nodes: int = 3
+    # Client rate limits of kube-controller-manager and kube-scheduler (their --kube-api-qps
+    # and --kube-api-burst; upstream defaults 20/30 and 50/100). At those, the StatefulSet
+    # controller's pod and PVC creation and the scheduler's bindings pace any run of thousands
+    # of servers, whoever applied them: raised, a benchmark measures the platform, not them.
+    kube_api_qps: float = Field(default=200.0, gt=0)
+    kube_api_burst: int = Field(default=400, gt=0)
     # The real node (containerd + kubelet + kube-proxy on this host) beside the kwok nodes.
     real_node: bool = True
     real_node_name: str = "craftplane-real-0"
