@@ -17,7 +17,16 @@ def dry_run(kubectl: Kubectl, namespace: str, manifest: str) -> subprocess.Compl
     )
 
 
-def wait_admitted(kubectl: Kubectl, namespace: str, manifest: str, timeout: float = 60) -> None:
+# kube-controller-manager's quota controller counts a CRD's objects only once its discovery
+# resync (every 30 s) has found the CRD and the new informer has synced: until then the quota
+# admission refuses with "status unknown for quota". On a cold 2-core sandbox the CRDs
+# installed at the first cluster test took 2 minutes to be counted (11:25:29 -> 11:27:30).
+ADMITTED_TIMEOUT = 240.0
+
+
+def wait_admitted(
+    kubectl: Kubectl, namespace: str, manifest: str, timeout: float = ADMITTED_TIMEOUT
+) -> None:
     """Until ``manifest`` (a MinecraftServer the namespace's policy allows) would be admitted."""
     last: list[str] = []
 

@@ -236,7 +236,7 @@ def make_tenant(
         repositories.ensure(sandbox, run, name, planned.namespace_name)
     # Admission learns of a new namespace and policy through informers (and the unknown-policy
     # binding through the operator's pass): a test's first write must not race them.
-    wait_admitted(kubectl, planned.namespace_name, PROBE_SERVER, timeout=60)
+    wait_admitted(kubectl, planned.namespace_name, PROBE_SERVER)
     return Tenant(name, planned.namespace_name, tokens.mint(name, token_key))
 
 
