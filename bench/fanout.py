@@ -25,6 +25,11 @@ CPU share with the clients.
 
 Both servers negotiate permessage-deflate with the (websockets) clients, as browsers do; pass
 --no-compression to measure without it.
+
+A gateway client that falls behind gets one frame per server merging the changes it missed
+(``coalesced``: how many); such a frame counts as that many events received, with the latency
+of its newest. The run fails (exit 1) when either server closed any of its clients: a client
+that reads must never be dropped.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ from craftplane.sandbox import apps, cluster
 from craftplane.testing.processes import free_port
 
 MARK = '"message":"'
+COALESCED = '"coalesced":'
 
 
 # -- the publisher (a process of its own) --------------------------------------------------------
@@ -178,7 +184,8 @@ def baseline_main() -> None:
 @dataclass
 class Clients:
     latencies: list[float] = field(default_factory=list)  # ms, every (client, event)
-    received: list[int] = field(default_factory=list)
+    received: list[int] = field(default_factory=list)  # events, coalesced ones counted
+    frames: list[int] = field(default_factory=list)
     closed: list[int | None] = field(default_factory=list)  # close code once closed
     conns: list[Any] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -190,6 +197,15 @@ class Clients:
     @property
     def alive(self) -> int:
         return sum(1 for c in self.closed if c is None)
+
+
+def changes_in(text: str) -> int:
+    """How many changes an event frame carries: 1, or its ``coalesced`` count."""
+    at = text.rfind(COALESCED)
+    if at < 0:
+        return 1
+    digits = text[at + len(COALESCED) :].split("}", 1)[0].split(",", 1)[0]
+    return int(digits) if digits.isdigit() else 1
 
 
 async def _reader(conns: Clients, i: int) -> None:
@@ -205,7 +221,8 @@ async def _reader(conns: Clients, i: int) -> None:
                 continue
             start += len(MARK)
             latencies.append((now - int(text[start : text.index('"', start)])) / 1e6)
-            conns.received[i] += 1
+            conns.received[i] += changes_in(text)
+            conns.frames[i] += 1
     except websockets.ConnectionClosed:
         pass
     finally:
@@ -215,7 +232,7 @@ async def _reader(conns: Clients, i: int) -> None:
 async def open_clients(
     n: int, url: str, token: str | None, concurrency: int, compression: bool
 ) -> Clients:
-    conns = Clients(received=[0] * n, closed=[None] * n, conns=[None] * n)
+    conns = Clients(received=[0] * n, frames=[0] * n, closed=[None] * n, conns=[None] * n)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
@@ -302,6 +319,7 @@ async def measure(
         "publish_late": publish["late"],
         "expected": expected_each * args.clients,
         "received": conns.total,
+        "frames": sum(conns.frames),
         "closed": args.clients - conns.alive,
         "close_codes": sorted({c for c in conns.closed if c is not None}),
         "p50": percentile(conns.latencies, 50),
@@ -444,8 +462,9 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
     line("latency p50 (ms)", "{:.1f}", lambda r: r["p50"])
     line("latency p99 (ms)", "{:.1f}", lambda r: r["p99"])
     line("latency max (ms)", "{:.1f}", lambda r: r["max"])
-    line("frames received", "{}", lambda r: r["received"])
-    line("frames expected", "{}", lambda r: r["expected"])
+    line("events received", "{}", lambda r: r["received"])
+    line("events expected", "{}", lambda r: r["expected"])
+    line("frames received", "{}", lambda r: r["frames"])
     line("clients closed by the server", "{}", lambda r: r["closed"])
     line("server peak RSS (MiB)", "{:.0f}", lambda r: mib(r["rss"]))
     line("server RSS per client (KiB)", "{:.0f}", lambda r: r["rss_per_client"] / 1024)
@@ -453,7 +472,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
     line(
         "server CPU per frame (us)",
         "{:.0f}",
-        lambda r: r["server_cpu"] / max(1, r["received"]) * 1e6,
+        lambda r: r["server_cpu"] / max(1, r["frames"]) * 1e6,
     )
     line(
         "client process CPU (% of a core)", "{:.0f}", lambda r: 100 * r["client_cpu"] / r["window"]
@@ -477,6 +496,16 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
     late = max(r["publish_late"] for r in results.values())
     if late > 0.5:
         print(f"note: the publisher fell behind its schedule by up to {late:.1f}s")
+    dropped = {side: r for side, r in results.items() if r["closed"]}
+    if dropped:
+        raise SystemExit(
+            "FAILED: "
+            + "; ".join(
+                f"the {side} closed {r['closed']} of its clients (close codes {r['close_codes']})"
+                for side, r in dropped.items()
+            )
+            + ": a client that reads must never be dropped"
+        )
 
 
 def main(argv: list[str]) -> None:

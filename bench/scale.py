@@ -18,6 +18,9 @@ the pods Ready. Both sides are timed to the same signal, each server pod's Ready
 platform's `running` in the database against the baseline's pods Ready (end to end). The
 control plane's client limits (shared by both sides) and the host's load are printed with them.
 
+The WebSocket client must never be dropped: the run fails (exit 1, naming the close code) if
+the gateway closes it, during the burst or the churn.
+
 Churn (--churn-minutes M, default 0): 10% of the servers per minute are stopped or started
 (POST .../stop or .../start, evenly spread); p50/p99 of phase change -> WebSocket receipt, where
 the phase change time is the event's `time` (set by the operator when it wrote the CR status),
@@ -80,32 +83,26 @@ SPEC = {"eula": True, "type": "PAPER", "version": "1.21.4", "storage": {"size": 
 @dataclass
 class Watcher:
     """One WebSocket client, as the dashboard is: when each server first showed each status,
-    and every event frame. Closed by the gateway (4008, "too slow"), it reconnects and takes
-    the statuses of the fresh snapshot, as the dashboard does; the reconnections are counted."""
+    and every event frame. It reads as fast as its process lets it (slowly while the same
+    process runs the create burst). The gateway must never drop it: once closed (4008 "too
+    slow", or any other close) it stops, and the run fails (``dropped``)."""
 
     first: dict[str, dict[str, float]] = field(default_factory=dict)  # status -> name -> time
     frames: list[tuple[float, float | None, str, str | None]] = field(default_factory=list)
-    closes: list[int | None] = field(default_factory=list)
+    closes: list[tuple[int | None, str]] = field(default_factory=list)  # code, reason
     conn: Any = None
     task: asyncio.Task[None] | None = None
-    port: int = 0
-    token: str = ""
 
     async def start(self, port: int, token: str) -> None:
-        self.port, self.token = port, token
-        await self._connect()
-        self.task = asyncio.create_task(self._read())
-
-    async def _connect(self) -> None:
         # max_size=None: a snapshot of thousands of servers is larger than the library's
         # default 1 MiB frame limit (a browser has none).
         self.conn = await websockets.connect(
-            f"ws://127.0.0.1:{self.port}/api/v1/ws",
+            f"ws://127.0.0.1:{port}/api/v1/ws",
             max_queue=None,
             max_size=None,
             ping_interval=None,
         )
-        await self.conn.send(json.dumps({"type": "auth", "token": self.token}))
+        await self.conn.send(json.dumps({"type": "auth", "token": token}))
         assert json.loads(await self.conn.recv())["type"] == "ready"
         await self.conn.send(json.dumps({"type": "subscribe", "servers": "all"}))
         snapshot = json.loads(await self.conn.recv())
@@ -114,35 +111,40 @@ class Watcher:
         for server in snapshot["servers"]:
             if server.get("status"):
                 self.first.setdefault(server["status"], {}).setdefault(server["name"], now)
+        self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        while True:
-            try:
-                async for text in self.conn:
-                    now = time.time()
-                    frame = json.loads(text)
-                    if frame.get("type") != "event":
-                        continue
-                    server = frame["server"]
-                    status = server.get("status")
-                    name = server["name"]
-                    if status is not None:
-                        self.first.setdefault(status, {}).setdefault(name, now)
-                    stamp = frame["event"].get("time")
-                    event_time = datetime.fromisoformat(stamp).timestamp() if stamp else None
-                    self.frames.append((now, event_time, name, status))
-            except websockets.ConnectionClosed:
-                pass
-            self.closes.append(self.conn.close_code)
-            while True:
-                try:
-                    await self._connect()
-                    break
-                except (OSError, websockets.WebSocketException, AssertionError) as exc:
-                    # A client that stopped reconnecting would only show up as a run that
-                    # never finishes: say so and keep trying, as the dashboard does.
-                    print(f"  WebSocket reconnect failed ({exc!r}); retrying", flush=True)
-                    await asyncio.sleep(1)
+        try:
+            async for text in self.conn:
+                now = time.time()
+                frame = json.loads(text)
+                if frame.get("type") != "event":
+                    continue
+                server = frame["server"]
+                status = server.get("status")
+                name = server["name"]
+                if status is not None:
+                    self.first.setdefault(status, {}).setdefault(name, now)
+                stamp = frame["event"].get("time")
+                event_time = datetime.fromisoformat(stamp).timestamp() if stamp else None
+                self.frames.append((now, event_time, name, status))
+        except websockets.ConnectionClosed:
+            pass
+        # Only the gateway ends the connection while the run needs it (stop() cancels first).
+        self.closes.append((self.conn.close_code, self.conn.close_reason or ""))
+
+    def dropped(self) -> str | None:
+        """Why the run must fail, if the gateway closed the client."""
+        if not self.closes and not (self.task is not None and self.task.done()):
+            return None
+        if not self.closes:
+            return f"the WebSocket client stopped: {self.task!r}"
+        code, reason = self.closes[0]
+        return (
+            f"the gateway closed the benchmark's WebSocket client (code {code}"
+            f"{': ' + reason if reason else ''}) after {len(self.frames)} event frames: "
+            "a client that keeps reading must never be dropped"
+        )
 
     async def stop(self) -> None:
         if self.task:
@@ -484,9 +486,11 @@ async def platform(
                     for proc in (operator, gateway):
                         if not proc.alive:
                             raise SystemExit(f"{proc.name} exited; see {proc.log_path}")
-                    if watcher.task is not None and watcher.task.done():
-                        raise SystemExit(f"the WebSocket client stopped: {watcher.task!r}")
+                    if (why := watcher.dropped()) is not None:
+                        raise SystemExit(f"FAILED: {why}")
                     await asyncio.sleep(0.25)
+                if (why := watcher.dropped()) is not None:
+                    raise SystemExit(f"FAILED: {why}")
                 db_running = await running_in_db(conn, namespace)
                 ws_running = watcher.first["running"]
                 all_db = max(db_running.values()) - started
@@ -518,7 +522,10 @@ async def platform(
                         "gw_cpu": gw_sampler.cpu_seconds,
                         "requests": requests - requests_before,
                         "messages": messages,
-                        "ws_closes": list(watcher.closes),
+                        "ws_frames": len(watcher.frames),
+                        "ws_coalesced": scrape(
+                            gateway.http_port, "craftplane_gateway_ws_changes_coalesced_total"
+                        ),
                     }
                 )
                 if args.churn_minutes > 0:
@@ -529,6 +536,8 @@ async def platform(
                     result["churn"] = await churn(
                         http, names, args.churn_minutes, args.churn_fraction, watcher
                     )
+                    if (why := watcher.dropped()) is not None:
+                        raise SystemExit(f"FAILED during the churn: {why}")
                     await op_sampler.stop()
                     await gw_sampler.stop()
                     result["churn"].update(
@@ -644,12 +653,11 @@ def report(cfg: SandboxConfig, n: int, base: dict[str, float] | None, plat: dict
             f"note: the API server was unreachable {PatientKube.outages} times during the run "
             "(restarted by other work?): the times above include those outages"
         )
-    if plat["ws_closes"]:
-        print(
-            f"note: the gateway closed the WebSocket client {len(plat['ws_closes'])} times "
-            f"(codes {sorted(set(plat['ws_closes']), key=str)}); it reconnected and took the "
-            "snapshot's statuses, as the dashboard does"
-        )
+    print(
+        f"WebSocket client: {plat['ws_frames']} event frames, never dropped; "
+        f"{plat['ws_coalesced']:.0f} changes merged into frames it had pending (it read more "
+        "slowly than they came)"
+    )
     if base:
         print(
             "ratio platform/baseline, time until all pods Ready (same signal): "

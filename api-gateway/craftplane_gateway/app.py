@@ -62,7 +62,7 @@ def create_app(
             db=db,
             nats=NatsLink(settings.nats_url),
             kube=client,
-            hub=Hub(settings.client_queue),
+            hub=Hub(settings.client_queue, settings.ws_stall_seconds),
             console_limit=TokenBuckets(settings.console_rate, settings.console_burst),
             write_limit=TokenBuckets(settings.write_rate, settings.write_burst),
             revocations=Revocations(db.get, every=settings.revocation_refresh_seconds),

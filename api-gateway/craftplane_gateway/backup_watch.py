@@ -38,7 +38,7 @@ KINDS: Final = (BACKUP_KIND, RESTORE_KIND)
 TICK_SECONDS: Final = 0.1
 
 Key = tuple[str, str, str]  # kind, namespace, name
-Item = tuple[str, str, dict[str, Any]]  # tenant, server, frame
+Item = tuple[Key, str, str, dict[str, Any]]  # the object, tenant, server, frame
 
 
 class BackupWatch:
@@ -120,13 +120,14 @@ class BackupWatch:
     def flush(self) -> int:
         """Send the frames the throttle held back whose time has come."""
         sent = 0
-        for tenant, server, frame in self._throttle.due():
-            sent += self._publish(tenant, server, frame)
+        for key, tenant, server, frame in self._throttle.due():
+            sent += self._publish(key, tenant, server, frame)
         return sent
 
-    def _publish(self, tenant: str, server: str, frame: dict[str, Any]) -> int:
+    def _publish(self, key: Key, tenant: str, server: str, frame: dict[str, Any]) -> int:
         self.forwarded += 1
-        return self._hub.publish_note(tenant, server, frame)
+        # Each frame is the object's whole state: a client behind needs only the latest.
+        return self._hub.publish_note(tenant, server, frame, key=key)
 
     def changed(self, tenant: str, namespace: str, kind: str, change: Change, obj: Obj) -> None:
         """Forward one change (now, or once the object's throttle interval has passed)."""
@@ -138,7 +139,8 @@ class BackupWatch:
             )
             return
         name = str((obj.get("metadata") or {}).get("name") or "")
-        item = self._throttle.offer((kind, namespace, name), (tenant, server, frame))
+        key = (kind, namespace, name)
+        item = self._throttle.offer(key, (key, tenant, server, frame))
         if item is not None:
             self._publish(*item)
 

@@ -130,11 +130,11 @@ class CatchUp:
                 for client in clients:
                     if client.slow.is_set() or not client.wants(row.name):
                         continue
-                    seen = client.view.get(row.uid)
+                    seen = client.latest(row.uid)
                     if deleted and seen is None:
                         continue  # never shown to this client: nothing to remove
                     if seen is not None and order <= seen:
-                        continue  # the client has this state, or a newer one
+                        continue  # the client has (or has pending) this state, or a newer one
                     if delta is None:
                         delta = delta_from_row(row.to_json(), reason="projection")
                         delta = replace(delta, order=order)

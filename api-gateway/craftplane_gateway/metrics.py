@@ -36,7 +36,12 @@ WS_CLIENTS = Gauge(
 )
 WS_DROPPED = Counter(
     "craftplane_gateway_ws_slow_clients_dropped_total",
-    "Clients closed for falling behind",
+    "Clients closed (4008) for not reading: a send stalled, or too many servers pending",
+    registry=REGISTRY,
+)
+WS_COALESCED = Counter(
+    "craftplane_gateway_ws_changes_coalesced_total",
+    "Changes folded into a frame a client had pending instead of sent on their own",
     registry=REGISTRY,
 )
 WS_SENT = Counter(

@@ -51,5 +51,6 @@ async def record(
             await audit_sql.insert(conn, entry)
     except (*_DB_ERRORS, ConnectionError) as exc:
         log.warning("timeline entry lost (%s): %s", type(exc).__name__, entry.id, extra=where)
-    gw.hub.publish_note(ref.tenant, ref.name, entry.frame())
+    # One pending per server: a client behind on a burst gets the latest (marked coalesced).
+    gw.hub.publish_note(ref.tenant, ref.name, entry.frame(), key=("request", ref.uid))
     return entry

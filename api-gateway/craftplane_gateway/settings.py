@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from craftplane import tokens
 from craftplane.rcon import Reach
 from craftplane.startup import DATABASE_SCHEMES, NATS_SCHEMES, url_errors
+from craftplane_gateway.hub import QUEUE_SIZE, STALL_SECONDS
 
 
 class GatewaySettings(BaseSettings):
@@ -38,7 +39,11 @@ class GatewaySettings(BaseSettings):
     drift_seconds: float = 30.0
     poll_seconds: float = 5.0
     metrics_frame_seconds: float = 30.0
-    client_queue: int = 256
+    # Per WebSocket client: at most this many distinct servers and objects with unsent changes
+    # (changes to one server coalesce, so this is not a count of events), and how long one
+    # send may wait for a client that does not read; past either, it is closed with 4008.
+    client_queue: int = Field(default=QUEUE_SIZE, ge=16)
+    ws_stall_seconds: float = Field(default=STALL_SECONDS, gt=0, le=600)
     dashboard_dir: str | None = None
     log_level: str = "INFO"
     # How the console reaches a server's RCON: its pod's DNS name inside the cluster, or the

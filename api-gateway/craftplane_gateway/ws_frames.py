@@ -193,6 +193,15 @@ class EventFrame(WireModel):
     type: Literal["event"] = "event"
     server: ServerDelta
     event: EventInfo
+    coalesced: int | None = Field(
+        default=None,
+        ge=2,
+        description=(
+            "Absent for one change. Sent to a client that was behind: how many changes of the "
+            "server this frame merges (``server`` holds every field they changed, ``event`` the "
+            "newest); the timeline entries of the others are in GET /servers/{name}/events."
+        ),
+    )
 
 
 class Change(StrEnum):

@@ -80,11 +80,9 @@ func (f *fastpath) preamble(
 	for len(data) <= maxHeader+maxHandshake {
 		n, err := client.Read(buf)
 		data = append(data, buf[:n]...)
-		start, v := 0, parsed
-		if trusted {
-			start, v = proxyHeaderLength(data)
-		} else if len(data) > 0 && data[0] == proxySignature[0] {
-			v = notMine // a PROXY header from a peer that may not send one
+		start, v := proxyHeaderLength(data)
+		if start > 0 && !trusted {
+			v = notMine // a PROXY header from a peer that may not send one: refused there
 		}
 		if v == parsed && start > 0 {
 			header, err := proxyproto.Read(bufio.NewReader(bytes.NewReader(data[:start])))

@@ -6,6 +6,7 @@ Protocol (JSON text frames, the models in :mod:`craftplane_gateway.ws_frames`):
   client -> {"type": "subscribe", "servers": "all" | ["name", ...]}   at most 1000 names
   server -> {"type": "snapshot", "servers": [...]}     the projection, then deltas with no gap
   server -> {"type": "event", "event": {...}, "server": {...}}   changed fields of one server
+             (+ "coalesced": n when the client was behind and it merges n changes: hub.py)
   server -> {"type": "metrics", "playersByServer": {...}, "serversByStatus": {...}} every 30 s
   client -> {"type": "ping", "id": "7"}  server -> {"type": "pong", "id": "7"}  (id optional)
   server -> {"type": "error", "code": "...", "message": "..."}  the socket stays open
@@ -22,8 +23,10 @@ Protocol (JSON text frames, the models in :mod:`craftplane_gateway.ws_frames`):
              (both at most ~2 per second per object, the latest always sent: backup_watch.py)
 Close codes: 1008 origin or token refused, 1009 a client message over 64 KiB (the setting
 ws_max_frame_bytes), 4001 not authenticated in time, or the token expired or was revoked while
-open, 4008 too slow. JSON nested deeper than 64 levels is an error frame. Error messages never
-quote more than a few dozen characters of what the client sent.
+open, 4008 not reading (a send waited ws_stall_seconds, or more servers with unsent changes
+than client_queue; a client that reads at any steady rate is never closed for it). JSON nested
+deeper than 64 levels is an error frame. Error messages never quote more than a few dozen
+characters of what the client sent.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -73,6 +77,8 @@ AUTH_MISSING = ws_guard.TOKEN_CLOSE
 # Names quoted in a not_found error; the rest are counted.
 MAX_NAMES_QUOTED = 10
 CLIENT_FRAMES = ("subscribe", "ping", *CONSOLE_FRAMES)
+SLOW_REASON = "too slow: reconnect for a snapshot"
+CLOSE_SECONDS = 5.0
 
 
 def _origin_allowed(ws: WebSocket, gw: GatewayState) -> bool:
@@ -93,6 +99,7 @@ class Session:
         self.lock = asyncio.Lock()
         self.subscribed = asyncio.Event()
         self.console = ConsoleChannel(gw, who, self.send)
+        self.sending_since: float | None = None  # when the send under way began
 
     async def send(self, frame: BaseModel | dict[str, Any]) -> None:
         """A frame model, or a delta the hub queued (built by frames.py, already JSON-ready)."""
@@ -101,8 +108,24 @@ class Session:
         else:
             text = json.dumps(frame, separators=(",", ":"), default=str)
         async with self.lock:
-            await self.ws.send_text(text)
+            self.sending_since = time.monotonic()
+            try:
+                await self.ws.send_text(text)
+            finally:
+                self.sending_since = None
         metrics.WS_SENT.inc()
+
+    async def stall_watch(self) -> None:
+        """Drop the client once one send has waited ``stall_seconds``. A send waits only while
+        the client's buffers are full: that long means it stopped reading (one that reads at
+        any rate drains them in moments). One timer per socket, not one per send."""
+        stall = self.gw.hub.stall_seconds
+        while True:
+            await asyncio.sleep(stall / 4)
+            since = self.sending_since
+            if since is not None and time.monotonic() - since >= stall:
+                self.client.drop(f"a send waited {stall:g}s for it to read")
+                return
 
     async def subscribe(self, frame: SubscribeFrame) -> None:
         names = None if frame.servers == "all" else frozenset(frame.servers)
@@ -135,10 +158,11 @@ class Session:
 
     async def sender(self) -> None:
         while True:
-            item = await self.client.queue.get()
+            pending = await self.client.queue.get()
             await self.subscribed.wait()
-            if item["order"] is None or self.client.remember(item["uid"], item["order"]):
-                await self.send(item["frame"])
+            frame = self.client.frame_for(pending)
+            if frame is not None:
+                await self.send(frame)
 
     async def metrics_frames(self) -> None:
         while True:
@@ -272,13 +296,14 @@ async def endpoint(ws: WebSocket) -> None:
         receiver,
         asyncio.create_task(session.sender()),
         asyncio.create_task(session.metrics_frames()),
+        asyncio.create_task(session.stall_watch()),
         slow,
         guard,
     ]
     try:
         await session.send(ReadyFrame(tenant=who.tenant))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        await _close_for(ws, done, slow=slow, guard=guard, receiver=receiver)
+        await _close_for(ws, done, client=client, guard=guard, receiver=receiver)
         for task in done:
             if task not in (slow, guard) and not task.cancelled() and task.exception() is not None:
                 exc = task.exception()
@@ -289,28 +314,36 @@ async def endpoint(ws: WebSocket) -> None:
             task.cancel()
         await session.console.close()
         gw.hub.unregister(client)
-        with contextlib.suppress(RuntimeError):
-            if ws.application_state == WebSocketState.CONNECTED:
-                await ws.close()
+        if not client.slow.is_set():  # else tried already, and it may never go out
+            await _close(ws)
 
 
 async def _close_for(
     ws: WebSocket,
     done: set[asyncio.Task[Any]],
     *,
-    slow: asyncio.Task[Any],
+    client: Client,
     guard: asyncio.Task[Any],
     receiver: asyncio.Task[Any],
 ) -> None:
     """Close with the code saying why the session ended: too slow, the token, a big frame."""
+    if client.slow.is_set():  # the flag, not its waiter task: they end in the same loop turn
+        await _close(ws, SLOW_CLIENT_CLOSE, SLOW_REASON)
+    elif guard in done and not guard.cancelled() and guard.exception() is None:
+        await _close(ws, ws_guard.TOKEN_CLOSE, guard.result())
+    elif receiver in done and isinstance(_exception(receiver), ws_guard.FrameTooBig):
+        await _close(ws, ws_guard.MESSAGE_TOO_BIG, str(_exception(receiver)))
+
+
+async def _close(ws: WebSocket, code: int = 1000, reason: str | None = None) -> None:
+    """Close the socket if it is open. A close frame waits for room like any send: to a client
+    that stopped reading it never goes, so the wait is bounded (the transport is closed by
+    the server's keep-alive ping timeout, or when the client goes)."""
     if ws.application_state != WebSocketState.CONNECTED:
         return
-    if slow in done:
-        await ws.close(code=SLOW_CLIENT_CLOSE, reason="too slow: reconnect for a snapshot")
-    elif guard in done and not guard.cancelled() and guard.exception() is None:
-        await ws.close(code=ws_guard.TOKEN_CLOSE, reason=guard.result())
-    elif receiver in done and isinstance(_exception(receiver), ws_guard.FrameTooBig):
-        await ws.close(code=ws_guard.MESSAGE_TOO_BIG, reason=str(_exception(receiver)))
+    with contextlib.suppress(RuntimeError, TimeoutError, WebSocketDisconnect):
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await ws.close(code=code, reason=reason)
 
 
 def _exception(task: asyncio.Task[Any]) -> BaseException | None:

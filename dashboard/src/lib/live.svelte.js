@@ -2,7 +2,8 @@
 //
 // Protocol: {"type":"auth","token"} first, then {"type":"subscribe","servers":"all"}; the gateway
 // answers with a snapshot, then event frames carrying the changed fields of one server (merged
-// by name). On any disconnect it reconnects with exponential backoff, and the fresh snapshot
+// by name; a socket that fell behind gets one frame per server merging what it missed, marked
+// `coalesced`, so merging by name still ends at the latest state). On any disconnect it reconnects with exponential backoff, and the fresh snapshot
 // replaces everything, so nothing that happened while disconnected is missed.
 
 import { untrack } from 'svelte';

@@ -223,6 +223,15 @@ export function entryFromFrame(frame) {
 }
 
 /**
+ * Whether a live event frame stands for changes whose timeline entries it does not carry: the
+ * gateway merges the changes a client fell behind on into one frame per server (`coalesced`
+ * says how many) and sends only the newest entry; the others are to be read from the timeline.
+ */
+export function missesEntries(frame) {
+  return frame?.type === 'event' && Number(frame.coalesced) > 1;
+}
+
+/**
  * Timeline entries merged by id, newest first.
  * @param {Array<Record<string, any>>} existing
  * @param {Array<Record<string, any>>} more

@@ -18,6 +18,7 @@ import {
   hibernating,
   joinHostnames,
   mergeTimeline,
+  missesEntries,
   playerSeries,
   readClaims,
   statusLabel,
@@ -81,6 +82,17 @@ test('timeline entries from frames, merged and ordered newest first', () => {
   assert.deepEqual(merged.map((e) => e.id), ['e2', 'e1']);
   const series = playerSeries(merged, [{ t: Date.parse('2026-01-01T00:00:03Z'), online: 2 }]);
   assert.deepEqual(series.map((p) => p.online), [1, 2]);
+});
+
+test('a frame merging several changes asks for the timeline entries it does not carry', () => {
+  const server = { name: 'a', status: 'running' };
+  const event = { id: 'e3', type: 'k8s.running', time: '2026-01-01T00:00:03Z' };
+  assert.equal(missesEntries({ type: 'event', event, server }), false);
+  assert.equal(missesEntries({ type: 'event', event, server, coalesced: 3 }), true);
+  assert.equal(missesEntries({ type: 'backup', server: 'a', change: 'modified', coalesced: 2 }), false);
+  assert.equal(missesEntries(null), false);
+  // The newest entry still comes with the frame.
+  assert.equal(entryFromFrame({ type: 'event', event, server, coalesced: 3 }).id, 'e3');
 });
 
 test('backoff grows exponentially, is capped and jittered', () => {

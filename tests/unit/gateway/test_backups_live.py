@@ -142,7 +142,7 @@ class WatchCluster(WatchedApi):
 def _frames(client: Client) -> list[dict[str, Any]]:
     frames = []
     while not client.queue.empty():
-        frames.append(client.queue.get_nowait()["frame"])
+        frames.append(client.queue.get_nowait().frame)
     return frames
 
 

@@ -61,12 +61,13 @@ async def test_clients_get_rows_newer_than_what_they_were_sent(
     catch_up = CatchUp(lambda: FakePool(), hub, every=1)  # type: ignore[arg-type, return-value]
     assert await catch_up.once() == 1
     assert sorted(asked) == ["a", "b"]  # one query per tenant with synced clients
+    assert await catch_up.once() == 0  # what it queued is pending: not queued again
     item = behind.queue.get_nowait()
-    assert item["uid"] == "u-survival"
-    assert item["frame"]["server"]["status"] == "stopped"
+    assert item.uid == "u-survival"
+    assert item.frame["server"]["status"] == "stopped"
     assert current.queue.empty() and unsynced.queue.empty() and other.queue.empty()
 
-    behind.remember(item["uid"], item["order"])  # what the session's sender does
+    assert behind.frame_for(item) is not None  # what the session's sender does
     assert await catch_up.once() == 0
 
 

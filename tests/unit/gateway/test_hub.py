@@ -36,17 +36,34 @@ def test_only_the_tenants_subscribed_clients_receive() -> None:
     assert mine.queue.qsize() == 1 and other.queue.qsize() == 0 and picky.queue.qsize() == 0
 
 
-def test_a_slow_client_is_marked_and_others_keep_receiving() -> None:
+def test_changes_to_one_server_coalesce_instead_of_dropping_the_client() -> None:
     hub = Hub(queue_size=2)
-    slow, fast = hub.register("a"), hub.register("a")
-    for i in range(5):
+    behind, reading = hub.register("a"), hub.register("a")
+    for i in range(50):
         delta = delta_from_event(event("s", "a", Phase.RUNNING, str(i)))
         assert delta is not None
         hub.publish(delta)
-        if fast.queue.full():
+        if i == 10:
+            reading.queue.get_nowait()  # a client that read once meanwhile
+    assert not behind.slow.is_set() and not reading.slow.is_set()
+    assert len(behind.queue) == 1 and len(reading.queue) == 1
+    pending = behind.queue.get_nowait()
+    assert pending.order is not None and pending.order[0] == 49  # the latest state
+    assert pending.frame_after(None)["coalesced"] == 50  # type: ignore[index]
+
+
+def test_a_client_holding_too_many_servers_is_marked_and_others_keep_receiving() -> None:
+    hub = Hub(queue_size=2)
+    slow, fast = hub.register("a"), hub.register("a")
+    for i in range(5):
+        delta = delta_from_event(event(f"s{i}", "a", Phase.RUNNING, str(i)))
+        assert delta is not None
+        hub.publish(delta)
+        if len(fast.queue) == 2:
             fast.queue.get_nowait()  # a client that keeps up
     assert slow.slow.is_set()
     assert not fast.slow.is_set()
+    assert len(slow.queue) == 2  # bounded: what came after it was marked is not held
 
 
 def test_late_state_is_not_sent_after_a_newer_one_but_deletion_always_is() -> None:
