@@ -69,8 +69,9 @@ class Router:
 
     @property
     def listening(self) -> bool:
-        """Whether connections are being accepted (by the fast path, when there is one)."""
-        return self.fast.running if self.fast else self.listener.listening
+        """Whether connections are being accepted (by the fast path, when there is one, once
+        it has every route it was sent)."""
+        return self.fast.synced if self.fast else self.listener.listening
 
     @property
     def active(self) -> int:

@@ -65,6 +65,7 @@ class FastPath:
         self._process: asyncio.subprocess.Process | None = None
         self._active = 0  # the child's open connections, in the active gauge
         self.handed_off = 0  # connections the child gave to this router
+        self._sent = self._applied = 0  # route messages sent to the child, and applied
         self.started = 0  # children started (more than one: a child died)
         self._stopping = False
         self._supervised: Supervised | None = None
@@ -74,6 +75,12 @@ class FastPath:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
+
+    @property
+    def synced(self) -> bool:
+        """Running, with every route sent applied: a connection for a running server now
+        is forwarded by the child (before, it would be handed here: correct, but slower)."""
+        return self.running and self._applied == self._sent
 
     def start(self, listener: socket.socket) -> None:
         self._listener = listener
@@ -85,7 +92,8 @@ class FastPath:
         if self._control is None:
             return  # the next child is sent the whole view
         for message in self._view.changes(self._table, hostnames):
-            self._outbox.put_nowait(message)
+            self._sent += 1
+            self._outbox.put_nowait({**message, "seq": self._sent})
 
     async def _run(self) -> None:
         """One child, from its start to its exit (an exit not asked for raises, to restart)."""
@@ -102,6 +110,7 @@ class FastPath:
         self._process, self._control = process, ours
         self.started += 1
         self._outbox = asyncio.Queue()
+        self._sent = self._applied = 0
         self._view.reset()
         self._touched(None)
         loop.add_reader(ours.fileno(), self._readable, ours)
@@ -165,6 +174,8 @@ class FastPath:
             stray.close()
         if "stats" in message:
             self._count(message)
+        if isinstance(message.get("applied"), int):
+            self._applied = max(self._applied, message["applied"])
 
     def _count(self, message: dict[str, Any]) -> None:
         for server, counts in (message.get("stats") or {}).items():

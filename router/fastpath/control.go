@@ -18,8 +18,13 @@ type route struct {
 }
 
 type routesMessage struct {
+	Seq     int64            `json:"seq"` // acknowledged once applied
 	Routes  map[string]route `json:"routes"`
 	Removed []string         `json:"removed"`
+}
+
+type appliedMessage struct {
+	Applied int64 `json:"applied"`
 }
 
 type table struct {
@@ -129,6 +134,17 @@ func (c *control) flush(active int64) error {
 	return err
 }
 
+func (c *control) send(m any) error {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err = c.conn.Write(payload)
+	return err
+}
+
 // receive applies route messages until the Python router closes its end.
 func (c *control) receive(t *table) error {
 	buf := make([]byte, 4<<20)
@@ -145,5 +161,8 @@ func (c *control) receive(t *table) error {
 			return err
 		}
 		t.apply(m)
+		if err := c.send(appliedMessage{Applied: m.Seq}); err != nil {
+			return err
+		}
 	}
 }

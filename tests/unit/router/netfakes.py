@@ -16,6 +16,7 @@ from mcproto.packets.interactions import sync_read_packet
 from mcproto.packets.packet import ClientBoundPacket, GameState, PacketDirection
 from mcproto.packets.packet_map import generate_packet_map
 
+from craftplane.testing.wait import until
 from craftplane_router import answers, handshake
 from craftplane_router.app import Router
 from craftplane_router.handshake import buffer, encode
@@ -96,6 +97,9 @@ async def running(
     config = RouterSettings(host="127.0.0.1", port=0, **settings)
     router = Router(config, table, waker=waker)
     await router.start()
+    # Until the fast path (if any) has the routes: a connection before that is handed to
+    # the Python router, which would let a fast-path test pass without the fast path.
+    await until(lambda: router.listening, TIMEOUT)
     try:
         yield router
     finally:

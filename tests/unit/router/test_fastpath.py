@@ -69,9 +69,9 @@ async def test_a_dead_fast_path_is_replaced_and_routes_again() -> None:
         target = entry(route("survival", port=port), "survival.example.com")
         async with running(target, **data_path("fast")) as router:
             fast = _fast(router)
-            await until(lambda: fast.running, TIMEOUT)
+            await until(lambda: fast.synced, TIMEOUT)
             assert fast._process is not None
             fast._process.kill()
-            await until(lambda: fast.started == 2 and fast.running, TIMEOUT)
+            await until(lambda: fast.started == 2 and fast.synced, TIMEOUT)
             assert await _round_trip(router, "survival.example.com") == b"ping"
             assert fast.handed_off == 0
