@@ -17,8 +17,9 @@ from typing import Any, Final
 from craftplane_router.routes import Route, State
 from craftplane_router.table import RouteTable
 
-# Routes per control message: a SOCK_SEQPACKET message must fit the socket's send buffer
-# (about 200 KiB by default); a route is under 200 bytes of JSON.
+# Routes and removals per control message: a SOCK_SEQPACKET message must fit the socket's
+# send buffer (about 200 KiB by default); a route is under 500 bytes of JSON (a 253-byte
+# hostname and a server's name).
 ROUTES_PER_MESSAGE: Final = 256
 
 
@@ -76,14 +77,16 @@ class FastView:
 
 
 def _messages(routes: dict[str, FastRoute], removed: list[str]) -> list[dict[str, Any]]:
+    """At most ``ROUTES_PER_MESSAGE`` routes and removals together per message."""
+    entries: list[tuple[str, FastRoute | None]] = [(host, None) for host in removed]
+    entries += sorted(routes.items())
     messages: list[dict[str, Any]] = []
-    items = sorted(routes.items())
-    for start in range(0, max(len(items), len(removed)), ROUTES_PER_MESSAGE):
-        part = items[start : start + ROUTES_PER_MESSAGE]
+    for start in range(0, len(entries), ROUTES_PER_MESSAGE):
+        part = entries[start : start + ROUTES_PER_MESSAGE]
         messages.append(
             {
-                "routes": {host: route.wire() for host, route in part},
-                "removed": removed[start : start + ROUTES_PER_MESSAGE],
+                "routes": {host: route.wire() for host, route in part if route is not None},
+                "removed": [host for host, route in part if route is None],
             }
         )
     return messages

@@ -115,14 +115,16 @@ class FastPath:
         self._touched(None)
         loop.add_reader(ours.fileno(), self._readable, ours)
         sender = asyncio.create_task(self._send(ours))
+        # A sender that failed would leave the child on stale routes: end this child instead
+        # (the next one is sent the whole view).
+        sender.add_done_callback(lambda task: _kill_if_failed(task, process))
         log.info("fast path started", extra={"pid": process.pid, "routes": len(self._view)})
         try:
             code = await process.wait()
         finally:
             loop.remove_reader(ours.fileno())
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await asyncio.gather(sender, return_exceptions=True)
             self._control = None
             ours.close()
             self._metrics.active.dec(self._active)
@@ -206,3 +208,11 @@ class FastPath:
                     await process.wait()
         if self._supervised is not None:
             await self._supervised.stop()
+
+
+def _kill_if_failed(sender: asyncio.Task[None], process: asyncio.subprocess.Process) -> None:
+    if sender.cancelled() or sender.exception() is None:
+        return
+    log.error("sending routes to the fast path failed", exc_info=sender.exception())
+    if process.returncode is None:
+        process.kill()

@@ -118,6 +118,8 @@ def parse(data: bytes | bytearray) -> Handshake | None:
         state = buf.read_varint()
     except OSError as exc:
         raise HandshakeError("malformed", f"a truncated handshake ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise HandshakeError("malformed", f"an address that is not UTF-8 ({exc})") from exc
     if buf.remaining:
         raise HandshakeError("malformed", f"{buf.remaining} bytes after the handshake's fields")
     try:

@@ -167,5 +167,7 @@ def fast_argv(settings: RouterSettings) -> list[str]:
         f"-idle={settings.idle_seconds}s",
         f"-grace={settings.shutdown_grace_seconds}s",
         f"-max-connections={settings.max_connections}",
-        f"-accept-proxy-from={','.join(settings.accept_proxy_from)}",
+        # As the Python router reads them (a bare address, a netmask): Go takes only CIDRs.
+        "-accept-proxy-from="
+        + ",".join(str(net) for net in proxy_header.networks(settings.accept_proxy_from)),
     ]

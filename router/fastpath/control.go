@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -69,10 +71,19 @@ type handoffMessage struct {
 	} `json:"handoff"`
 }
 
+// A write to the control socket waits at most this long: a Python router that stalls
+// longer loses a hand-off (that client is closed) or a second's counts, never the sessions.
+const writeTimeout = 5 * time.Second
+
+// Counts per stats message: a SOCK_SEQPACKET message must fit the socket's send buffer
+// (about 200 KiB by default); a server's counts are about 100 bytes of JSON.
+const serversPerMessage = 500
+
 type control struct {
-	conn  *net.UnixConn
-	mu    sync.Mutex // one writer at a time (a message is written whole)
-	stats statsMessage
+	conn    *net.UnixConn
+	writeMu sync.Mutex // one writer at a time (a message is written whole)
+	statsMu sync.Mutex // the counts, apart: a slow write never blocks a session's count
+	stats   statsMessage
 }
 
 func newControl(conn *net.UnixConn) *control {
@@ -94,15 +105,16 @@ func (c *control) handoff(client *net.TCPConn, data []byte, waited time.Duration
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, _, err = c.conn.WriteMsgUnix(payload, syscall.UnixRights(int(file.Fd())), nil)
 	return err
 }
 
 func (c *control) count(server string, add func(*counts)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
 	found := c.stats.Stats[server]
 	if found == nil {
 		found = &counts{}
@@ -112,26 +124,41 @@ func (c *control) count(server string, add func(*counts)) {
 }
 
 func (c *control) overCapacity() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
 	c.stats.OverCapacity++
 }
 
-// flush sends what was counted since the last flush (and the open connections now).
+// flush sends what was counted since the last flush (and the open connections now), in
+// messages of at most serversPerMessage servers. Counts a timed-out write could not send
+// are dropped (the Python router was stalled); any other error is the socket's end.
 func (c *control) flush(active int64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.stats.Stats) == 0 && c.stats.OverCapacity == 0 && c.stats.Active == active {
+	c.statsMu.Lock()
+	taken := c.stats
+	unchanged := len(taken.Stats) == 0 && taken.OverCapacity == 0 && taken.Active == active
+	c.stats = statsMessage{Stats: map[string]*counts{}, Active: active}
+	c.statsMu.Unlock()
+	if unchanged {
 		return nil
 	}
-	c.stats.Active = active
-	payload, err := json.Marshal(c.stats)
-	if err != nil {
-		return err
+	parts := []statsMessage{{Stats: map[string]*counts{}, Active: active, OverCapacity: taken.OverCapacity}}
+	for server, counted := range taken.Stats {
+		last := &parts[len(parts)-1]
+		if len(last.Stats) >= serversPerMessage {
+			parts = append(parts, statsMessage{Stats: map[string]*counts{}, Active: active})
+			last = &parts[len(parts)-1]
+		}
+		last.Stats[server] = counted
 	}
-	_, err = c.conn.Write(payload)
-	c.stats.Stats, c.stats.OverCapacity = map[string]*counts{}, 0
-	return err
+	for _, part := range parts {
+		if err := c.send(part); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *control) send(m any) error {
@@ -139,8 +166,9 @@ func (c *control) send(m any) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err = c.conn.Write(payload)
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strings"
+	"unicode/utf8"
 )
 
 // What the fast path can tell from the first bytes of a connection. Anything it cannot parse
@@ -23,7 +24,18 @@ const (
 	maxVarint    = 5
 )
 
-var proxySignature = []byte("\r\n\r\n\x00\r\nQUIT\n")
+var (
+	proxySignature = []byte("\r\n\r\n\x00\r\nQUIT\n")
+	legacyPing     = []byte{0xfe, 0x01, 0xfa} // a pre-1.7 server list ping
+)
+
+// The PROXY v2 headers the fast path reads itself: TCP over IPv4 or IPv6 with no TLVs
+// (nothing to checksum). A header with TLVs (a cloud balancer's, perhaps with a CRC32C the
+// Python router checks) goes to the Python router with the connection.
+const (
+	plainHeaderV4 = 16 + 12
+	plainHeaderV6 = 16 + 36
+)
 
 // uvarint32 reads a Minecraft varint (LEB128, at most 5 bytes): the value, its width, and
 // whether it was whole; ok false with width 0 means more bytes are needed.
@@ -51,6 +63,9 @@ type handshake struct {
 // parseHandshake: the handshake the bytes start with (protocol, address, port, next state),
 // framed as the Python router's handshake.parse reads it.
 func parseHandshake(b []byte) (handshake, verdict) {
+	if bytes.HasPrefix(b, legacyPing) {
+		return handshake{}, notMine
+	}
 	length, width, ok := uvarint32(b)
 	if !ok {
 		if width == 0 {
@@ -102,6 +117,9 @@ func parseHandshake(b []byte) (handshake, verdict) {
 // normalize: craftplane.contracts.hostnames.normalize for the addresses it can be sure of
 // (printable ASCII: the only kind a valid hostname has); any other is the Python router's.
 func normalize(address []byte) (string, bool) {
+	if !utf8.Valid(address) {
+		return "", false // the Python router refuses it as malformed
+	}
 	if i := bytes.IndexByte(address, 0); i >= 0 {
 		address = address[:i] // a Forge marker
 	}
@@ -129,6 +147,10 @@ func proxyHeaderLength(b []byte) (int, verdict) {
 	}
 	length := 16 + int(binary.BigEndian.Uint16(b[14:16]))
 	if length > maxHeader {
+		return 0, notMine
+	}
+	local := b[12]&0x0f == 0 // the balancer's own health check: no addresses needed
+	if !local && length != plainHeaderV4 && length != plainHeaderV6 {
 		return 0, notMine
 	}
 	if len(b) < length {

@@ -32,6 +32,17 @@ func (f *fastpath) serve(client *net.TCPConn) {
 		f.handoff(client, data, started)
 		return
 	}
+	replay := data[len(data)-len(found.replay):]
+	if r.Proxy {
+		// Built before dialling: one the library cannot encode (a mixed IPv4/IPv6 pair) is
+		// the Python router's to send, which maps the IPv4 address.
+		encoded, err := proxyproto.HeaderProxyFromAddrs(2, source, dest).Format()
+		if err != nil {
+			f.handoff(client, data, started)
+			return
+		}
+		replay = append(encoded, replay...)
+	}
 	client.SetReadDeadline(time.Time{})
 	server, err := net.DialTimeout("tcp", r.Address, f.cfg.connectTimeout)
 	if err != nil {
@@ -41,15 +52,6 @@ func (f *fastpath) serve(client *net.TCPConn) {
 	}
 	defer client.Close()
 	defer server.Close()
-	replay := data[len(data)-len(found.replay):]
-	if r.Proxy {
-		header := proxyproto.HeaderProxyFromAddrs(2, source, dest)
-		encoded, err := header.Format()
-		if err != nil {
-			return
-		}
-		replay = append(encoded, replay...)
-	}
 	if _, err := server.Write(replay); err != nil {
 		return
 	}
@@ -129,18 +131,36 @@ func (f *fastpath) splice(client, server *net.TCPConn, name string) {
 			f.control.count(name, func(c *counts) { c.ToClient += n })
 		})
 	}()
-	for i := 0; i < 2; i++ {
-		if err := <-done; err != nil {
-			return // the deferred closes end the other direction too
+	watch := time.NewTicker(f.period())
+	defer watch.Stop()
+	for ended := 0; ended < 2; {
+		select {
+		case err := <-done:
+			if err != nil {
+				return // the deferred closes end the other direction too
+			}
+			ended++
+		case <-watch.C:
+			if time.Since(time.Unix(0, last.Load())) >= f.cfg.idle {
+				// Closing both ends the copies, a write blocked on a client that reads
+				// nothing included (a write deadline would lose what splice holds).
+				client.Close()
+				server.Close()
+			}
 		}
 	}
 }
 
+// period: how often a copy takes its counts and the session looks at its idleness.
+func (f *fastpath) period() time.Duration {
+	return min(tick, f.cfg.idle/2)
+}
+
+// copy: from -> to until EOF. A read deadline each period lets the count (and the idle
+// clock) move while bytes flow; a read that timed out moved nothing, so nothing is lost.
 func (f *fastpath) copy(to, from *net.TCPConn, last *atomic.Int64, moved func(int64)) error {
 	for {
-		now := time.Now()
-		from.SetReadDeadline(now.Add(min(tick, f.cfg.idle/2)))
-		to.SetWriteDeadline(now.Add(f.cfg.idle))
+		from.SetReadDeadline(time.Now().Add(f.period()))
 		n, err := io.Copy(to, from) // splice(2) between two TCP sockets
 		if n > 0 {
 			last.Store(time.Now().UnixNano())
@@ -151,9 +171,7 @@ func (f *fastpath) copy(to, from *net.TCPConn, last *atomic.Int64, moved func(in
 			to.CloseWrite()
 			return nil
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			if time.Since(time.Unix(0, last.Load())) >= f.cfg.idle {
-				return err
-			}
+			continue
 		default:
 			return err
 		}

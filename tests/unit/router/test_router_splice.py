@@ -100,6 +100,7 @@ async def test_bytes_cross_both_ways_intact(mode: str) -> None:
 
         # The fast path reports its counts once a second: wait for them, then they must match.
         await until(lambda: router.active == 0 and counted() == expected, TIMEOUT)
+        assert router.fast is None or router.fast.handed_off == 0  # forwarded by the child
 
 
 @MODES
@@ -213,3 +214,35 @@ async def test_a_server_that_stops_reading_stops_the_client(mode: str) -> None:
         async with asyncio.timeout(60):
             assert await received.get() == written  # and nothing was lost
         client.close()
+
+
+@MODES
+async def test_a_client_that_pauses_reading_while_it_still_sends_loses_nothing(mode: str) -> None:
+    """A player on a slow link during a burst of chunks: it keeps sending (movement) while
+    reading nothing for longer than the idle timeout; the session stays and no byte is lost."""
+    down = os.urandom(8 * MIB)
+
+    async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _expect_hello(reader)
+        writer.write(down)
+        await writer.drain()
+        await reader.read()
+
+    async with (
+        backend(server) as port,
+        running(_to(port), **data_path(mode), idle_seconds=1.0) as router,
+    ):
+        reader, writer = await connect(router)
+        writer.write(HELLO)
+        for _ in range(25):  # 2.5 s: more than twice the idle timeout, reading nothing
+            writer.write(b"m")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        got = bytearray()
+        async with asyncio.timeout(TIMEOUT):
+            while len(got) < len(down):
+                chunk = await reader.read(MIB)
+                assert chunk, f"closed after {len(got)} of {len(down)} bytes"
+                got += chunk
+        assert hashlib.sha256(got).digest() == hashlib.sha256(down).digest()
+        writer.close()
