@@ -21,7 +21,7 @@ at once (below saturation, so the figure is what the router adds, not the queue)
 ``--clients`` connections each sending ``--mib`` MiB and reading its echo: MiB/s through.
 Goal: >= 0.8x direct throughput, <= 5 ms added p99 connect latency.
 
-    python -m bench router --clients 100 --mib 64 --connects 2000 --rate 400
+    python -m bench router --clients 100 --mib 32 --connects 2000 --rate 400
 
 ``--local`` runs the same comparison without the sandbox: the echo backend on 127.0.0.1 and
 "direct" is straight to it (no kube-proxy), for profiling the router on any machine.
@@ -173,6 +173,18 @@ def router(target: str, mode: str, loop: str, fast_path: Path) -> Iterator[str]:
         proc.wait(timeout=15)
 
 
+def memory_pressures() -> int:
+    """How often the kernel's TCP stack has entered memory pressure (tcp_mem) since boot:
+    under it every socket's window shrinks and every path slows, direct included, so a run
+    that saw one measured the kernel, not the router."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(table.get("TCPMemoryPressures", 0))
+    return 0
+
+
 @contextlib.contextmanager
 def floor(load: Path, target: str) -> Iterator[str]:
     """``routerload proxy``: accepts and copies, no handshake read, no decision."""
@@ -191,7 +203,7 @@ def floor(load: Path, target: str) -> Iterator[str]:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench router", description=__doc__)
     parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--mib", type=int, default=64, help="MiB each client sends")
+    parser.add_argument("--mib", type=int, default=32, help="MiB each client sends")
     parser.add_argument("--connects", type=int, default=2000)
     parser.add_argument(
         "--rate", type=float, default=400, help="connections/s of the latency phase"
@@ -221,6 +233,7 @@ def main(argv: list[str]) -> None:
         f"then {args.connects} at {args.rate:g}/s; load before: {host_load()}"
     )
     results: list[tuple[str, dict[str, float]]] = []
+    pressures_before = memory_pressures()
     with place as target:
         direct = _run_load(load, target, **sizes)  # type: ignore[arg-type]
         assert direct is not None
@@ -237,6 +250,13 @@ def main(argv: list[str]) -> None:
                 assert routed is not None
                 results.append((variant if mode == "floor" else f"router {variant}", routed))
     _report(results, direct)
+    pressures = memory_pressures() - pressures_before
+    if pressures:
+        print(
+            f"WARNING: the kernel's TCP memory pressure began {pressures} times during the run "
+            "(tcp_mem): windows shrank on every path; the figures are the kernel's. Run with "
+            "fewer --clients or less --mib per run"
+        )
 
 
 def _report(results: list[tuple[str, dict[str, float]]], direct: dict[str, float]) -> None:

@@ -29,6 +29,19 @@ import (
 	"time"
 )
 
+// sockbuf: SO_RCVBUF/SO_SNDBUF of the load's own sockets (clients and echo), 0 for the
+// kernel's autotuning. Bounded by default: a hundred clients autotuning towards this host's
+// tcp_rmem maximum (32 MiB) beside the router's sockets push the kernel into TCP memory
+// pressure (tcp_mem), which shrinks every window on every path and measures that instead.
+var sockbuf = 1 << 20
+
+func bounded(conn net.Conn) {
+	if tcp, ok := conn.(*net.TCPConn); ok && sockbuf > 0 {
+		tcp.SetReadBuffer(sockbuf)
+		tcp.SetWriteBuffer(sockbuf)
+	}
+}
+
 func varint(v int) []byte {
 	buf := make([]byte, binary.MaxVarintLen32)
 	n := binary.PutUvarint(buf, uint64(v))
@@ -60,6 +73,7 @@ func serve(listen string) {
 		}
 		go func(c net.Conn) {
 			defer c.Close()
+			bounded(c)
 			first := make([]byte, 4096)
 			if _, err := c.Read(first); err != nil {
 				return
@@ -112,6 +126,7 @@ func dial(target string, hello []byte) (net.Conn, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	bounded(conn)
 	if _, err := conn.Write(hello); err != nil {
 		conn.Close()
 		return nil, 0, err
@@ -257,6 +272,7 @@ func main() {
 	mib := flags.Int("mib", 64, "load: MiB each client sends (and gets back)")
 	connects := flags.Int("connects", 2000, "load: connections for each latency phase")
 	rate := flags.Float64("rate", 400, "load: connections per second in the paced phase")
+	flags.IntVar(&sockbuf, "sockbuf", sockbuf, "SO_RCVBUF/SO_SNDBUF of the load's sockets (0: autotuned)")
 	flags.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "serve":
