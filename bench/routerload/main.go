@@ -59,13 +59,18 @@ func handshake(host string, port int) []byte {
 	return append(varint(len(body)), body...)
 }
 
-func serve(listen string) {
-	ln, err := net.Listen("tcp", listen)
+func listenOn(address string) net.Listener {
+	ln, err := net.Listen("tcp", address)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	fmt.Println("listening", ln.Addr())
+	return ln
+}
+
+func serve(listen string) {
+	ln := listenOn(listen)
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -87,12 +92,7 @@ func serve(listen string) {
 }
 
 func proxy(listen, target string) {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Println("listening", ln.Addr())
+	ln := listenOn(listen)
 	for {
 		conn, err := ln.Accept()
 		if err != nil {

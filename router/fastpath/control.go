@@ -101,15 +101,7 @@ func (c *control) handoff(client *net.TCPConn, data []byte, waited time.Duration
 	defer file.Close()
 	var m handoffMessage
 	m.Handoff.Data, m.Handoff.Waited = data, waited.Seconds()
-	payload, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, _, err = c.conn.WriteMsgUnix(payload, syscall.UnixRights(int(file.Fd())), nil)
-	return err
+	return c.write(m, syscall.UnixRights(int(file.Fd())))
 }
 
 func (c *control) count(server string, add func(*counts)) {
@@ -162,6 +154,11 @@ func (c *control) flush(active int64) error {
 }
 
 func (c *control) send(m any) error {
+	return c.write(m, nil)
+}
+
+// write sends one message whole (with descriptors in oob, for a hand-off).
+func (c *control) write(m any, oob []byte) error {
 	payload, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -169,7 +166,7 @@ func (c *control) send(m any) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, err = c.conn.Write(payload)
+	_, _, err = c.conn.WriteMsgUnix(payload, oob, nil)
 	return err
 }
 
