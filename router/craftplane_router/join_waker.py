@@ -101,7 +101,7 @@ class JoinWaker:
             log.info("asked %s to rejoin while the archive is restored", player, extra=where)
             return restoring(route, self._unknown_start * ARCHIVE_FACTOR)
         expected = route.start_seconds
-        if expected is None or expected > self._hold_under:
+        if expected is None or expected >= self._hold_under:
             log.info("asked %s to rejoin while the server starts", player, extra=where)
             return starting(route, self._unknown_start if expected is None else expected)
         found = await self._changes.wait_for(route.key, _running, self._hold_for)

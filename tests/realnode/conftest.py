@@ -157,7 +157,10 @@ class BotSession:
         session = cls(proc)
 
         async def online() -> bool | None:
-            return True if username in await rcon(game, "list") else None
+            try:
+                return True if username in await rcon(game, "list") else None
+            except OSError:  # RCON not up yet, or the server restarting: not online yet
+                return None
 
         await async_wait_for(online, timeout=60, what=f"{username} online")
         return session

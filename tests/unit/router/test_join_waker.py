@@ -146,6 +146,7 @@ async def test_a_server_that_starts_quickly_holds_the_player_and_forwards_the_lo
         (None, "lobby is starting — rejoin in about 60 s"),  # never measured: assume long
         (45, "lobby is starting — rejoin in about 45 s"),
         (21, "lobby is starting — rejoin in about 25 s"),  # rounded up to 5 s
+        (20, "lobby is starting — rejoin in about 20 s"),  # "took less than 20 s" holds: not 20
     ],
 )
 async def test_a_slow_or_unknown_start_tells_the_player_to_rejoin_at_once(
